@@ -1,0 +1,1 @@
+//! Typed SCIM client and the `scim` CLI (a later issue).

@@ -1,0 +1,21 @@
+//! The SCIM 2.0 model that server and client share (RFC 7643, RFC 7644).
+//!
+//! Invariants: no I/O and no async runtime here; everything is plain data and pure
+//! functions over `serde_json` values, so the server, the client, the fuzzers and the
+//! benches use it cheaply. Every failure is a [`ScimError`](error::ScimError) with a code
+//! from the one catalog in [`error`].
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
+pub mod error;
+pub mod filter;
+pub mod message;
+pub mod path;
+pub mod resource;
+pub mod schema;
+pub mod sid;
+
+pub use error::{ErrorCode, ScimError};

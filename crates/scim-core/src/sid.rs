@@ -1,0 +1,177 @@
+//! Typed resource identifiers (SPEC section 3): a two-letter prefix and 32 lowercase hex
+//! digits encoding 128 bits drawn from the operating system's CSPRNG.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a string is not a valid sid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{input}' is not a valid {kind}: expected {prefix} followed by 32 lowercase hex digits")]
+pub struct SidError {
+    /// The sid type's name.
+    pub kind: &'static str,
+    /// The required prefix.
+    pub prefix: &'static str,
+    /// The rejected input, shortened to 80 characters.
+    pub input: String,
+}
+
+/// Fills `buf` from the OS CSPRNG. Failure means the OS has no entropy source at all,
+/// which no request can cause; it is reported rather than hidden.
+fn random_u128() -> Result<u128, getrandom::Error> {
+    let mut buf = [0u8; 16];
+    getrandom::fill(&mut buf)?;
+    Ok(u128::from_be_bytes(buf))
+}
+
+fn parse_hex32(s: &str) -> Option<u128> {
+    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    u128::from_str_radix(s, 16).ok()
+}
+
+macro_rules! sid {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(u128);
+
+        impl $name {
+            /// The two-letter prefix.
+            pub const PREFIX: &'static str = $prefix;
+            /// The pattern a valid sid matches, for error details.
+            pub const PATTERN: &'static str = concat!($prefix, "[0-9a-f]{32}");
+
+            /// A fresh sid from 128 bits of the OS CSPRNG.
+            pub fn generate() -> Result<Self, getrandom::Error> {
+                random_u128().map(Self)
+            }
+
+            /// The sid with this 128-bit value.
+            pub const fn from_u128(v: u128) -> Self {
+                Self(v)
+            }
+
+            /// The 128-bit value.
+            pub const fn as_u128(self) -> u128 {
+                self.0
+            }
+
+            /// Parses `PREFIX` + 32 lowercase hex digits.
+            pub fn parse(s: &str) -> Result<Self, SidError> {
+                s.strip_prefix($prefix)
+                    .and_then(parse_hex32)
+                    .map(Self)
+                    .ok_or_else(|| SidError {
+                        kind: stringify!($name),
+                        prefix: $prefix,
+                        input: s.chars().take(80).collect(),
+                    })
+            }
+
+            /// Whether `s` is a well-formed sid of this type.
+            pub fn is_valid(s: &str) -> bool {
+                Self::parse(s).is_ok()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{:032x}", $prefix, self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = SidError;
+            fn from_str(s: &str) -> Result<Self, SidError> {
+                Self::parse(s)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+sid!(
+    /// An organization (tenant): `OR` + 32 hex.
+    OrganizationSid,
+    "OR"
+);
+sid!(
+    /// A user: `US` + 32 hex.
+    UserSid,
+    "US"
+);
+sid!(
+    /// A group: `GR` + 32 hex.
+    GroupSid,
+    "GR"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn generate_parse_round_trip() {
+        let a = UserSid::generate().unwrap();
+        let b = UserSid::generate().unwrap();
+        assert_ne!(a, b);
+        let s = a.to_string();
+        assert_eq!(s.len(), 34);
+        assert!(s.starts_with("US"));
+        assert_eq!(UserSid::parse(&s).unwrap(), a);
+    }
+
+    #[test]
+    fn rejects_bad_forms() {
+        for bad in [
+            "",
+            "US",
+            "us0123456789abcdef0123456789abcdef",
+            "US0123456789ABCDEF0123456789ABCDEF",
+            "GR0123456789abcdef0123456789abcdef",
+            "US0123456789abcdef0123456789abcde",
+            "US0123456789abcdef0123456789abcdef0",
+            "US+123456789abcdef0123456789abcdef",
+        ] {
+            assert!(UserSid::parse(bad).is_err(), "{bad}");
+        }
+        let e = OrganizationSid::parse("ORxyz").unwrap_err();
+        assert!(e.to_string().contains("OR followed by 32 lowercase hex digits"));
+    }
+
+    proptest! {
+        #[test]
+        fn json_round_trip(v in any::<u128>()) {
+            let sid = GroupSid::from_u128(v);
+            let json = serde_json::to_string(&sid).unwrap();
+            prop_assert_eq!(serde_json::from_str::<GroupSid>(&json).unwrap(), sid);
+        }
+
+        #[test]
+        fn parse_never_panics(s in ".{0,40}") {
+            let _ = OrganizationSid::parse(&s);
+        }
+    }
+}

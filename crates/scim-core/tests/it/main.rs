@@ -1,0 +1,2 @@
+//! Integration tests for scim-core.
+#![allow(missing_docs)]

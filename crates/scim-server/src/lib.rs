@@ -1,0 +1,1 @@
+//! The SCIM HTTP service (being built: see issue 4).

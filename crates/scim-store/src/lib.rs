@@ -1,0 +1,1 @@
+//! Persistence for SCIM resources (being built: see issue 3).

@@ -1,0 +1,60 @@
+//! Project automation: `cargo xtask ci | bench [core|store|server] | conformance`.
+//!
+//! Stays light (no tokio, no network crates) so it builds in seconds.
+#![allow(clippy::print_stdout)]
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd.current_dir(root()).status().with_context(|| format!("spawning {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn ci() -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args(["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"]))?;
+    run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
+    Ok(())
+}
+
+fn bench(what: Option<&str>) -> Result<()> {
+    match what {
+        None | Some("core") => run(cargo().args(["bench", "-p", "scim-core", "--bench", "core"])),
+        Some(other) => bail!("unknown bench target '{other}' (expected: core)"),
+    }
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("bench") => bench(args.get(1).map(String::as_str)),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | bench [core]>");
+            std::process::exit(2);
+        }
+    }
+}
