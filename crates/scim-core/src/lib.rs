@@ -14,6 +14,7 @@ pub mod error;
 pub mod filter;
 pub mod message;
 pub mod path;
+pub mod policy;
 pub mod resource;
 pub mod schema;
 pub mod sid;

@@ -1,1 +1,135 @@
-//! Persistence for SCIM resources (being built: see issue 3).
+//! Persistence for the SCIM service: the [`Store`] trait that the server holds as
+//! `Arc<dyn Store>`, and its sea-orm implementation for SQLite, PostgreSQL and MySQL.
+//!
+//! Invariants:
+//! - every resource method takes an [`OrganizationSid`]; no method reads or writes across
+//!   organizations, and every query carries the organization in its `WHERE` clause;
+//! - sea-orm entities never appear in this crate's public API;
+//! - every write bumps the resource's `version` in the same transaction; conditional
+//!   writes fail with [`StoreError::PreconditionFailed`], never lose an update;
+//! - multi-row changes (bulk deactivate, member changes, cascades) are one transaction;
+//! - filters run in the database as bound parameters; no query loads a whole organization.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
+mod model;
+
+pub use model::*;
+
+use async_trait::async_trait;
+use scim_core::schema::ResourceKind;
+use scim_core::sid::OrganizationSid;
+
+/// Result of a store call.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Closure that turns the current state of a resource into its new state, run inside the
+/// write transaction (so PATCH and PUT are read-modify-write without lost updates).
+pub type Modifier = Box<dyn FnOnce(Stored) -> Result<Change, scim_core::ScimError> + Send>;
+
+/// Everything the service persists. Object-safe; the server holds it as `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+
+    // ---- organizations -------------------------------------------------------------
+    /// Creates an organization with a fresh sid.
+    async fn create_organization(&self, name: &str, policies: &[Policy]) -> Result<Organization>;
+    /// One organization.
+    async fn organization(&self, org: OrganizationSid) -> Result<Option<Organization>>;
+    /// Every organization, oldest first.
+    async fn organizations(&self) -> Result<Vec<Organization>>;
+
+    // ---- credentials (not organization-scoped lookups: they find the organization) -----
+    /// Stores a static bearer token by the SHA-256 of its secret.
+    async fn create_token(&self, new: NewToken) -> Result<TokenRecord>;
+    /// The live (not revoked) token whose secret hashes to `hash`.
+    async fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>>;
+    /// The tokens of an organization (never their secrets).
+    async fn tokens(&self, org: OrganizationSid) -> Result<Vec<TokenRecord>>;
+    /// Revokes a token; false when no such live token exists.
+    async fn revoke_token(&self, id: &str) -> Result<bool>;
+    /// Stores an OAuth2 client by the SHA-256 of its secret.
+    async fn create_client(&self, new: NewClient) -> Result<ClientRecord>;
+    /// A live client and its secret hash.
+    async fn client(&self, client_id: &str) -> Result<Option<(ClientRecord, [u8; 32])>>;
+    /// Revokes a client; false when no such live client exists.
+    async fn revoke_client(&self, client_id: &str) -> Result<bool>;
+    /// A secret shared by every replica (e.g. to sign cursors or JWTs), created on first
+    /// use under `name` and stable afterwards.
+    async fn shared_secret(&self, name: &str) -> Result<[u8; 32]>;
+
+    // ---- users and groups ------------------------------------------------------------
+    /// Creates a resource with a fresh sid; `version` 1.
+    async fn create(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        new: NewResource,
+    ) -> Result<Stored>;
+    /// One resource (soft-deleted ones are hidden).
+    async fn get(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        id: &str,
+        read: ReadOptions,
+    ) -> Result<Option<Stored>>;
+    /// Read-modify-write in one transaction; `expected_version` makes it conditional.
+    async fn modify(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<u64>,
+        read: ReadOptions,
+        modifier: Modifier,
+    ) -> Result<Stored>;
+    /// Deletes (or, with `soft`, deactivates and hides) a resource and its memberships.
+    async fn delete(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<u64>,
+        soft: bool,
+    ) -> Result<()>;
+    /// Undoes a soft delete.
+    async fn restore(&self, org: OrganizationSid, kind: ResourceKind, id: &str) -> Result<Stored>;
+    /// Filtered, sorted, paginated query, run in the database.
+    async fn query(&self, org: OrganizationSid, kind: ResourceKind, query: &Query) -> Result<Page>;
+    /// Sets `active: false` on every named user in one transaction; if any id is unknown,
+    /// nothing changes and the error names them.
+    async fn deactivate_users(&self, org: OrganizationSid, ids: &[String]) -> Result<Vec<Stored>>;
+
+    // ---- idempotency ----------------------------------------------------------------
+    /// Claims `key` for a request with this fingerprint, or reports what happened before.
+    async fn idempotency_begin(
+        &self,
+        org: OrganizationSid,
+        key: &str,
+        fingerprint: &[u8; 32],
+    ) -> Result<IdempotencyBegin>;
+    /// Records the answer of a claimed key (kept 24 h).
+    async fn idempotency_complete(
+        &self,
+        org: OrganizationSid,
+        key: &str,
+        answer: IdempotentAnswer,
+    ) -> Result<()>;
+    /// Releases a claimed key without an answer (the request failed before answering).
+    async fn idempotency_abort(&self, org: OrganizationSid, key: &str) -> Result<()>;
+
+    // ---- change log ------------------------------------------------------------------
+    /// Changes after sequence number `after`, oldest first, at most `limit`.
+    async fn changes(
+        &self,
+        org: OrganizationSid,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<ChangeRecord>>;
+}

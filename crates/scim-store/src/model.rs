@@ -1,0 +1,371 @@
+//! The plain data types of the store's public API (no sea-orm types here).
+
+use scim_core::filter::Filter;
+use scim_core::message::SortOrder;
+use scim_core::path::AttrPath;
+pub use scim_core::policy::Policy;
+use scim_core::resource::Resource;
+use scim_core::sid::OrganizationSid;
+use scim_core::{ErrorCode, ScimError};
+use serde::{Deserialize, Serialize};
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    /// The organization's sid.
+    pub sid: OrganizationSid,
+    /// Its name.
+    pub name: String,
+    /// Its policies.
+    pub policies: Vec<Policy>,
+    /// Creation time, RFC 3339.
+    pub created: String,
+}
+
+impl Organization {
+    /// Whether the organization has `policy`.
+    pub fn has(&self, policy: Policy) -> bool {
+        self.policies.contains(&policy)
+    }
+}
+
+/// A permission carried by a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Scope {
+    /// GET and searches.
+    #[serde(rename = "scim:read")]
+    Read,
+    /// Everything that changes data.
+    #[serde(rename = "scim:write")]
+    Write,
+}
+
+impl Scope {
+    /// Both scopes.
+    pub const ALL: &'static [Scope] = &[Scope::Read, Scope::Write];
+
+    /// The wire name (`scim:read`, `scim:write`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Read => "scim:read",
+            Self::Write => "scim:write",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|x| x.name() == s)
+    }
+}
+
+/// A static bearer token to create.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// The organization it grants.
+    pub org: OrganizationSid,
+    /// A label.
+    pub name: Option<String>,
+    /// Its scopes.
+    pub scopes: Vec<Scope>,
+    /// SHA-256 of the secret.
+    pub secret_hash: [u8; 32],
+}
+
+/// A stored static bearer token (without its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// Token id (`TK` + 32 hex), used to revoke it.
+    pub id: String,
+    /// The organization it grants.
+    pub org: OrganizationSid,
+    /// A label.
+    pub name: Option<String>,
+    /// Its scopes.
+    pub scopes: Vec<Scope>,
+    /// Creation time, RFC 3339.
+    pub created: String,
+}
+
+/// An OAuth2 client to create.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    /// The public client id.
+    pub client_id: String,
+    /// SHA-256 of the secret.
+    pub secret_hash: [u8; 32],
+    /// The organizations it is granted on (at least one).
+    pub orgs: Vec<OrganizationSid>,
+    /// Its scopes.
+    pub scopes: Vec<Scope>,
+}
+
+/// A stored OAuth2 client (without its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// The public client id.
+    pub client_id: String,
+    /// The organizations it is granted on.
+    pub orgs: Vec<OrganizationSid>,
+    /// Its scopes.
+    pub scopes: Vec<Scope>,
+    /// Creation time, RFC 3339.
+    pub created: String,
+}
+
+/// Kind of a group member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MemberKind {
+    /// A user.
+    User,
+    /// A (nested) group.
+    Group,
+}
+
+/// One membership row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    /// The member's id (`US...` or `GR...`).
+    pub value: String,
+    /// User or group.
+    pub kind: MemberKind,
+}
+
+/// A change to a group's membership rows, applied in order inside the write transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberChange {
+    /// Add members (already-present ones are left alone). Each must exist in the same
+    /// organization, else the whole write fails with `invalidValue`.
+    Add(Vec<MemberRow>),
+    /// Remove these member ids (absent ones are ignored).
+    Remove(Vec<String>),
+    /// Remove members matching a filter over `value`, `type` and `display`.
+    RemoveWhere(Filter),
+    /// Remove every member.
+    Clear,
+}
+
+/// A resource to create.
+#[derive(Debug, Clone)]
+pub struct NewResource {
+    /// The validated document, without `id` and `meta` (the store sets them) and without
+    /// `members`/`groups` (rows) and `password` (hashed, below).
+    pub resource: Resource,
+    /// Initial members (groups only).
+    pub members: Vec<MemberRow>,
+    /// The password hash to keep outside the document.
+    pub password_hash: Option<String>,
+}
+
+/// What to load with a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReadOptions {
+    /// Fill `members` of groups from the membership rows.
+    pub members: bool,
+    /// Fill `groups` of users from the membership rows.
+    pub groups: bool,
+}
+
+impl ReadOptions {
+    /// Load everything.
+    pub const ALL: ReadOptions = ReadOptions { members: true, groups: true };
+}
+
+/// A stored resource as read: the document with `id` and `meta` (`resourceType`,
+/// `created`, `lastModified`, `version` = `W/"<n>"`; no `location`, which depends on the
+/// request's route family) and, per [`ReadOptions`], `members`/`groups`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// The document.
+    pub resource: Resource,
+    /// The resource's id.
+    pub id: String,
+    /// The version, bumped by every write.
+    pub version: u64,
+    /// Whether it is soft-deleted (only visible to `restore`).
+    pub deleted: bool,
+}
+
+/// The outcome of a [`Modifier`](crate::Modifier).
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The new document (`id`/`meta` are reset by the store).
+    pub resource: Resource,
+    /// Membership row changes (groups).
+    pub members: Vec<MemberChange>,
+    /// `Some(hash)` to set the password hash, `Some(None)` to clear it.
+    pub password_hash: Option<Option<String>>,
+    /// False when nothing changed: no write, no version bump.
+    pub changed: bool,
+}
+
+/// How to paginate a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pagination {
+    /// RFC 7644 index pagination: 1-based `start_index`, page size `count` (0 = only the
+    /// total).
+    Index {
+        /// 1-based index.
+        start_index: u64,
+        /// Page size.
+        count: u64,
+    },
+    /// RFC 9865 cursor pagination; `None` asks for the first page.
+    Cursor {
+        /// The cursor from a previous page's `nextCursor`.
+        cursor: Option<String>,
+        /// Page size.
+        count: u64,
+    },
+}
+
+/// A query over one resource type of one organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// The filter, already parsed.
+    pub filter: Option<Filter>,
+    /// The attribute to sort by (singular attributes; default: creation order).
+    pub sort_by: Option<AttrPath>,
+    /// The direction.
+    pub sort_order: SortOrder,
+    /// The page.
+    pub pagination: Pagination,
+    /// What to load with each resource.
+    pub read: ReadOptions,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The resources.
+    pub resources: Vec<Stored>,
+    /// Total matches (index pagination always; cursor pagination too).
+    pub total_results: u64,
+    /// RFC 9865: cursor of the next page, `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A recorded answer of an idempotent request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotentAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers worth replaying (`Location`, `ETag`, `Content-Type`).
+    pub headers: Vec<(String, String)>,
+    /// Response body.
+    pub body: Vec<u8>,
+}
+
+/// The outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// The key is new and now claimed by this request.
+    Claimed,
+    /// The first request with this key is still running.
+    InFlight,
+    /// The same request ran before: replay its answer.
+    Replay(IdempotentAnswer),
+    /// The key was used with a different request.
+    Mismatch,
+}
+
+/// What happened to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeOp {
+    /// Created.
+    Create,
+    /// Replaced or patched.
+    Update,
+    /// Deleted (or soft-deleted).
+    Delete,
+    /// Restored after a soft delete.
+    Restore,
+}
+
+/// One change-log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    /// Monotonic sequence number within the store.
+    pub seq: u64,
+    /// User or group.
+    pub kind: scim_core::schema::ResourceKind,
+    /// The resource id.
+    pub id: String,
+    /// What happened.
+    pub op: ChangeOp,
+    /// The version after the change.
+    pub version: u64,
+    /// When, RFC 3339.
+    pub at: String,
+}
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No such resource (or organization) in this organization.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A bulk deactivate named unknown ids.
+    #[error("unknown ids: {}", .0.join(", "))]
+    UnknownIds(Vec<String>),
+    /// A unique attribute is taken.
+    #[error("{attribute} '{value}' is taken")]
+    Conflict {
+        /// The attribute (`userName`, `externalId`, `displayName`).
+        attribute: String,
+        /// The value as given.
+        value: String,
+    },
+    /// The expected version is not the current one.
+    #[error("version mismatch: the resource is at version {current}")]
+    PreconditionFailed {
+        /// The current version.
+        current: u64,
+    },
+    /// A cursor is malformed, tampered with, or for another query/organization.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(String),
+    /// A cursor has expired.
+    #[error("the cursor has expired")]
+    ExpiredCursor,
+    /// A SCIM-level rejection (from a modifier, a filter that cannot be translated, an
+    /// unknown member).
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    /// The database cannot be reached.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (a bug or a broken database); the detail is for logs only.
+    #[error("internal store error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ScimError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => {
+                ScimError::new(ErrorCode::ResourceNotFound, format!("{what} not found"))
+            }
+            StoreError::UnknownIds(ids) => ScimError::new(
+                ErrorCode::ResourceNotFound,
+                format!("no such users: {}", ids.join(", ")),
+            ),
+            StoreError::Conflict { attribute, value } => {
+                ScimError::new(ErrorCode::Uniqueness, format!("{attribute} '{value}' is taken"))
+            }
+            StoreError::PreconditionFailed { current } => ScimError::new(
+                ErrorCode::PreconditionFailed,
+                format!("the resource has changed: current version is W/\"{current}\""),
+            ),
+            StoreError::InvalidCursor(why) => ScimError::new(ErrorCode::InvalidCursor, why),
+            StoreError::ExpiredCursor => {
+                ScimError::new(ErrorCode::ExpiredCursor, "the cursor has expired; start again")
+            }
+            StoreError::Scim(e) => e,
+            StoreError::Unavailable(_) => {
+                ScimError::new(ErrorCode::Unavailable, "the database is unavailable; retry later")
+            }
+            StoreError::Internal(_) => ScimError::new(ErrorCode::Internal, "internal error"),
+        }
+    }
+}
