@@ -1,2 +1,3 @@
 //! Integration tests for scim-core.
 #![allow(missing_docs)]
+mod errors;
