@@ -13,10 +13,12 @@
 pub mod error;
 pub mod filter;
 pub mod message;
+pub mod patch;
 pub mod path;
 pub mod policy;
 pub mod resource;
 pub mod schema;
 pub mod sid;
+pub mod validate;
 
 pub use error::{ErrorCode, ScimError};

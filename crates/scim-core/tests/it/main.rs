@@ -1,3 +1,4 @@
 //! Integration tests for scim-core.
 #![allow(missing_docs)]
 mod errors;
+mod patch;
