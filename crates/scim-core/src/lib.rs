@@ -16,6 +16,8 @@ pub mod message;
 pub mod patch;
 pub mod path;
 pub mod policy;
+pub mod projection;
+pub mod replace;
 pub mod resource;
 pub mod schema;
 pub mod sid;

@@ -257,7 +257,7 @@ fn apply_op(
 /// Resolves a top-level attribute; without URN, a name that is neither core nor common
 /// but is declared by exactly one extension resolves there (Entra sends `Manager.Value`
 /// for the enterprise `manager`).
-fn resolve<'r>(
+pub(crate) fn resolve<'r>(
     registry: &'r Registry,
     kind: ResourceKind,
     urn: Option<&str>,
@@ -920,7 +920,7 @@ fn members_op(
 
 /// Members from a PATCH value (an array, one object, or bare ids), validated like the
 /// document's members (non-empty `value`, `type` `User` or `Group`, default `User`).
-fn parse_members(attr: &Attribute, value: &Value) -> Result<Vec<Member>, ScimError> {
+pub(crate) fn parse_members(attr: &Attribute, value: &Value) -> Result<Vec<Member>, ScimError> {
     let items = match validate::check_value(attr, value.clone(), Mode::Input)? {
         Some(Value::Array(a)) => a,
         _ => Vec::new(),

@@ -2,3 +2,6 @@
 #![allow(missing_docs)]
 mod errors;
 mod patch;
+mod projection;
+mod replace;
+mod validate;

@@ -1,0 +1,108 @@
+//! `attributes` / `excludedAttributes` (RFC 7644 3.4.2.5, 3.9).
+
+use proptest::prelude::*;
+use scim_core::projection::{needs_attribute, project};
+use scim_core::resource::Resource;
+use scim_core::schema::{ENTERPRISE_USER_SCHEMA as ENT, Registry, ResourceKind, USER_SCHEMA};
+use serde_json::{Value, json};
+
+fn user() -> Resource {
+    Resource::from_value(json!({"schemas": [USER_SCHEMA, ENT], "id": "US0123456789abcdef0123456789abcdef",
+        "externalId": "e1", "userName": "a@x.io", "password": "hash-or-secret",
+        "name": {"givenName": "A", "familyName": "B"}, "active": true,
+        "emails": [{"value": "a@x.io", "type": "work", "primary": true}, {"value": "b@y.io", "type": "home"}],
+        ENT: {"employeeNumber": "7", "department": "R&D"},
+        "meta": {"resourceType": "User", "version": "W/\"1\""}}))
+    .unwrap()
+}
+
+fn p(attrs: &[&str], excl: &[&str]) -> Value {
+    let s = |l: &[&str]| l.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    project(&user(), &s(attrs), &s(excl), &Registry::builtin(), ResourceKind::User).into_value()
+}
+
+#[test]
+fn default_returns_all_but_never() {
+    let mut want = user().into_value();
+    want.as_object_mut().unwrap().shift_remove("password");
+    assert_eq!(p(&[], &[]), want);
+}
+
+#[test]
+fn attributes_limit_to_named_plus_always() {
+    assert_eq!(
+        p(&["USERNAME"], &[]),
+        json!({"schemas": [USER_SCHEMA],
+        "id": "US0123456789abcdef0123456789abcdef", "userName": "a@x.io",
+        "meta": {"resourceType": "User", "version": "W/\"1\""}})
+    );
+    let v = p(&["name.givenName", "emails.value", "password"], &[]);
+    assert_eq!(v["name"], json!({"givenName": "A"}));
+    assert_eq!(v["emails"], json!([{"value": "a@x.io"}, {"value": "b@y.io"}]));
+    assert!(v.get("password").is_none());
+}
+
+#[test]
+fn urn_qualified_names() {
+    let v = p(&[&format!("{ENT}:employeeNumber")], &[]);
+    assert_eq!(v[ENT], json!({"employeeNumber": "7"}));
+    assert_eq!(v["schemas"], json!([USER_SCHEMA, ENT]));
+    let v = p(&[ENT], &[]);
+    assert_eq!(v[ENT], json!({"employeeNumber": "7", "department": "R&D"}));
+    let v = p(&["urn:ietf:params:scim:schemas:core:2.0:User:userName"], &[]);
+    assert_eq!(v["userName"], json!("a@x.io"));
+    assert!(v.get(ENT).is_none());
+    assert_eq!(v["schemas"], json!([USER_SCHEMA]), "schemas follows the extensions present");
+}
+
+#[test]
+fn excluded_attributes() {
+    let v = p(&[], &["emails", "name.familyName", "id", "meta", ENT]);
+    assert!(v.get("emails").is_none());
+    assert_eq!(v["name"], json!({"givenName": "A"}));
+    assert!(v.get("id").is_some() && v.get("meta").is_some(), "always returned");
+    assert!(v.get(ENT).is_none());
+    assert_eq!(v["schemas"], json!([USER_SCHEMA]));
+}
+
+#[test]
+fn store_knows_when_members_are_needed() {
+    let r = Registry::builtin();
+    let g = ResourceKind::Group;
+    let s = |l: &[&str]| l.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert!(needs_attribute(&[], &[], "members", &r, g));
+    assert!(!needs_attribute(&[], &s(&["members"]), "members", &r, g));
+    assert!(!needs_attribute(&[], &s(&["Members"]), "members", &r, g));
+    assert!(!needs_attribute(&s(&["displayName"]), &[], "members", &r, g));
+    assert!(needs_attribute(&s(&["members.value"]), &[], "members", &r, g));
+    assert!(!needs_attribute(&[], &[], "password", &r, ResourceKind::User));
+}
+
+proptest! {
+    #[test]
+    fn never_returns_returned_never(
+        attrs in proptest::collection::vec(name(), 0..5),
+        excl in proptest::collection::vec(name(), 0..5),
+    ) {
+        let v = project(&user(), &attrs, &excl, &Registry::builtin(), ResourceKind::User).into_value();
+        prop_assert!(v.get("password").is_none());
+        prop_assert!(v.get("id").is_some());
+        prop_assert!(v.get("schemas").is_some());
+    }
+}
+
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("password".to_owned()),
+        Just("PASSWORD".to_owned()),
+        Just("userName".to_owned()),
+        Just("name.givenName".to_owned()),
+        Just("emails.value".to_owned()),
+        Just(ENT.to_owned()),
+        Just(format!("{ENT}:department")),
+        Just("id".to_owned()),
+        Just(USER_SCHEMA.to_owned()),
+        Just(format!("{USER_SCHEMA}:password")),
+        "[a-zA-Z.:]{0,12}",
+    ]
+}
