@@ -548,11 +548,27 @@ impl<'a> Parser<'a> {
         if self.at(i).is_some_and(is_word_byte) {
             return Err(self.unquoted(start));
         }
-        let n = serde_json::from_str::<serde_json::Number>(self.slice(start, i))
-            .map_err(|_| self.syntax(start, "a number within the range of a double"))?;
+        let n = number_of(self.slice(start, i))
+            .ok_or_else(|| self.syntax(start, "a number within the range of a double"))?;
         self.pos = i;
         Ok(n)
     }
+}
+
+/// The value of JSON number text that the grammar has already checked: integers exactly
+/// when they fit 64 bits, everything else as the nearest double. std's float parsing rounds
+/// correctly, so printing a double and parsing it back gives the same double whatever
+/// serde_json features the build enables.
+fn number_of(text: &str) -> Option<serde_json::Number> {
+    if !text.contains(['.', 'e', 'E']) {
+        if let Ok(i) = text.parse::<i64>() {
+            return Some(i.into());
+        }
+        if let Ok(u) = text.parse::<u64>() {
+            return Some(u.into());
+        }
+    }
+    text.parse::<f64>().ok().and_then(serde_json::Number::from_f64)
 }
 
 #[cfg(test)]

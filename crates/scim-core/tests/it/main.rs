@@ -1,7 +1,9 @@
 //! Integration tests for scim-core.
 #![allow(missing_docs)]
 mod errors;
+mod filter;
 mod patch;
+mod path;
 mod projection;
 mod replace;
 mod validate;
