@@ -7,6 +7,8 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod conformance;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
@@ -52,8 +54,11 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
+        Some("conformance") => conformance::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [core]>");
+            eprintln!(
+                "usage: cargo xtask <ci | bench [core] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all]>"
+            );
             std::process::exit(2);
         }
     }
