@@ -1,0 +1,243 @@
+//! Administration: the first-start bootstrap and the `admin` subcommands (SPEC section 5),
+//! as functions over the [`Store`] so the binary only parses arguments and prints.
+//! Their JSON shapes are the contract scripts rely on.
+
+use crate::token;
+use scim_core::schema::ResourceKind;
+use scim_core::sid::OrganizationSid;
+use scim_store::{NewToken, Organization, Policy, Scope, Store, StoreError, TokenRecord};
+use serde::Serialize;
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An argument is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// The OS random source failed.
+    #[error("random source: {0}")]
+    Random(String),
+}
+
+/// `admin org create --json` output.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OrgOut {
+    /// The organization's sid.
+    pub sid: OrganizationSid,
+    /// Its name.
+    pub name: String,
+    /// Its policies.
+    pub policies: Vec<Policy>,
+}
+
+impl From<&Organization> for OrgOut {
+    fn from(o: &Organization) -> Self {
+        Self { sid: o.sid, name: o.name.clone(), policies: o.policies.clone() }
+    }
+}
+
+/// `admin token create --json` output; the only place a secret is ever shown.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TokenOut {
+    /// Token id (to revoke it).
+    pub id: String,
+    /// The secret.
+    pub token: String,
+    /// The organization it grants.
+    pub org: OrganizationSid,
+    /// Its scopes.
+    pub scopes: Vec<Scope>,
+    /// Its label.
+    pub name: Option<String>,
+}
+
+/// Parses scope names; none means both scopes.
+pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, AdminError> {
+    if names.is_empty() {
+        return Ok(Scope::ALL.to_vec());
+    }
+    let mut scopes = Vec::new();
+    for n in names {
+        let s = Scope::parse(n).ok_or_else(|| {
+            AdminError::Usage(format!("unknown scope '{n}' (known: scim:read, scim:write)"))
+        })?;
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    Ok(scopes)
+}
+
+/// Parses policy names.
+pub fn parse_policies(names: &[String]) -> Result<Vec<Policy>, AdminError> {
+    let mut out = Vec::new();
+    for n in names {
+        let p: Policy = n
+            .parse()
+            .map_err(|e: scim_core::policy::UnknownPolicy| AdminError::Usage(e.to_string()))?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses an organization sid argument.
+pub fn parse_org(s: &str) -> Result<OrganizationSid, AdminError> {
+    OrganizationSid::parse(s).map_err(|e| AdminError::Usage(e.to_string()))
+}
+
+/// `admin org create`.
+pub async fn create_org(
+    store: &dyn Store,
+    name: &str,
+    policies: &[Policy],
+) -> Result<OrgOut, AdminError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(AdminError::Usage("the organization name must be 1 to 200 characters".into()));
+    }
+    Ok(OrgOut::from(&store.create_organization(name, policies).await?))
+}
+
+/// `admin token create`; `secret` chooses the token's value (bootstrap only).
+pub async fn create_token(
+    store: &dyn Store,
+    org: OrganizationSid,
+    scopes: Vec<Scope>,
+    name: Option<String>,
+    secret: Option<&str>,
+) -> Result<TokenOut, AdminError> {
+    if store.organization(org).await?.is_none() {
+        return Err(AdminError::Usage(format!("no organization {org}")));
+    }
+    let secret = match secret {
+        Some(s) => s.to_owned(),
+        None => token::generate().map_err(|e| AdminError::Random(e.to_string()))?,
+    };
+    let record = store
+        .create_token(NewToken {
+            org,
+            name: name.clone(),
+            scopes: scopes.clone(),
+            secret_hash: token::hash(&secret),
+        })
+        .await?;
+    Ok(TokenOut { id: record.id, token: secret, org, scopes: record.scopes, name: record.name })
+}
+
+/// `admin token list`.
+pub async fn list_tokens(
+    store: &dyn Store,
+    org: OrganizationSid,
+) -> Result<Vec<TokenRecord>, AdminError> {
+    Ok(store.tokens(org).await?)
+}
+
+/// `admin restore --org SID ID`: undoes a soft delete of a user (`US...`) or group
+/// (`GR...`); returns the restored resource.
+pub async fn restore(
+    store: &dyn Store,
+    org: OrganizationSid,
+    id: &str,
+) -> Result<serde_json::Value, AdminError> {
+    let kind = if id.starts_with("US") {
+        ResourceKind::User
+    } else if id.starts_with("GR") {
+        ResourceKind::Group
+    } else {
+        return Err(AdminError::Usage(format!(
+            "'{id}' is neither a user (US...) nor a group (GR...) id"
+        )));
+    };
+    Ok(store.restore(org, kind, id).await?.resource.into_value())
+}
+
+/// What the first start created.
+#[derive(Debug, Clone)]
+pub struct Bootstrapped {
+    /// The `default` organization.
+    pub org: OrgOut,
+    /// Its token with both scopes.
+    pub token: TokenOut,
+}
+
+impl Bootstrapped {
+    /// The message printed once on stderr; `listen` is the address the server binds.
+    pub fn message(&self, listen: &str) -> String {
+        format!(
+            "First start: created organization \"default\" {sid} and a token with scopes scim:read scim:write.\n\
+             Bearer token (shown only this once, store it now):\n\
+             \n    {token}\n\n\
+             Try: curl -H 'Authorization: Bearer {token}' http://{listen}/scim/v2/Users\n",
+            sid = self.org.sid,
+            token = self.token.token,
+        )
+    }
+}
+
+/// On an empty database, creates organization `default` and a token with both scopes
+/// (its secret `chosen` when given, e.g. from `SCIM_BOOTSTRAP_TOKEN`); otherwise nothing.
+pub async fn bootstrap(
+    store: &dyn Store,
+    chosen: Option<&str>,
+) -> Result<Option<Bootstrapped>, AdminError> {
+    if !store.organizations().await?.is_empty() {
+        return Ok(None);
+    }
+    let org = create_org(store, "default", &[]).await?;
+    let token =
+        create_token(store, org.sid, Scope::ALL.to_vec(), Some("bootstrap".into()), chosen).await?;
+    Ok(Some(Bootstrapped { org, token }))
+}
+
+/// `admin client create --json` output; the only place a client secret is shown.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClientOut {
+    /// The public client id.
+    pub client_id: String,
+    /// The secret.
+    pub client_secret: String,
+    /// The organizations it is granted on.
+    pub orgs: Vec<OrganizationSid>,
+    /// Its scopes.
+    pub scopes: Vec<Scope>,
+}
+
+/// `admin client create`: an OAuth2 client granted on `orgs` with `scopes`.
+pub async fn create_client(
+    store: &dyn Store,
+    orgs: Vec<OrganizationSid>,
+    scopes: Vec<Scope>,
+) -> Result<ClientOut, AdminError> {
+    if orgs.is_empty() {
+        return Err(AdminError::Usage("a client needs at least one --org".into()));
+    }
+    for org in &orgs {
+        if store.organization(*org).await?.is_none() {
+            return Err(AdminError::Usage(format!("no organization {org}")));
+        }
+    }
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| AdminError::Random(e.to_string()))?;
+    let client_id = format!("CL{}", hex::encode(id));
+    let secret = token::generate().map_err(|e| AdminError::Random(e.to_string()))?;
+    let record = store
+        .create_client(scim_store::NewClient {
+            client_id,
+            secret_hash: token::hash(&secret),
+            orgs,
+            scopes,
+        })
+        .await?;
+    Ok(ClientOut {
+        client_id: record.client_id,
+        client_secret: secret,
+        orgs: record.orgs,
+        scopes: record.scopes,
+    })
+}

@@ -1,0 +1,371 @@
+//! `scim-server`: serve the SCIM API, apply migrations, and administer organizations,
+//! tokens and clients (SPEC sections 5 and 9).
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use scim_server::admin;
+use scim_server::config::{Config, LogFormat, Overrides, load_registry};
+use scim_store::Store;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "scim-server", version, about = "SCIM 2.0 service provider")]
+struct Cli {
+    /// Configuration file (TOML); default: scim.toml when it exists [env: SCIM_CONFIG]
+    #[arg(long, global = true, env = "SCIM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE?mode=rwc, postgres://..., mysql://...
+    /// [env: SCIM_DATABASE_URL] [default: sqlite://scim.db?mode=rwc]
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply migrations, create the bootstrap organization and token on an empty
+    /// database, and serve the API.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Administer organizations, tokens and clients.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    overrides: Overrides,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Organizations (tenants).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Static bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// OAuth2 clients (client credentials).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Undo a soft delete (organizations with the soft-delete policy).
+    Restore {
+        /// The organization.
+        #[arg(long)]
+        org: String,
+        /// The user (US...) or group (GR...) id.
+        id: String,
+        /// Print the restored resource as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organization.
+    Create {
+        /// Its name.
+        name: String,
+        /// A policy: username-is-primary-email, soft-delete (repeatable).
+        #[arg(long = "policy")]
+        policies: Vec<String>,
+        /// Print {"sid","name","policies"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List organizations.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token (its secret is shown once).
+    Create {
+        /// The organization it grants.
+        #[arg(long)]
+        org: String,
+        /// scim:read or scim:write (repeatable; default both).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A label.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print {"id","token","org","scopes","name"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an organization's tokens (never their secrets).
+    List {
+        /// The organization.
+        #[arg(long)]
+        org: String,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token.
+    Revoke {
+        /// The token id (TK...).
+        id: String,
+        /// Print {"id","revoked"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Create an OAuth2 client (its secret is shown once).
+    Create {
+        /// An organization it is granted on (repeatable).
+        #[arg(long = "org", required = true)]
+        orgs: Vec<String>,
+        /// scim:read or scim:write (repeatable; default both).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Print {"client_id","client_secret","orgs","scopes"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a client.
+    Revoke {
+        /// The client id.
+        client_id: String,
+        /// Print {"client_id","revoked"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("scim-server: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scim-server: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut overrides = match &cli.command {
+        Command::Serve(args) => args.overrides.clone(),
+        _ => Overrides::default(),
+    };
+    overrides.database_url = cli.database_url.clone();
+    let config = Config::load(cli.config.as_deref(), &overrides)?;
+    match cli.command {
+        Command::Serve(_) => serve(config).await,
+        Command::Migrate => {
+            init_logging(&config);
+            let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
+            open_store(&config, registry).await?;
+            eprintln!(
+                "migrations applied to {}",
+                scim_server::config::redact_url(&config.database_url)
+            );
+            Ok(())
+        }
+        Command::Admin(cmd) => {
+            let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
+            let store = open_store(&config, registry).await?;
+            admin_command(store.as_ref(), cmd).await
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log_level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Connects to the database and applies pending migrations.
+async fn open_store(
+    config: &Config,
+    registry: Arc<scim_core::schema::Registry>,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let _ = registry;
+    anyhow::bail!(
+        "cannot open {}: the database backend is not wired in yet",
+        scim_server::config::redact_url(&config.database_url)
+    )
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    init_logging(&config);
+    let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
+    let store = open_store(&config, registry.clone()).await?;
+    if let Some(boot) = admin::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await? {
+        eprintln!("{}", boot.message(&config.listen));
+    }
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = scim_server::AppState::new(store, registry, Arc::new(config));
+    let pruner = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            pruner.prune_rate_limits();
+        }
+    });
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, scim_server::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM; axum then stops accepting and lets in-flight requests
+/// finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[allow(clippy::print_stdout)]
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::Org(OrgCommand::Create { name, policies, json }) => {
+            let policies = admin::parse_policies(&policies)?;
+            let out = admin::create_org(store, &name, &policies).await?;
+            if json {
+                print_json(&out)?;
+            } else {
+                let p: Vec<&str> = out.policies.iter().map(|p| p.name()).collect();
+                println!("{}\t{}\t{}", out.sid, out.name, p.join(","));
+            }
+        }
+        AdminCommand::Org(OrgCommand::List { json }) => {
+            let orgs = store.organizations().await?;
+            if json {
+                print_json(&orgs)?;
+            } else {
+                for o in orgs {
+                    let p: Vec<&str> = o.policies.iter().map(|p| p.name()).collect();
+                    println!("{}\t{}\t{}\t{}", o.sid, o.name, p.join(","), o.created);
+                }
+            }
+        }
+        AdminCommand::Token(TokenCommand::Create { org, scopes, name, json }) => {
+            let org = admin::parse_org(&org)?;
+            let scopes = admin::parse_scopes(&scopes)?;
+            let out = admin::create_token(store, org, scopes, name, None).await?;
+            if json {
+                print_json(&out)?;
+            } else {
+                println!("{}\t{}", out.id, out.token);
+                eprintln!("The token is shown only this once: store it now.");
+            }
+        }
+        AdminCommand::Token(TokenCommand::List { org, json }) => {
+            let tokens = admin::list_tokens(store, admin::parse_org(&org)?).await?;
+            if json {
+                print_json(&tokens)?;
+            } else {
+                for t in tokens {
+                    let s: Vec<&str> = t.scopes.iter().map(|s| s.name()).collect();
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        t.id,
+                        t.name.unwrap_or_default(),
+                        s.join(" "),
+                        t.created
+                    );
+                }
+            }
+        }
+        AdminCommand::Token(TokenCommand::Revoke { id, json }) => {
+            let revoked = store.revoke_token(&id).await?;
+            if json {
+                print_json(&serde_json::json!({"id": id, "revoked": revoked}))?;
+            } else if revoked {
+                println!("revoked {id}");
+            }
+            if !revoked {
+                anyhow::bail!("no live token {id}");
+            }
+        }
+        AdminCommand::Client(ClientCommand::Create { orgs, scopes, json }) => {
+            let orgs = orgs.iter().map(|o| admin::parse_org(o)).collect::<Result<Vec<_>, _>>()?;
+            let scopes = admin::parse_scopes(&scopes)?;
+            let out = admin::create_client(store, orgs, scopes).await?;
+            if json {
+                print_json(&out)?;
+            } else {
+                println!("{}\t{}", out.client_id, out.client_secret);
+                eprintln!("The client secret is shown only this once: store it now.");
+            }
+        }
+        AdminCommand::Client(ClientCommand::Revoke { client_id, json }) => {
+            let revoked = store.revoke_client(&client_id).await?;
+            if json {
+                print_json(&serde_json::json!({"client_id": client_id, "revoked": revoked}))?;
+            } else if revoked {
+                println!("revoked {client_id}");
+            }
+            if !revoked {
+                anyhow::bail!("no live client {client_id}");
+            }
+        }
+        AdminCommand::Restore { org, id, json } => {
+            let resource = admin::restore(store, admin::parse_org(&org)?, &id).await?;
+            if json {
+                print_json(&resource)?;
+            } else {
+                println!("restored {id}");
+            }
+        }
+    }
+    Ok(())
+}

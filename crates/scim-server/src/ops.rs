@@ -1,0 +1,77 @@
+//! Operational endpoints outside the route families: `/healthz` (the process is up),
+//! `/readyz` (the database answers), `/metrics` (Prometheus text) and `/openapi.json`.
+//! They need no credential: operators expose them to their own network only.
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderValue, StatusCode, header};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use scim_core::ErrorCode;
+use std::sync::OnceLock;
+
+/// The operational routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+}
+
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
+    state.store.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness check failed");
+        ApiError::new(ErrorCode::Unavailable, "the database is unreachable; retry later")
+    })?;
+    Ok(json_response(StatusCode::OK, br#"{"status":"ready"}"#.to_vec()))
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn prometheus() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+                ])
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+async fn metrics() -> Response {
+    let text = prometheus().map(PrometheusHandle::render).unwrap_or_default();
+    let mut res = text.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res
+}
+
+async fn openapi(State(state): State<AppState>) -> Response {
+    let doc = crate::openapi::document(&state);
+    match serde_json::to_vec(&doc) {
+        Ok(bytes) => json_response(StatusCode::OK, bytes),
+        Err(e) => ApiError::new(ErrorCode::Internal, e.to_string()).into_response(),
+    }
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut res = (status, body).into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}

@@ -1,0 +1,1 @@
+//! Integration tests of the HTTP service, driven through the router.
