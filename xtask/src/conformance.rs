@@ -470,12 +470,7 @@ impl Ctx {
             fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut cmd = self.server_command();
         cmd.args(["serve", "--listen", &listen]);
-        // A URL with a password stays off the command line.
-        if matches!(db, Database::Postgres { pg: PgConn { password: Some(_), .. }, .. }) {
-            cmd.env("SCIM_DATABASE_URL", db.url());
-        } else {
-            cmd.args(["--database-url", db.url()]);
-        }
+        with_database(&mut cmd, db);
         cmd.env("SCIM_BOOTSTRAP_TOKEN", token).stdout(log_file.try_clone()?).stderr(log_file);
         eprintln!("conformance: starting scim-server on {listen} (log {})", log.display());
         let child =
@@ -505,12 +500,10 @@ impl Ctx {
 
     /// The sid of organization `default`, from `scim-server admin org list --json`.
     fn default_org_sid(&self, db: &Database) -> Result<String> {
-        let out = self
-            .server_command()
-            .args(["admin", "org", "list", "--json"])
-            .env("SCIM_DATABASE_URL", db.url())
-            .output()
-            .context("running scim-server admin org list")?;
+        let mut cmd = self.server_command();
+        cmd.args(["admin", "org", "list", "--json"]);
+        with_database(&mut cmd, db);
+        let out = cmd.output().context("running scim-server admin org list")?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             bail!(
@@ -573,6 +566,16 @@ impl Ctx {
             )),
         };
         Ok((lines, error))
+    }
+}
+
+/// Points a `scim-server` command at the database: `--database-url`, or `SCIM_DATABASE_URL`
+/// when the URL carries a password (which must not show on a command line).
+fn with_database(cmd: &mut Command, db: &Database) {
+    if matches!(db, Database::Postgres { pg: PgConn { password: Some(_), .. }, .. }) {
+        cmd.env("SCIM_DATABASE_URL", db.url());
+    } else {
+        cmd.args(["--database-url", db.url()]);
     }
 }
 
