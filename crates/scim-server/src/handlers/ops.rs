@@ -1,0 +1,348 @@
+//! The resource operations behind every route: create, read, replace, patch, delete.
+//!
+//! The single-resource routes and `/Bulk` both call these functions, so a bulk
+//! operation behaves exactly like the request it stands for.
+
+use super::support::{self, Precondition, Projection};
+use crate::app::AppState;
+use crate::context::RequestCtx;
+use scim_core::message::{PATCH_OP, PatchOperation, PatchRequest};
+use scim_core::patch::{self, MemberOp, PatchContext};
+use scim_core::policy::check_policies;
+use scim_core::resource::{Member, Resource, key_ci};
+use scim_core::schema::ResourceKind;
+use scim_core::validate::{take_password, validate};
+use scim_core::{ErrorCode, ScimError};
+use scim_store::{Change, MemberChange, MemberRow, NewResource, ReadOptions, Stored};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// Hashes a human password with Argon2id (PHC string), off the async runtime: it is
+/// deliberately slow.
+pub(crate) async fn hash_password(password: String) -> Result<String, ScimError> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt)
+            .map_err(|_| ScimError::new(ErrorCode::Internal, "no entropy for a password salt"))?;
+        let salt = SaltString::encode_b64(&salt)
+            .map_err(|_| ScimError::new(ErrorCode::Internal, "cannot encode a password salt"))?;
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|_| ScimError::invalid_value("the password cannot be hashed"))
+    })
+    .await
+    .map_err(|_| ScimError::new(ErrorCode::Internal, "password hashing failed"))?
+}
+
+/// Reads one resource (404 when missing or malformed).
+pub(crate) async fn get(
+    st: &AppState,
+    ctx: &RequestCtx,
+    kind: ResourceKind,
+    id: &str,
+    read: ReadOptions,
+) -> Result<Stored, ScimError> {
+    support::check_id(kind, id)?;
+    st.store.get(ctx.org.sid, kind, id, read).await?.ok_or_else(|| not_found(kind, id))
+}
+
+/// The 404 of a missing resource.
+pub(crate) fn not_found(kind: ResourceKind, id: &str) -> ScimError {
+    ScimError::new(ErrorCode::ResourceNotFound, format!("no {} with id '{id}'", kind.name()))
+}
+
+/// Creates a resource from a client's document (RFC 7644 3.3): validated, readOnly input
+/// ignored, policies checked, password hashed, group members as rows.
+pub(crate) async fn create(
+    st: &AppState,
+    ctx: &RequestCtx,
+    kind: ResourceKind,
+    body: Value,
+    read: ReadOptions,
+) -> Result<Stored, ScimError> {
+    let resource = Resource::from_value(body)?;
+    let mut resource = validate(resource, &st.registry, kind)?;
+    check_policies(&resource, &ctx.org.policies)?;
+    let password = take_password(&mut resource);
+    let members = match kind {
+        ResourceKind::Group => support::take_members(resource.as_map_mut())?.unwrap_or_default(),
+        ResourceKind::User => Vec::new(),
+    };
+    let password_hash = match password {
+        Some(p) => Some(hash_password(p).await?),
+        None => None,
+    };
+    let has_members = !members.is_empty();
+    let created = st
+        .store
+        .create(ctx.org.sid, kind, NewResource { resource, members, password_hash })
+        .await?;
+    // A new group's members are in the response only if the store filled them in.
+    if kind == ResourceKind::Group && has_members && read.members {
+        return get(st, ctx, kind, &created.id, read).await;
+    }
+    Ok(created)
+}
+
+/// Replaces a resource (RFC 7644 3.5.1) in one read-modify-write transaction.
+pub(crate) async fn replace(
+    st: &AppState,
+    ctx: &RequestCtx,
+    kind: ResourceKind,
+    id: &str,
+    cond: &Precondition,
+    body: Value,
+    read: ReadOptions,
+) -> Result<Stored, ScimError> {
+    support::check_id(kind, id)?;
+    let incoming = Resource::from_value(body)?;
+    // Validate up front (cheap, outside the transaction) to get the password out for
+    // hashing; the replace rules run again on the stored state inside.
+    let mut checked = validate(incoming.clone(), &st.registry, kind)?;
+    let password_hash = match take_password(&mut checked) {
+        Some(p) => Some(Some(hash_password(p).await?)),
+        // RFC 7643 4.1.1: a PUT without a password leaves the password as it is (it is
+        // writeOnly: clients never have it to send back).
+        None => None,
+    };
+    let registry = st.registry.clone();
+    let policies = ctx.org.policies.clone();
+    let cond_check = cond.clone();
+    let modifier: scim_store::Modifier = Box::new(move |stored: Stored| {
+        if cond_check.needs_check() {
+            cond_check.check(stored.version)?;
+        }
+        let current = without_rows(stored.resource, kind);
+        let pctx = PatchContext::new(&registry, kind).with_external_members(true);
+        let replaced = scim_core::replace::replace(&current, incoming, &pctx)?;
+        let mut new = replaced.resource;
+        check_policies(&new, &policies)?;
+        let _ = take_password(&mut new);
+        let mut members = Vec::new();
+        for op in replaced.member_ops {
+            members.extend(member_changes(op)?);
+        }
+        Ok(Change { resource: new, members, password_hash, changed: true })
+    });
+    st.store.modify(ctx.org.sid, kind, id, cond.expected(), read, modifier).await.map_err(|e| {
+        match e {
+            scim_store::StoreError::NotFound(_) => not_found(kind, id),
+            other => other.into(),
+        }
+    })
+}
+
+/// Parses a PATCH body. `schemas` may be absent (lenient), but when present it must name
+/// the PatchOp message (RFC 7644 3.5.2).
+pub(crate) fn parse_patch(body: Value) -> Result<PatchRequest, ScimError> {
+    let req: PatchRequest = serde_json::from_value(body)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not a PATCH request: {e}")))?;
+    if !req.schemas.is_empty() && !req.schemas.iter().any(|s| s.eq_ignore_ascii_case(PATCH_OP)) {
+        return Err(ScimError::new(
+            ErrorCode::InvalidSchemas,
+            format!("a PATCH request's schemas must contain \"{PATCH_OP}\""),
+        ));
+    }
+    Ok(req)
+}
+
+/// Every password value a PATCH would set, so they can be hashed before the transaction.
+fn patch_passwords(ops: &[PatchOperation]) -> Vec<String> {
+    let mut out = Vec::new();
+    for op in ops {
+        match (&op.path, &op.value) {
+            (Some(p), Some(Value::String(s))) if is_password_path(p) => out.push(s.clone()),
+            (None, Some(Value::Object(m))) => {
+                for (k, v) in m {
+                    if let (true, Value::String(s)) = (is_password_path(k), v) {
+                        out.push(s.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn is_password_path(p: &str) -> bool {
+    let tail = p.rsplit(':').next().unwrap_or(p);
+    tail.eq_ignore_ascii_case("password")
+}
+
+/// Applies a PATCH request (RFC 7644 3.5.2) in one read-modify-write transaction; group
+/// member operations become membership row changes.
+pub(crate) async fn patch(
+    st: &AppState,
+    ctx: &RequestCtx,
+    kind: ResourceKind,
+    id: &str,
+    cond: &Precondition,
+    req: PatchRequest,
+    read: ReadOptions,
+) -> Result<Stored, ScimError> {
+    support::check_id(kind, id)?;
+    let mut hashes: HashMap<String, String> = HashMap::new();
+    for p in patch_passwords(&req.operations) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = hashes.entry(p) {
+            let h = hash_password(slot.key().clone()).await?;
+            slot.insert(h);
+        }
+    }
+    let registry = st.registry.clone();
+    let policies = ctx.org.policies.clone();
+    let cond_check = cond.clone();
+    let ops = req.operations;
+    let modifier: scim_store::Modifier = Box::new(move |stored: Stored| {
+        if cond_check.needs_check() {
+            cond_check.check(stored.version)?;
+        }
+        let pctx = PatchContext::new(&registry, kind).with_external_members(true);
+        let mut resource = without_rows(stored.resource, kind);
+        let outcome = patch::apply(&mut resource, &ops, &pctx)?;
+        let mut members = Vec::new();
+        for op in outcome.member_ops {
+            members.extend(member_changes(op)?);
+        }
+        let mut changed = outcome.changed || !members.is_empty();
+        let mut password_hash = None;
+        if let Some(plain) = take_password(&mut resource) {
+            let hash = hashes
+                .get(&plain)
+                .cloned()
+                .ok_or_else(|| ScimError::invalid_value("the password must be a string value"))?;
+            password_hash = Some(Some(hash));
+            changed = true;
+        }
+        if changed {
+            check_policies(&resource, &policies)?;
+        }
+        Ok(Change { resource, members, password_hash, changed })
+    });
+    st.store.modify(ctx.org.sid, kind, id, cond.expected(), read, modifier).await.map_err(|e| {
+        match e {
+            scim_store::StoreError::NotFound(_) => not_found(kind, id),
+            other => other.into(),
+        }
+    })
+}
+
+/// The document without the attributes computed from membership rows (`members` of
+/// groups, `groups` of users), which a modifier must never write back.
+fn without_rows(resource: Resource, kind: ResourceKind) -> Resource {
+    let mut map = resource.into_map();
+    let name = match kind {
+        ResourceKind::Group => "members",
+        ResourceKind::User => "groups",
+    };
+    if let Some(key) = key_ci(&map, name).map(str::to_owned) {
+        map.shift_remove(&key);
+    }
+    Resource(map)
+}
+
+/// The membership row changes of one PATCH member operation.
+fn member_changes(op: MemberOp) -> Result<Vec<MemberChange>, ScimError> {
+    let rows = |members: Vec<Member>| -> Result<Vec<MemberRow>, ScimError> {
+        let mut out: Vec<MemberRow> = Vec::with_capacity(members.len());
+        for m in members {
+            let mut item = Map::new();
+            item.insert("value".into(), Value::String(m.value));
+            let row = support::member_row(&Value::Object(item))?;
+            if !out.iter().any(|r| r.value == row.value) {
+                out.push(row);
+            }
+        }
+        Ok(out)
+    };
+    Ok(match op {
+        MemberOp::Add(m) => vec![MemberChange::Add(rows(m)?)],
+        MemberOp::Remove(ids) => vec![MemberChange::Remove(ids)],
+        MemberOp::RemoveWhere(f) => vec![MemberChange::RemoveWhere(f)],
+        MemberOp::Clear => vec![MemberChange::Clear],
+        MemberOp::ReplaceAll(m) => {
+            let rows = rows(m)?;
+            if rows.is_empty() {
+                vec![MemberChange::Clear]
+            } else {
+                vec![MemberChange::Clear, MemberChange::Add(rows)]
+            }
+        }
+        _ => {
+            return Err(ScimError::new(ErrorCode::Internal, "unsupported member operation"));
+        }
+    })
+}
+
+/// Deletes a resource (RFC 7644 3.6); with the `soft-delete` policy it is deactivated and
+/// hidden instead.
+pub(crate) async fn delete(
+    st: &AppState,
+    ctx: &RequestCtx,
+    kind: ResourceKind,
+    id: &str,
+    cond: &Precondition,
+) -> Result<(), ScimError> {
+    support::check_id(kind, id)?;
+    let mut expected = cond.expected();
+    if cond.needs_check() {
+        let current = get(st, ctx, kind, id, ReadOptions::default()).await?;
+        cond.check(current.version)?;
+        expected = Some(current.version);
+    }
+    let soft = ctx.org.has(scim_store::Policy::SoftDelete);
+    st.store.delete(ctx.org.sid, kind, id, expected, soft).await.map_err(|e| match e {
+        scim_store::StoreError::NotFound(_) => not_found(kind, id),
+        other => other.into(),
+    })
+}
+
+/// A stored resource as the client sees it: `meta.location` on the request's route
+/// family, `$ref` on members and groups, then the projection.
+pub(crate) fn render(
+    st: &AppState,
+    ctx: &RequestCtx,
+    kind: ResourceKind,
+    stored: Stored,
+    proj: &Projection,
+) -> Value {
+    let mut map = stored.resource.into_map();
+    let location = ctx.location(kind, &stored.id);
+    match map.get_mut("meta") {
+        Some(Value::Object(meta)) => {
+            meta.insert("location".into(), Value::String(location));
+        }
+        _ => {
+            let mut meta = Map::new();
+            meta.insert("resourceType".into(), Value::String(kind.name().into()));
+            meta.insert("location".into(), Value::String(location));
+            meta.insert("version".into(), Value::String(support::etag(stored.version)));
+            map.insert("meta".into(), Value::Object(meta));
+        }
+    }
+    let refs = match kind {
+        ResourceKind::Group => "members",
+        ResourceKind::User => "groups",
+    };
+    if let Some(key) = key_ci(&map, refs).map(str::to_owned)
+        && let Some(Value::Array(items)) = map.get_mut(&key)
+    {
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            let target = match kind {
+                ResourceKind::User => Some(ResourceKind::Group),
+                ResourceKind::Group => {
+                    item.get("value").and_then(Value::as_str).and_then(support::kind_of_id)
+                }
+            };
+            let value = item.get("value").and_then(Value::as_str).map(str::to_owned);
+            if let (Some(t), Some(v)) = (target, value) {
+                item.insert("$ref".into(), Value::String(ctx.location(t, &v)));
+            }
+        }
+    }
+    let resource = Resource(map);
+    scim_core::projection::project(&resource, &proj.attributes, &proj.excluded, &st.registry, kind)
+        .into_value()
+}
