@@ -121,23 +121,106 @@ pub fn apply(
         ));
     }
     let mut work = resource.as_map().clone();
-    let mut member_ops = Vec::new();
+    let mut acc = Acc::default();
     for (i, op) in ops.iter().enumerate() {
         if let Some(v) = &op.value {
             validate::check_depth(v)?;
         }
-        apply_op(&mut work, op, ctx, &mut member_ops).map_err(|e| ScimError {
+        apply_op(&mut work, op, ctx, &mut acc).map_err(|e| ScimError {
             detail: format!("operation {} ({}): {}", i + 1, op_name(op.op), e.detail),
             ..e
         })?;
     }
-    let work = validate::normalize(work, ctx.registry, ctx.kind, Mode::Stored)?;
+    finish(&mut work, &acc.touched, ctx)?;
     check_immutable(resource.as_map(), &work, ctx.registry, ctx.kind)?;
-    let changed = work != *resource.as_map();
+    let original = resource.as_map();
+    let changed = acc
+        .touched
+        .iter()
+        .chain(std::iter::once(&"schemas".to_owned()))
+        .any(|k| work.get(k) != original.get(k));
     if changed {
         *resource = Resource(work);
     }
-    Ok(PatchOutcome { changed, member_ops })
+    Ok(PatchOutcome { changed, member_ops: acc.member_ops })
+}
+
+/// What the operations of one request did: member row ops, and the top-level keys
+/// (attribute names, extension URNs) they wrote.
+#[derive(Debug, Default)]
+struct Acc {
+    member_ops: Vec<MemberOp>,
+    touched: Vec<String>,
+}
+
+impl Acc {
+    fn touch(&mut self, key: &str) {
+        if !self.touched.iter().any(|k| k == key) {
+            self.touched.push(key.to_owned());
+        }
+    }
+}
+
+/// Validates what the operations wrote. Every value written went through the same checks
+/// as [`validate::validate`] on the way in; what is left are the rules over a whole
+/// attribute or resource: one primary per multi-valued attribute (RFC 7643 2.4), member
+/// defaults, required attributes, empty extensions dropped and `schemas` rebuilt.
+fn finish(
+    work: &mut Map<String, Value>,
+    touched: &[String],
+    ctx: &PatchContext<'_>,
+) -> Result<(), ScimError> {
+    let registry = ctx.registry;
+    let rt = registry.resource_type(ctx.kind);
+    for key in touched {
+        let ext = rt.schema_extensions.iter().find(|e| e.schema == *key);
+        match ext {
+            Some(e) => {
+                if work.get(key).and_then(Value::as_object).is_none_or(Map::is_empty) {
+                    work.shift_remove(key);
+                    continue;
+                }
+                let (Some(schema), Some(Value::Object(m))) =
+                    (registry.schema(&e.schema), work.get(key))
+                else {
+                    continue;
+                };
+                for attr in schema.attributes.iter().filter(|a| a.multi_valued) {
+                    if let Some(Value::Array(items)) = m.get(&attr.name) {
+                        validate::check_one_primary(attr, items)?;
+                    }
+                }
+            }
+            None => {
+                let Some(attr) = validate::lookup(registry, ctx.kind, None, key) else { continue };
+                if !attr.multi_valued {
+                    continue;
+                }
+                if let Some(Value::Array(items)) = work.get_mut(key) {
+                    if ctx.kind == ResourceKind::Group && attr.name == "members" {
+                        for m in items.iter_mut() {
+                            validate::normalize_member(m)?;
+                        }
+                    }
+                    validate::check_one_primary(attr, items)?;
+                }
+            }
+        }
+    }
+    if let Some(core) = registry.core_schema(ctx.kind) {
+        validate::check_required(&core.attributes, work, None)?;
+    }
+    let mut schemas = vec![Value::String(rt.schema.clone())];
+    for e in &rt.schema_extensions {
+        if let Some(Value::Object(m)) = work.get(&e.schema) {
+            if let Some(schema) = registry.schema(&e.schema) {
+                validate::check_required(&schema.attributes, m, Some(&e.schema))?;
+            }
+            schemas.push(Value::String(e.schema.clone()));
+        }
+    }
+    work.insert("schemas".to_owned(), Value::Array(schemas));
+    Ok(())
 }
 
 fn op_name(op: PatchOpKind) -> &'static str {
@@ -171,14 +254,14 @@ fn apply_op(
     doc: &mut Map<String, Value>,
     op: &PatchOperation,
     ctx: &PatchContext<'_>,
-    member_ops: &mut Vec<MemberOp>,
+    acc: &mut Acc,
 ) -> Result<(), ScimError> {
     let Some(raw) = op.path.as_deref().map(str::trim).filter(|p| !p.is_empty()) else {
         return match op.op {
             // RFC 7644 3.5.2.2: "If "path" is unspecified, the operation fails with ...
             // "noTarget"".
             PatchOpKind::Remove => Err(ScimError::no_target("remove needs a 'path'")),
-            kind => pathless(doc, kind, op.value.as_ref(), None, ctx, member_ops),
+            kind => pathless(doc, kind, op.value.as_ref(), None, ctx, acc),
         };
     };
     let path = PatchPath::parse_with(raw, ctx.registry, ctx.kind)?;
@@ -194,13 +277,14 @@ fn apply_op(
             .map(|e| e.schema.as_str());
         return match (op.op, ext) {
             (PatchOpKind::Remove, Some(u)) => {
+                acc.touch(u);
                 doc.shift_remove(u);
                 Ok(())
             }
             (PatchOpKind::Remove, None) => {
                 Err(ScimError::mutability("the core schema cannot be removed"))
             }
-            (kind, ext) => pathless(doc, kind, op.value.as_ref(), ext, ctx, member_ops),
+            (kind, ext) => pathless(doc, kind, op.value.as_ref(), ext, ctx, acc),
         };
     }
     let urn = path.attr.urn.as_deref();
@@ -251,7 +335,7 @@ fn apply_op(
     {
         return Err(ScimError::mutability(format!("'{}' is readOnly", target.label())));
     }
-    apply_target(doc, op.op, &target, op.value.as_ref(), ctx, member_ops)
+    apply_target(doc, op.op, &target, op.value.as_ref(), ctx, acc)
 }
 
 /// Resolves a top-level attribute; without URN, a name that is neither core nor common
@@ -284,7 +368,7 @@ fn pathless(
     value: Option<&Value>,
     ext: Option<&str>,
     ctx: &PatchContext<'_>,
-    member_ops: &mut Vec<MemberOp>,
+    acc: &mut Acc,
 ) -> Result<(), ScimError> {
     let obj = match value {
         Some(Value::Object(m)) => m,
@@ -307,9 +391,10 @@ fn pathless(
                     let inner_ext = if urn == core { None } else { Some(urn) };
                     match v {
                         Value::Object(_) => {
-                            pathless(doc, kind, Some(v), inner_ext, ctx, member_ops)?;
+                            pathless(doc, kind, Some(v), inner_ext, ctx, acc)?;
                         }
                         Value::Null if inner_ext.is_some() && kind == PatchOpKind::Replace => {
+                            acc.touch(urn);
                             doc.shift_remove(urn);
                         }
                         other => {
@@ -323,13 +408,13 @@ fn pathless(
                 }
                 Some((urn, rest)) => {
                     let inner_ext = if urn == core { None } else { Some(urn) };
-                    pathless_key(doc, kind, inner_ext, rest, v, ctx, member_ops)?;
+                    pathless_key(doc, kind, inner_ext, rest, v, ctx, acc)?;
                     continue;
                 }
                 None => {}
             }
         }
-        pathless_key(doc, kind, ext, key, v, ctx, member_ops)?;
+        pathless_key(doc, kind, ext, key, v, ctx, acc)?;
     }
     Ok(())
 }
@@ -343,7 +428,7 @@ fn pathless_key(
     key: &str,
     value: &Value,
     ctx: &PatchContext<'_>,
-    member_ops: &mut Vec<MemberOp>,
+    acc: &mut Acc,
 ) -> Result<(), ScimError> {
     if key.eq_ignore_ascii_case("schemas") {
         return Ok(());
@@ -374,7 +459,7 @@ fn pathless_key(
         filter: None,
         sub,
     };
-    apply_target(doc, kind, &target, Some(value), ctx, member_ops)
+    apply_target(doc, kind, &target, Some(value), ctx, acc)
 }
 
 fn is_members(t: &Target<'_>, ctx: &PatchContext<'_>) -> bool {
@@ -387,11 +472,12 @@ fn apply_target(
     t: &Target<'_>,
     value: Option<&Value>,
     ctx: &PatchContext<'_>,
-    member_ops: &mut Vec<MemberOp>,
+    acc: &mut Acc,
 ) -> Result<(), ScimError> {
     if is_members(t, ctx) {
-        return members_op(kind, t, value, member_ops);
+        return members_op(kind, t, value, &mut acc.member_ops);
     }
+    acc.touch(t.ext.unwrap_or(&t.attr.name));
     match (kind, value) {
         (PatchOpKind::Remove, v) => remove(doc, t, v.filter(|v| !v.is_null())),
         // RFC 7643 2.5: null is unassigned.
@@ -564,8 +650,7 @@ fn set(
             }
         }
         (false, None, Some(sub)) => {
-            let label = format!("{}.{}", attr.name, sub.name);
-            let new = validate::check_simple(sub, value.clone(), &label)?;
+            let new = validate::check_simple(sub, value.clone(), Some(&attr.name))?;
             let slot = object_slot(container, &attr.name)?;
             set_sub(slot, sub, new);
             prune(container, &attr.name);
@@ -590,8 +675,7 @@ fn set(
         }
         (true, None, Some(sub)) => {
             // No filter: every element's sub-attribute (one element is created if none).
-            let label = format!("{}.{}", attr.name, sub.name);
-            let new = validate::check_simple(sub, value.clone(), &label)?;
+            let new = validate::check_simple(sub, value.clone(), Some(&attr.name))?;
             let arr = array_slot(container, &attr.name)?;
             if arr.is_empty() {
                 arr.push(Value::Object(Map::new()));
@@ -608,10 +692,7 @@ fn set(
         }
         (true, Some(filter), sub) => {
             let new_sub = match sub {
-                Some(s) => {
-                    let label = format!("{}.{}", attr.name, s.name);
-                    Some(validate::check_simple(s, value.clone(), &label)?)
-                }
+                Some(s) => Some(validate::check_simple(s, value.clone(), Some(&attr.name))?),
                 None => None,
             };
             let new_el = match sub {
@@ -774,7 +855,7 @@ fn element_from_filter(filter: &Filter, attr: &Attribute) -> Option<Map<String, 
                     CompValue::Number(n) => Value::Number(n.clone()),
                     CompValue::Null => return None,
                 };
-                let json = validate::check_simple(sub, json, &sub.name).ok()??;
+                let json = validate::check_simple(sub, json, Some(&attr.name)).ok()??;
                 out.insert(sub.name.clone(), json);
                 Some(())
             }

@@ -256,7 +256,7 @@ fn finish(
     Ok(result)
 }
 
-fn check_required(
+pub(crate) fn check_required(
     attrs: &[Attribute],
     body: &Map<String, Value>,
     ext: Option<&str>,
@@ -336,7 +336,7 @@ pub(crate) fn check_value(
 }
 
 /// RFC 7643 2.4: the `primary` attribute may be true for at most one value.
-fn check_one_primary(def: &Attribute, items: &[Value]) -> Result<(), ScimError> {
+pub(crate) fn check_one_primary(def: &Attribute, items: &[Value]) -> Result<(), ScimError> {
     let primaries =
         items.iter().filter(|v| v.get("primary").and_then(Value::as_bool) == Some(true)).count();
     if primaries > 1 {
@@ -355,7 +355,7 @@ pub(crate) fn check_single(
     mode: Mode,
 ) -> Result<Option<Value>, ScimError> {
     if def.kind != AttrType::Complex {
-        return check_simple(def, value, &def.name);
+        return check_simple(def, value, None);
     }
     let obj = match value {
         Value::Null => return Ok(None),
@@ -385,8 +385,7 @@ pub(crate) fn check_single(
         {
             continue;
         }
-        let label = format!("{}.{}", def.name, sub.name);
-        match check_simple(sub, v, &label)? {
+        match check_simple(sub, v, Some(&def.name))? {
             Some(x) => {
                 out.insert(sub.name.clone(), x);
             }
@@ -413,23 +412,29 @@ fn wrong_type(label: &str, expected: &str, got: &Value) -> ScimError {
     ScimError::invalid_value(format!("'{label}' must be {expected}, not {}", json_kind(got)))
 }
 
-/// A simple (non-complex) value of attribute `def`; `label` names it in errors.
+/// A simple (non-complex) value of attribute `def`, a sub-attribute of `parent` if given
+/// (which names it in errors).
 pub(crate) fn check_simple(
     def: &Attribute,
     value: Value,
-    label: &str,
+    parent: Option<&str>,
 ) -> Result<Option<Value>, ScimError> {
+    // Built only on error: this runs for every value of every resource.
+    let label = || match parent {
+        Some(p) => format!("{p}.{}", def.name),
+        None => def.name.clone(),
+    };
     let v = match (def.kind, value) {
         (_, Value::Null) => return Ok(None),
         (AttrType::Complex, other) => {
             // RFC 7643 2.3.8: a complex attribute has no complex sub-attributes.
-            return Err(wrong_type(label, "a simple value", &other));
+            return Err(wrong_type(&label(), "a simple value", &other));
         }
         (AttrType::String | AttrType::Reference, Value::String(s)) => Value::String(s),
         // Some identity providers send numbers for string attributes (employeeNumber).
         (AttrType::String, Value::Number(n)) => Value::String(n.to_string()),
         (AttrType::String | AttrType::Reference, other) => {
-            return Err(wrong_type(label, "a string", &other));
+            return Err(wrong_type(&label(), "a string", &other));
         }
         (AttrType::Boolean, Value::Bool(b)) => Value::Bool(b),
         // Entra sends "True"/"False" (SPEC 11).
@@ -439,41 +444,44 @@ pub(crate) fn check_simple(
         (AttrType::Boolean, Value::String(s)) if s.trim().eq_ignore_ascii_case("false") => {
             Value::Bool(false)
         }
-        (AttrType::Boolean, other) => return Err(wrong_type(label, "a boolean", &other)),
+        (AttrType::Boolean, other) => return Err(wrong_type(&label(), "a boolean", &other)),
         (AttrType::Integer, Value::Number(n)) => match integer_of(&n) {
             Some(i) => Value::Number(i.into()),
-            None => return Err(wrong_type(label, "an integer", &Value::Number(n))),
+            None => return Err(wrong_type(&label(), "an integer", &Value::Number(n))),
         },
         (AttrType::Integer, Value::String(s)) => match s.trim().parse::<i64>() {
             Ok(i) => Value::Number(i.into()),
-            Err(_) => return Err(wrong_type(label, "an integer", &Value::String(s))),
+            Err(_) => return Err(wrong_type(&label(), "an integer", &Value::String(s))),
         },
-        (AttrType::Integer, other) => return Err(wrong_type(label, "an integer", &other)),
+        (AttrType::Integer, other) => return Err(wrong_type(&label(), "an integer", &other)),
         (AttrType::Decimal, Value::Number(n)) => Value::Number(n),
         (AttrType::Decimal, Value::String(s)) => {
             match s.trim().parse::<f64>().ok().and_then(Number::from_f64) {
                 Some(n) => Value::Number(n),
-                None => return Err(wrong_type(label, "a decimal number", &Value::String(s))),
+                None => return Err(wrong_type(&label(), "a decimal number", &Value::String(s))),
             }
         }
-        (AttrType::Decimal, other) => return Err(wrong_type(label, "a decimal number", &other)),
+        (AttrType::Decimal, other) => return Err(wrong_type(&label(), "a decimal number", &other)),
         (AttrType::DateTime, Value::String(s)) => {
             if !is_date_time(&s) {
                 return Err(ScimError::invalid_value(format!(
-                    "'{label}' must be an RFC 3339 date-time (e.g. 2008-01-23T04:56:22Z), got '{}'",
+                    "'{}' must be an RFC 3339 date-time (e.g. 2008-01-23T04:56:22Z), got '{}'",
+                    label(),
                     s.chars().take(64).collect::<String>()
                 )));
             }
             Value::String(s)
         }
-        (AttrType::DateTime, other) => return Err(wrong_type(label, "a date-time string", &other)),
+        (AttrType::DateTime, other) => {
+            return Err(wrong_type(&label(), "a date-time string", &other));
+        }
         (AttrType::Binary, Value::String(s)) => {
             if !is_base64(&s) {
-                return Err(ScimError::invalid_value(format!("'{label}' must be base64")));
+                return Err(ScimError::invalid_value(format!("'{}' must be base64", label())));
             }
             Value::String(s)
         }
-        (AttrType::Binary, other) => return Err(wrong_type(label, "a base64 string", &other)),
+        (AttrType::Binary, other) => return Err(wrong_type(&label(), "a base64 string", &other)),
     };
     if def.strict_canonical_values
         && !def.canonical_values.is_empty()
@@ -482,7 +490,8 @@ pub(crate) fn check_simple(
         return match def.canonical_values.iter().find(|c| c.eq_ignore_ascii_case(s)) {
             Some(c) => Ok(Some(Value::String(c.clone()))),
             None => Err(ScimError::invalid_value(format!(
-                "'{label}' must be one of {}, got '{}'",
+                "'{}' must be one of {}, got '{}'",
+                label(),
                 def.canonical_values.join(", "),
                 s.chars().take(64).collect::<String>()
             ))),
