@@ -16,8 +16,10 @@
 )]
 
 mod model;
+mod sea;
 
 pub use model::*;
+pub use sea::{MAX_KEY_CHARS, SeaStore, StoreOptions};
 
 use async_trait::async_trait;
 use scim_core::schema::ResourceKind;

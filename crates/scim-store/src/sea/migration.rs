@@ -1,0 +1,315 @@
+//! Schema migrations (sea-orm-migration), applied by [`SeaStore::migrate`](super::SeaStore::migrate).
+//!
+//! # Data layout
+//!
+//! Every table that holds tenant data carries `org` (the `OrganizationSid`), and every
+//! query filters on it. Timestamps are RFC 3339 UTC text with milliseconds
+//! (`2026-11-23T17:00:00.123Z`), which sorts correctly as text on every backend. Text
+//! columns use a binary collation on MySQL/MariaDB, so comparisons are case-sensitive
+//! everywhere and case-insensitive lookups go through normalised lowercase columns with
+//! plain unique indexes (never `LOWER()` expression indexes).
+//!
+//! | table | columns | keys and indexes |
+//! |---|---|---|
+//! | `organizations` | `sid`, `name`, `policies` (JSON array of names), `created` | PK `sid` |
+//! | `tokens` | `id` (`TK`+hex), `org`, `name`, `scopes` (JSON), `secret_hash` (hex SHA-256), `created`, `revoked` | PK `id`; unique `secret_hash`; `(org)` |
+//! | `clients` | `client_id`, `secret_hash`, `scopes`, `created`, `revoked` | PK `client_id` |
+//! | `client_orgs` | `client_id`, `org` | PK `(client_id, org)` |
+//! | `settings` | `name`, `value` (shared secrets, hex) | PK `name` |
+//! | `resources` | `id`, `org`, `kind` (`User`/`Group`), `doc` (the document without `id`, `meta`, `members`, `groups`, `password`; `json` on PostgreSQL, text elsewhere), `name_key` (lowercase `userName` of users, lowercase `displayName` of groups), `display_name_lower`, `display` (what a member reference shows), `external_id`, `active`, `created`, `last_modified`, `version`, `deleted`, `password_hash` | PK `id`; unique `(org, kind, name_key)`; unique `(org, kind, external_id)`; `(org, kind, created, id)` for paging; `(org, kind, display_name_lower)`; `(org, kind, last_modified)` |
+//! | `resource_emails` | `org`, `resource_id`, `value_lower` | PK `(resource_id, value_lower)`; `(org, value_lower)` |
+//! | `memberships` | `org`, `group_id`, `member_id`, `member_type` | PK `(group_id, member_id)`; `(org, member_id)` so `User.groups` is one lookup |
+//! | `idempotency` | `org`, `idem_key`, `fingerprint`, `state` (`running`/`done`), `status`, `headers` (JSON), `body` (base64), `created` | PK `(org, idem_key)` |
+//! | `change_log` | `seq` (auto-increment), `org`, `kind`, `id`, `op`, `version`, `at` | PK `seq`; `(org, seq)` |
+//!
+//! Soft-deleted resources keep their row (`deleted = true`), their unique keys (so a
+//! restore never conflicts) and their membership rows; every read joins membership rows to
+//! live resources only, so a soft-deleted user disappears from its groups' `members` and
+//! reappears on restore.
+
+use sea_orm::DbBackend;
+use sea_orm::sea_query::{
+    ColumnDef, ForeignKey, ForeignKeyAction, Index, Table, TableCreateStatement,
+};
+use sea_orm_migration::prelude::*;
+
+/// The migrator: every migration of the store, in order.
+#[derive(Debug)]
+pub(crate) struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(Initial)]
+    }
+}
+
+#[derive(Debug)]
+struct Initial;
+
+impl MigrationName for Initial {
+    fn name(&self) -> &str {
+        "m0001_initial"
+    }
+}
+
+fn table(backend: DbBackend, name: &'static str) -> TableCreateStatement {
+    let mut t = Table::create();
+    t.table(name).if_not_exists();
+    if backend == DbBackend::MySql {
+        t.character_set("utf8mb4").collate("utf8mb4_bin");
+    }
+    t
+}
+
+fn s(name: &'static str, len: u32) -> ColumnDef {
+    let mut c = ColumnDef::new(name);
+    c.string_len(len).not_null();
+    c
+}
+
+fn s_null(name: &'static str, len: u32) -> ColumnDef {
+    let mut c = ColumnDef::new(name);
+    c.string_len(len).null();
+    c
+}
+
+fn text(backend: DbBackend, name: &'static str) -> ColumnDef {
+    let mut c = ColumnDef::new(name);
+    if backend == DbBackend::MySql {
+        c.custom("LONGTEXT");
+    } else {
+        c.text();
+    }
+    c
+}
+
+fn boolean(name: &'static str) -> ColumnDef {
+    let mut c = ColumnDef::new(name);
+    c.boolean().not_null().default(false);
+    c
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Initial {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let b = m.get_database_backend();
+        m.create_table(
+            table(b, "organizations")
+                .col(s("sid", 34).primary_key())
+                .col(text(b, "name").not_null())
+                .col(text(b, "policies").not_null())
+                .col(s("created", 32))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table(b, "tokens")
+                .col(s("id", 34).primary_key())
+                .col(s("org", 34))
+                .col(text(b, "name").null())
+                .col(text(b, "scopes").not_null())
+                .col(s("secret_hash", 64).unique_key())
+                .col(s("created", 32))
+                .col(boolean("revoked"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("tokens", "org")
+                        .to("organizations", "sid")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_tokens_org")
+                .table("tokens")
+                .col("org")
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table(b, "clients")
+                .col(s("client_id", 255).primary_key())
+                .col(s("secret_hash", 64))
+                .col(text(b, "scopes").not_null())
+                .col(s("created", 32))
+                .col(boolean("revoked"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table(b, "client_orgs")
+                .col(s("client_id", 255))
+                .col(s("org", 34))
+                .primary_key(Index::create().col("client_id").col("org"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("client_orgs", "client_id")
+                        .to("clients", "client_id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("client_orgs", "org")
+                        .to("organizations", "sid")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table(b, "settings").col(s("name", 191).primary_key()).col(s("value", 128)).to_owned(),
+        )
+        .await?;
+
+        let mut doc = ColumnDef::new("doc");
+        match b {
+            DbBackend::Postgres => doc.json(),
+            DbBackend::MySql => doc.custom("LONGTEXT"),
+            _ => doc.text(),
+        };
+        m.create_table(
+            table(b, "resources")
+                .col(s("id", 34).primary_key())
+                .col(s("org", 34))
+                .col(s("kind", 8))
+                .col(doc.not_null())
+                .col(s("name_key", 512))
+                .col(s_null("display_name_lower", 512))
+                .col(text(b, "display").null())
+                .col(s_null("external_id", 512))
+                .col(ColumnDef::new("active").boolean().null())
+                .col(s("created", 32))
+                .col(s("last_modified", 32))
+                .col(ColumnDef::new("version").big_integer().not_null())
+                .col(boolean("deleted"))
+                .col(text(b, "password_hash").null())
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("resources", "org")
+                        .to("organizations", "sid")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        for (name, unique, cols) in [
+            ("ux_resources_name_key", true, &["org", "kind", "name_key"][..]),
+            ("ux_resources_external_id", true, &["org", "kind", "external_id"][..]),
+            ("ix_resources_created", false, &["org", "kind", "created", "id"][..]),
+            ("ix_resources_display_name", false, &["org", "kind", "display_name_lower"][..]),
+            ("ix_resources_last_modified", false, &["org", "kind", "last_modified"][..]),
+        ] {
+            let mut ix = Index::create();
+            ix.if_not_exists().name(name).table("resources");
+            for c in cols {
+                ix.col(*c);
+            }
+            if unique {
+                ix.unique();
+            }
+            m.create_index(ix.to_owned()).await?;
+        }
+
+        m.create_table(
+            table(b, "resource_emails")
+                .col(s("org", 34))
+                .col(s("resource_id", 34))
+                .col(s("value_lower", 512))
+                .primary_key(Index::create().col("resource_id").col("value_lower"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("resource_emails", "resource_id")
+                        .to("resources", "id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_resource_emails_value")
+                .table("resource_emails")
+                .col("org")
+                .col("value_lower")
+                .to_owned(),
+        )
+        .await?;
+
+        m.create_table(
+            table(b, "memberships")
+                .col(s("org", 34))
+                .col(s("group_id", 34))
+                .col(s("member_id", 34))
+                .col(s("member_type", 8))
+                .primary_key(Index::create().col("group_id").col("member_id"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("memberships", "group_id")
+                        .to("resources", "id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("memberships", "member_id")
+                        .to("resources", "id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_memberships_member")
+                .table("memberships")
+                .col("org")
+                .col("member_id")
+                .to_owned(),
+        )
+        .await?;
+
+        m.create_table(
+            table(b, "idempotency")
+                .col(s("org", 34))
+                .col(s("idem_key", 255))
+                .col(s("fingerprint", 64))
+                .col(s("state", 16))
+                .col(ColumnDef::new("status").integer().null())
+                .col(text(b, "headers").null())
+                .col(text(b, "body").null())
+                .col(s("created", 32))
+                .primary_key(Index::create().col("org").col("idem_key"))
+                .to_owned(),
+        )
+        .await?;
+
+        m.create_table(
+            table(b, "change_log")
+                .col(ColumnDef::new("seq").big_integer().not_null().auto_increment().primary_key())
+                .col(s("org", 34))
+                .col(s("kind", 8))
+                .col(s("id", 34))
+                .col(s("op", 16))
+                .col(ColumnDef::new("version").big_integer().not_null())
+                .col(s("at", 32))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_change_log_org_seq")
+                .table("change_log")
+                .col("org")
+                .col("seq")
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,1639 @@
+//! The sea-orm implementation of [`Store`] for SQLite, PostgreSQL and MySQL/MariaDB.
+//!
+//! SQL is built with sea-query; everything backend-specific (JSON functions) lives in
+//! [`dialect`], the filter and sort translation in [`sql`], the data layout and its
+//! migrations in [`migration`], RFC 9865 cursors in [`cursor`].
+
+mod cursor;
+mod dialect;
+mod migration;
+mod sql;
+
+use crate::{
+    Change, ChangeOp, ChangeRecord, ClientRecord, IdempotencyBegin, IdempotentAnswer, MemberChange,
+    MemberKind, MemberRow, Modifier, NewClient, NewResource, NewToken, Organization, Page,
+    Pagination, Policy, Query, ReadOptions, Result, Scope, Store, StoreError, Stored, TokenRecord,
+};
+use async_trait::async_trait;
+use dialect::Dialect;
+use scim_core::message::SortOrder;
+use scim_core::resource::{Resource, get_ci};
+use scim_core::schema::{Registry, ResourceKind};
+use scim_core::sid::{GroupSid, OrganizationSid, UserSid};
+use scim_core::{ErrorCode, ScimError};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, JoinType, LockType, Order, Query as Q, SelectStatement,
+};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    QueryResult, RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use serde_json::{Map, Value};
+use sql::{KeyKind, SortKey, T, Translator, col};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Longest `userName`, group `displayName`, `externalId` or e-mail value the indexed
+/// columns hold, in characters.
+pub const MAX_KEY_CHARS: usize = 512;
+
+/// How long an idempotency record is kept.
+const IDEMPOTENCY_TTL: time::Duration = time::Duration::hours(24);
+/// After this long, an in-flight idempotency claim is taken to be abandoned (its process
+/// died) and the key can be claimed again.
+const IN_FLIGHT_TTL: time::Duration = time::Duration::minutes(5);
+/// Rows per `IN (...)` list and per multi-row `INSERT`.
+const CHUNK: usize = 500;
+
+/// Tuning of a [`SeaStore`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connection pool size (default: 10 for PostgreSQL/MySQL, 4 for an SQLite file, and
+    /// always 1 for an in-memory SQLite database, which lives in its one connection).
+    pub max_connections: Option<u32>,
+    /// How long an RFC 9865 cursor stays valid (default 10 minutes).
+    pub cursor_ttl: Duration,
+    /// How long to wait for a pooled connection before reporting the database unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            cursor_ttl: Duration::from_secs(600),
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The [`Store`] on a SQL database through sea-orm.
+#[derive(Debug)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+    registry: Arc<Registry>,
+    d: Dialect,
+    opts: StoreOptions,
+    secrets: Mutex<HashMap<String, [u8; 32]>>,
+}
+
+// ---- small helpers ---------------------------------------------------------------------
+
+const TS_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+);
+
+fn fmt_ts(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC).format(TS_FORMAT).unwrap_or_default()
+}
+
+/// Now, as stored: RFC 3339 UTC with milliseconds.
+fn now() -> String {
+    fmt_ts(time::OffsetDateTime::now_utc())
+}
+
+/// An RFC 3339 timestamp normalised to the stored form (UTC, milliseconds), so that text
+/// comparison orders instants.
+pub(crate) fn now_from(s: &str) -> Option<String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok().map(fmt_ts)
+}
+
+fn random_hex() -> Result<String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| StoreError::Internal(format!("no randomness: {e}")))?;
+    Ok(hex::encode(b))
+}
+
+fn kind_of(s: &str) -> Result<ResourceKind> {
+    match s {
+        "User" => Ok(ResourceKind::User),
+        "Group" => Ok(ResourceKind::Group),
+        other => {
+            Err(StoreError::Internal(format!("unknown resource kind '{other}' in the database")))
+        }
+    }
+}
+
+fn db_err(e: DbErr) -> StoreError {
+    match &e {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => StoreError::Unavailable(e.to_string()),
+        DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s))
+            if matches!(
+                &**s,
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::Tls(_)
+            ) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+fn is_unique(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+fn get<T: sea_orm::TryGetable>(r: &QueryResult, c: &str) -> Result<T> {
+    r.try_get::<T>("", c).map_err(db_err)
+}
+
+fn scopes_json(scopes: &[Scope]) -> String {
+    serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into())
+}
+
+fn parse_scopes(s: &str) -> Vec<Scope> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn parse_org(s: &str) -> Result<OrganizationSid> {
+    OrganizationSid::parse(s).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+fn invalid_value(msg: String) -> StoreError {
+    StoreError::Scim(ScimError::new(ErrorCode::InvalidValue, msg))
+}
+
+/// Columns derived from a document.
+#[derive(Debug, Clone, PartialEq)]
+struct Cols {
+    name: String,
+    name_key: String,
+    display_name_lower: Option<String>,
+    display: Option<String>,
+    external_id: Option<String>,
+    active: Option<bool>,
+    emails: Vec<String>,
+}
+
+fn check_len(attr: &str, v: &str) -> Result<()> {
+    if v.chars().count() > MAX_KEY_CHARS {
+        return Err(invalid_value(format!("{attr} is longer than {MAX_KEY_CHARS} characters")));
+    }
+    Ok(())
+}
+
+fn unique_attr(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "userName",
+        ResourceKind::Group => "displayName",
+    }
+}
+
+fn cols(kind: ResourceKind, doc: &Map<String, Value>) -> Result<Cols> {
+    let s = |k: &str| get_ci(doc, k).and_then(Value::as_str).map(str::to_owned);
+    let display_name = s("displayName");
+    let attr = unique_attr(kind);
+    let name = s(attr).ok_or_else(|| invalid_value(format!("{attr} is required")))?;
+    check_len(attr, &name)?;
+    let external_id = s("externalId");
+    if let Some(x) = &external_id {
+        check_len("externalId", x)?;
+    }
+    let mut emails = Vec::new();
+    let mut active = None;
+    if kind == ResourceKind::User {
+        active = get_ci(doc, "active").and_then(Value::as_bool);
+        if let Some(Value::Array(items)) = get_ci(doc, "emails") {
+            let mut seen = HashSet::new();
+            for item in items {
+                let v = match item {
+                    Value::Object(o) => get_ci(o, "value").and_then(Value::as_str),
+                    _ => None,
+                };
+                if let Some(v) = v {
+                    check_len("emails.value", v)?;
+                    let l = v.to_lowercase();
+                    if seen.insert(l.clone()) {
+                        emails.push(l);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(d) = &display_name {
+        check_len("displayName", d)?;
+    }
+    Ok(Cols {
+        name_key: name.to_lowercase(),
+        display_name_lower: display_name.as_ref().map(|d| d.to_lowercase()),
+        display: display_name.or_else(|| Some(name.clone())),
+        name,
+        external_id,
+        active,
+        emails,
+    })
+}
+
+/// The document as stored: without `id`, `meta`, `members`, `groups` and `password`.
+fn sanitize(kind: ResourceKind, mut doc: Map<String, Value>) -> Map<String, Value> {
+    let drop: &[&str] = match kind {
+        ResourceKind::User => &["id", "meta", "groups", "password"],
+        ResourceKind::Group => &["id", "meta", "members"],
+    };
+    doc.retain(|k, _| !drop.iter().any(|d| d.eq_ignore_ascii_case(k)));
+    doc
+}
+
+/// One `resources` row as read.
+#[derive(Debug, Clone)]
+struct Row {
+    id: String,
+    kind: ResourceKind,
+    doc: Map<String, Value>,
+    version: u64,
+    created: String,
+    last_modified: String,
+    deleted: bool,
+}
+
+impl Row {
+    fn from(r: &QueryResult) -> Result<Row> {
+        let doc: String = get(r, "doc")?;
+        let doc = match serde_json::from_str(&doc) {
+            Ok(Value::Object(m)) => m,
+            _ => return Err(StoreError::Internal("a stored document is not a JSON object".into())),
+        };
+        let version: i64 = get(r, "version")?;
+        Ok(Row {
+            id: get(r, "id")?,
+            kind: kind_of(&get::<String>(r, "kind")?)?,
+            doc,
+            version: u64::try_from(version).unwrap_or_default(),
+            created: get(r, "created")?,
+            last_modified: get(r, "last_modified")?,
+            deleted: get(r, "deleted")?,
+        })
+    }
+
+    /// The document as the API shows it: `schemas`, `id`, the rest, members/groups, `meta`.
+    fn into_stored(self, members: Option<Vec<Value>>, groups: Option<Vec<Value>>) -> Stored {
+        let mut out = Map::new();
+        let mut doc = self.doc;
+        if let Some(s) = doc.remove("schemas") {
+            out.insert("schemas".into(), s);
+        }
+        out.insert("id".into(), Value::String(self.id.clone()));
+        out.extend(doc);
+        if let Some(m) = members {
+            out.insert("members".into(), Value::Array(m));
+        }
+        if let Some(g) = groups {
+            out.insert("groups".into(), Value::Array(g));
+        }
+        let mut meta = Map::new();
+        meta.insert("resourceType".into(), Value::String(self.kind.name().into()));
+        meta.insert("created".into(), Value::String(self.created));
+        meta.insert("lastModified".into(), Value::String(self.last_modified));
+        meta.insert("version".into(), Value::String(format!("W/\"{}\"", self.version)));
+        out.insert("meta".into(), Value::Object(meta));
+        Stored {
+            resource: Resource(out),
+            id: self.id,
+            version: self.version,
+            deleted: self.deleted,
+        }
+    }
+}
+
+impl SeaStore {
+    /// Connects to `url` (`sqlite://file.db?mode=rwc`, `sqlite::memory:`,
+    /// `postgres://...`, `mysql://...`) with default [`StoreOptions`]. Call
+    /// [`SeaStore::migrate`] before use.
+    pub async fn connect(url: &str, registry: Arc<Registry>) -> Result<SeaStore> {
+        Self::connect_with(url, registry, StoreOptions::default()).await
+    }
+
+    /// Connects with explicit options. SQLite databases run in WAL mode with a 5 s busy
+    /// timeout and foreign keys on, so an admin command and the server can share a file.
+    pub async fn connect_with(
+        url: &str,
+        registry: Arc<Registry>,
+        opts: StoreOptions,
+    ) -> Result<SeaStore> {
+        let mut co = ConnectOptions::new(url.to_owned());
+        co.sqlx_logging(false).acquire_timeout(opts.acquire_timeout);
+        let sqlite = url.starts_with("sqlite:");
+        let memory = sqlite && (url.contains(":memory:") || url.contains("mode=memory"));
+        if memory {
+            // The database lives in its one connection: never let the pool drop it.
+            co.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+        } else {
+            co.max_connections(opts.max_connections.unwrap_or(if sqlite { 4 } else { 10 }));
+        }
+        #[cfg(feature = "sqlite")]
+        co.map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+                // LIKE must honour case for caseExact attributes (and can then use indexes).
+                .pragma("case_sensitive_like", "ON")
+        });
+        let db = Database::connect(co).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let d = Dialect::of(db.get_database_backend());
+        Ok(SeaStore { db, registry, d, opts, secrets: Mutex::new(HashMap::new()) })
+    }
+
+    /// Applies every pending migration (idempotent).
+    pub async fn migrate(&self) -> Result<()> {
+        migration::Migrator::up(&self.db, None).await.map_err(db_err)
+    }
+
+    /// The schema registry the store translates filters with.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    async fn begin(&self) -> Result<DatabaseTransaction> {
+        let sqlite = self.d == Dialect::Sqlite;
+        self.db
+            .begin_with_options(TransactionOptions {
+                isolation_level: None,
+                access_mode: None,
+                // A write transaction from the start: no deadlock upgrading a read lock.
+                sqlite_transaction_mode: sqlite.then_some(SqliteTransactionMode::Immediate),
+            })
+            .await
+            .map_err(db_err)
+    }
+
+    fn doc_value(&self, doc: &Map<String, Value>) -> Result<Expr> {
+        let text = serde_json::to_string(doc).map_err(|e| StoreError::Internal(e.to_string()))?;
+        match self.d {
+            Dialect::Postgres => dialect::cust(self.d, "CAST(? AS json)", vec![Expr::val(text)]),
+            _ => Ok(Expr::val(text)),
+        }
+    }
+
+    fn doc_read(&self) -> Result<Expr> {
+        match self.d {
+            Dialect::Postgres => dialect::cust(self.d, "CAST(? AS text)", vec![col("doc")]),
+            _ => Ok(col("doc")),
+        }
+    }
+
+    /// `SELECT <row columns> FROM resources`.
+    fn select_rows(&self) -> Result<SelectStatement> {
+        let mut q = Q::select();
+        q.columns([
+            (T, "id"),
+            (T, "kind"),
+            (T, "version"),
+            (T, "created"),
+            (T, "last_modified"),
+            (T, "deleted"),
+        ])
+        .expr_as(self.doc_read()?, Alias::new("doc"))
+        .from(T);
+        Ok(q)
+    }
+
+    fn lock(&self, q: &mut SelectStatement) {
+        if self.d != Dialect::Sqlite {
+            q.lock(LockType::Update);
+        }
+    }
+
+    async fn row<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        id: &str,
+        deleted: Option<bool>,
+        lock: bool,
+    ) -> Result<Option<Row>> {
+        let mut q = self.select_rows()?;
+        q.and_where(col("id").eq(id))
+            .and_where(col("org").eq(org.to_string()))
+            .and_where(col("kind").eq(kind.name()));
+        if let Some(d) = deleted {
+            q.and_where(col("deleted").eq(d));
+        }
+        if lock {
+            self.lock(&mut q);
+        }
+        match c.query_one(&q).await.map_err(db_err)? {
+            Some(r) => Ok(Some(Row::from(&r)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// `members` of groups, keyed by group id (live members only, one join).
+    async fn members_of<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        groups: &[String],
+    ) -> Result<HashMap<String, Vec<Value>>> {
+        let mut out: HashMap<String, Vec<Value>> = HashMap::new();
+        for chunk in groups.chunks(CHUNK) {
+            let mut q = Q::select();
+            q.columns([("m", "group_id"), ("m", "member_id"), ("m", "member_type")])
+                .column(("r", "display"))
+                .from_as("memberships", "m")
+                .join_as(
+                    JoinType::InnerJoin,
+                    T,
+                    Alias::new("r"),
+                    Expr::col(("r", "id")).equals(("m", "member_id")),
+                )
+                .and_where(Expr::col(("m", "org")).eq(org.to_string()))
+                .and_where(Expr::col(("m", "group_id")).is_in(chunk.iter().cloned()))
+                .and_where(Expr::col(("r", "deleted")).eq(false))
+                .order_by(("m", "group_id"), Order::Asc)
+                .order_by(("m", "member_id"), Order::Asc);
+            for r in c.query_all(&q).await.map_err(db_err)? {
+                let g: String = get(&r, "group_id")?;
+                let mut m = Map::new();
+                m.insert("value".into(), Value::String(get(&r, "member_id")?));
+                if let Some(d) = get::<Option<String>>(&r, "display")? {
+                    m.insert("display".into(), Value::String(d));
+                }
+                m.insert("type".into(), Value::String(get(&r, "member_type")?));
+                out.entry(g).or_default().push(Value::Object(m));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `groups` of users, keyed by user id (direct memberships in live groups).
+    async fn groups_of<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        users: &[String],
+    ) -> Result<HashMap<String, Vec<Value>>> {
+        let mut out: HashMap<String, Vec<Value>> = HashMap::new();
+        for chunk in users.chunks(CHUNK) {
+            let mut q = Q::select();
+            q.columns([("m", "member_id"), ("m", "group_id")])
+                .column(("r", "display"))
+                .from_as("memberships", "m")
+                .join_as(
+                    JoinType::InnerJoin,
+                    T,
+                    Alias::new("r"),
+                    Expr::col(("r", "id")).equals(("m", "group_id")),
+                )
+                .and_where(Expr::col(("m", "org")).eq(org.to_string()))
+                .and_where(Expr::col(("m", "member_id")).is_in(chunk.iter().cloned()))
+                .and_where(Expr::col(("r", "deleted")).eq(false))
+                .order_by(("m", "member_id"), Order::Asc)
+                .order_by(("m", "group_id"), Order::Asc);
+            for r in c.query_all(&q).await.map_err(db_err)? {
+                let u: String = get(&r, "member_id")?;
+                let mut m = Map::new();
+                m.insert("value".into(), Value::String(get(&r, "group_id")?));
+                if let Some(d) = get::<Option<String>>(&r, "display")? {
+                    m.insert("display".into(), Value::String(d));
+                }
+                m.insert("type".into(), Value::String("direct".into()));
+                out.entry(u).or_default().push(Value::Object(m));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rows to [`Stored`], with members/groups per `read`.
+    async fn stored<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        rows: Vec<Row>,
+        read: ReadOptions,
+    ) -> Result<Vec<Stored>> {
+        let groups: Vec<String> =
+            rows.iter().filter(|r| r.kind == ResourceKind::Group).map(|r| r.id.clone()).collect();
+        let users: Vec<String> =
+            rows.iter().filter(|r| r.kind == ResourceKind::User).map(|r| r.id.clone()).collect();
+        let mut members = if read.members && !groups.is_empty() {
+            self.members_of(c, org, &groups).await?
+        } else {
+            HashMap::new()
+        };
+        let mut memberships = if read.groups && !users.is_empty() {
+            self.groups_of(c, org, &users).await?
+        } else {
+            HashMap::new()
+        };
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let (m, g) = match r.kind {
+                    ResourceKind::Group => {
+                        (read.members.then(|| members.remove(&r.id).unwrap_or_default()), None)
+                    }
+                    ResourceKind::User => {
+                        (None, read.groups.then(|| memberships.remove(&r.id).unwrap_or_default()))
+                    }
+                };
+                r.into_stored(m, g)
+            })
+            .collect())
+    }
+
+    async fn one_stored<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        row: Row,
+        read: ReadOptions,
+    ) -> Result<Stored> {
+        self.stored(c, org, vec![row], read)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Internal("a row vanished".into()))
+    }
+
+    /// Uniqueness of `userName`/`displayName` and `externalId` within the organization
+    /// and kind (soft-deleted resources keep theirs).
+    async fn check_unique<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        cols: &Cols,
+        except: Option<&str>,
+    ) -> Result<()> {
+        let mut checks =
+            vec![("name_key", cols.name_key.clone(), unique_attr(kind), cols.name.clone())];
+        if let Some(x) = &cols.external_id {
+            checks.push(("external_id", x.clone(), "externalId", x.clone()));
+        }
+        for (column, key, attribute, value) in checks {
+            let mut q = Q::select();
+            q.column((T, "id"))
+                .from(T)
+                .and_where(col("org").eq(org.to_string()))
+                .and_where(col("kind").eq(kind.name()))
+                .and_where(Expr::col((T, column)).eq(key))
+                .limit(1);
+            if let Some(id) = except {
+                q.and_where(col("id").ne(id));
+            }
+            if c.query_one(&q).await.map_err(db_err)?.is_some() {
+                return Err(StoreError::Conflict { attribute: attribute.into(), value });
+            }
+        }
+        Ok(())
+    }
+
+    /// A write error: unique violations (a concurrent insert won the race) become a
+    /// conflict naming the attribute.
+    fn write_err(&self, e: DbErr, kind: ResourceKind, cols: &Cols) -> StoreError {
+        if is_unique(&e) {
+            let msg = e.to_string();
+            if msg.contains("external_id") {
+                return StoreError::Conflict {
+                    attribute: "externalId".into(),
+                    value: cols.external_id.clone().unwrap_or_default(),
+                };
+            }
+            return StoreError::Conflict {
+                attribute: unique_attr(kind).into(),
+                value: cols.name.clone(),
+            };
+        }
+        db_err(e)
+    }
+
+    async fn write_emails<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        id: &str,
+        emails: &[String],
+        replace: bool,
+    ) -> Result<()> {
+        if replace {
+            let mut del = Q::delete();
+            del.from_table("resource_emails").and_where(Expr::col("resource_id").eq(id));
+            c.execute(&del).await.map_err(db_err)?;
+        }
+        for chunk in emails.chunks(CHUNK) {
+            let mut ins = Q::insert();
+            ins.into_table("resource_emails").columns(["org", "resource_id", "value_lower"]);
+            for e in chunk {
+                ins.values([Expr::val(org.to_string()), Expr::val(id), Expr::val(e.clone())])
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+            }
+            c.execute(&ins).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn log<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        id: &str,
+        op: ChangeOp,
+        version: u64,
+        at: &str,
+    ) -> Result<()> {
+        let op = match op {
+            ChangeOp::Create => "create",
+            ChangeOp::Update => "update",
+            ChangeOp::Delete => "delete",
+            ChangeOp::Restore => "restore",
+        };
+        let mut ins = Q::insert();
+        ins.into_table("change_log")
+            .columns(["org", "kind", "id", "op", "version", "at"])
+            .values([
+                Expr::val(org.to_string()),
+                Expr::val(kind.name()),
+                Expr::val(id),
+                Expr::val(op),
+                Expr::val(i64::try_from(version).unwrap_or(i64::MAX)),
+                Expr::val(at),
+            ])
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        c.execute(&ins).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Applies membership changes to group `group` in order.
+    async fn apply_members<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        group: &str,
+        changes: Vec<MemberChange>,
+    ) -> Result<()> {
+        let base = |q: &mut sea_orm::sea_query::DeleteStatement| {
+            q.from_table("memberships")
+                .and_where(Expr::col(("memberships", "org")).eq(org.to_string()))
+                .and_where(Expr::col(("memberships", "group_id")).eq(group));
+        };
+        for change in changes {
+            match change {
+                MemberChange::Add(rows) => self.add_members(c, org, group, rows).await?,
+                MemberChange::Remove(ids) => {
+                    for chunk in ids.chunks(CHUNK) {
+                        let mut q = Q::delete();
+                        base(&mut q);
+                        q.and_where(
+                            Expr::col(("memberships", "member_id")).is_in(chunk.iter().cloned()),
+                        );
+                        c.execute(&q).await.map_err(db_err)?;
+                    }
+                }
+                MemberChange::RemoveWhere(f) => {
+                    let tr =
+                        Translator { d: self.d, reg: &self.registry, kind: ResourceKind::Group };
+                    let cond = tr.member_filter(&f)?;
+                    let mut q = Q::delete();
+                    base(&mut q);
+                    q.and_where(cond);
+                    c.execute(&q).await.map_err(db_err)?;
+                }
+                MemberChange::Clear => {
+                    let mut q = Q::delete();
+                    base(&mut q);
+                    c.execute(&q).await.map_err(db_err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn add_members<C: ConnectionTrait>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        group: &str,
+        rows: Vec<MemberRow>,
+    ) -> Result<()> {
+        let mut seen = HashSet::new();
+        let rows: Vec<MemberRow> =
+            rows.into_iter().filter(|r| seen.insert(r.value.clone())).collect();
+        let missing = |v: &str| {
+            invalid_value(format!(
+                "member '{}' does not exist in this organization",
+                v.chars().take(80).collect::<String>()
+            ))
+        };
+        for chunk in rows.chunks(CHUNK) {
+            if let Some(r) = chunk.iter().find(|r| r.value == group) {
+                return Err(invalid_value(format!(
+                    "group '{}' cannot be a member of itself",
+                    r.value
+                )));
+            }
+            // Existence in THIS organization, with the right kind; the error is the same
+            // whether the id exists elsewhere or nowhere.
+            let mut q = Q::select();
+            q.columns([(T, "id"), (T, "kind")])
+                .from(T)
+                .and_where(col("org").eq(org.to_string()))
+                .and_where(col("deleted").eq(false))
+                .and_where(col("id").is_in(chunk.iter().map(|r| r.value.clone())));
+            let found: HashMap<String, String> = c
+                .query_all(&q)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(|r| Ok((get::<String>(r, "id")?, get::<String>(r, "kind")?)))
+                .collect::<Result<_>>()?;
+            for r in chunk {
+                let want = match r.kind {
+                    MemberKind::User => "User",
+                    MemberKind::Group => "Group",
+                };
+                if found.get(&r.value).map(String::as_str) != Some(want) {
+                    return Err(missing(&r.value));
+                }
+            }
+            let mut q = Q::select();
+            q.column(("memberships", "member_id"))
+                .from("memberships")
+                .and_where(Expr::col(("memberships", "group_id")).eq(group))
+                .and_where(
+                    Expr::col(("memberships", "member_id"))
+                        .is_in(chunk.iter().map(|r| r.value.clone())),
+                );
+            let present: HashSet<String> = c
+                .query_all(&q)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(|r| get::<String>(r, "member_id"))
+                .collect::<Result<_>>()?;
+            let new: Vec<&MemberRow> =
+                chunk.iter().filter(|r| !present.contains(&r.value)).collect();
+            if new.is_empty() {
+                continue;
+            }
+            let mut ins = Q::insert();
+            ins.into_table("memberships").columns(["org", "group_id", "member_id", "member_type"]);
+            for r in new {
+                let t = match r.kind {
+                    MemberKind::User => "User",
+                    MemberKind::Group => "Group",
+                };
+                ins.values([
+                    Expr::val(org.to_string()),
+                    Expr::val(group),
+                    Expr::val(r.value.clone()),
+                    Expr::val(t),
+                ])
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            }
+            c.execute(&ins).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    async fn secret(&self, name: &str) -> Result<[u8; 32]> {
+        if let Ok(cache) = self.secrets.lock()
+            && let Some(s) = cache.get(name)
+        {
+            return Ok(*s);
+        }
+        let read = |r: Option<QueryResult>| -> Result<Option<[u8; 32]>> {
+            let Some(r) = r else { return Ok(None) };
+            let v: String = get(&r, "value")?;
+            let mut out = [0u8; 32];
+            hex::decode_to_slice(v, &mut out).map_err(|e| StoreError::Internal(e.to_string()))?;
+            Ok(Some(out))
+        };
+        let mut q = Q::select();
+        q.column("value").from("settings").and_where(Expr::col("name").eq(name));
+        let mut secret = read(self.db.query_one(&q).await.map_err(db_err)?)?;
+        if secret.is_none() {
+            let mut fresh = [0u8; 32];
+            getrandom::fill(&mut fresh)
+                .map_err(|e| StoreError::Internal(format!("no randomness: {e}")))?;
+            let mut ins = Q::insert();
+            ins.into_table("settings")
+                .columns(["name", "value"])
+                .values([Expr::val(name), Expr::val(hex::encode(fresh))])
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            // Another replica may have won the race: then its secret is the one.
+            if let Err(e) = self.db.execute(&ins).await
+                && !is_unique(&e)
+            {
+                return Err(db_err(e));
+            }
+            secret = read(self.db.query_one(&q).await.map_err(db_err)?)?;
+        }
+        let secret = secret.ok_or_else(|| StoreError::Internal("shared secret missing".into()))?;
+        if let Ok(mut cache) = self.secrets.lock() {
+            cache.insert(name.to_owned(), secret);
+        }
+        Ok(secret)
+    }
+
+    fn base_where(&self, q: &mut SelectStatement, org: OrganizationSid, kind: ResourceKind) {
+        q.and_where(col("org").eq(org.to_string()))
+            .and_where(col("kind").eq(kind.name()))
+            .and_where(col("deleted").eq(false));
+    }
+
+    async fn count(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        cond: Option<&Expr>,
+    ) -> Result<u64> {
+        let mut q = Q::select();
+        q.expr_as(Expr::cust("COUNT(*)"), Alias::new("n")).from(T);
+        self.base_where(&mut q, org, kind);
+        if let Some(c) = cond {
+            q.and_where(c.clone());
+        }
+        let r = self.db.query_one(&q).await.map_err(db_err)?;
+        let n: i64 = match r {
+            Some(r) => get(&r, "n")?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+}
+
+fn key_value(kind: KeyKind, v: &Value) -> Expr {
+    match (kind, v) {
+        (KeyKind::Real, Value::Number(n)) => Expr::val(n.as_f64().unwrap_or_default()),
+        (KeyKind::Bool, Value::Bool(b)) => Expr::val(*b),
+        (_, Value::String(s)) => Expr::val(s.clone()),
+        (_, other) => Expr::val(other.to_string()),
+    }
+}
+
+fn read_key(kind: KeyKind, r: &QueryResult) -> Result<Value> {
+    Ok(match kind {
+        KeyKind::Text => get::<Option<String>>(r, "sk")?.map(Value::String).unwrap_or(Value::Null),
+        KeyKind::Real => get::<Option<f64>>(r, "sk")?
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        KeyKind::Bool => get::<Option<bool>>(r, "sk")?.map(Value::Bool).unwrap_or(Value::Null),
+    })
+}
+
+/// `WHERE` for the rows after `(key, id)` in the sort order (nulls last either way).
+fn keyset(sk: &SortKey, desc: bool, key: &Value, id: &str) -> Expr {
+    let after = |a: Expr, b: Expr| if desc { a.lt(b) } else { a.gt(b) };
+    let e = sk.expr.clone();
+    if key.is_null() {
+        return e.is_null().and(after(col("id"), Expr::val(id)));
+    }
+    let k = key_value(sk.kind, key);
+    let tail = after(e.clone(), k.clone()).or(e.clone().eq(k).and(after(col("id"), Expr::val(id))));
+    if sk.nullable { e.is_null().or(tail) } else { tail }
+}
+
+#[async_trait]
+impl Store for SeaStore {
+    async fn ping(&self) -> Result<()> {
+        self.db.ping().await.map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    async fn create_organization(&self, name: &str, policies: &[Policy]) -> Result<Organization> {
+        let sid = OrganizationSid::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
+        let created = now();
+        let names: Vec<&str> = policies.iter().map(|p| p.name()).collect();
+        let mut ins = Q::insert();
+        ins.into_table("organizations")
+            .columns(["sid", "name", "policies", "created"])
+            .values([
+                Expr::val(sid.to_string()),
+                Expr::val(name),
+                Expr::val(serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())),
+                Expr::val(created.clone()),
+            ])
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        self.db.execute(&ins).await.map_err(db_err)?;
+        Ok(Organization { sid, name: name.to_owned(), policies: policies.to_vec(), created })
+    }
+
+    async fn organization(&self, org: OrganizationSid) -> Result<Option<Organization>> {
+        let mut q = Q::select();
+        q.columns(["sid", "name", "policies", "created"])
+            .from("organizations")
+            .and_where(Expr::col("sid").eq(org.to_string()));
+        match self.db.query_one(&q).await.map_err(db_err)? {
+            Some(r) => Ok(Some(org_from(&r)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn organizations(&self) -> Result<Vec<Organization>> {
+        let mut q = Q::select();
+        q.columns(["sid", "name", "policies", "created"])
+            .from("organizations")
+            .order_by("created", Order::Asc)
+            .order_by("sid", Order::Asc);
+        self.db.query_all(&q).await.map_err(db_err)?.iter().map(org_from).collect()
+    }
+
+    async fn create_token(&self, new: NewToken) -> Result<TokenRecord> {
+        let id = format!("TK{}", random_hex()?);
+        let created = now();
+        let mut ins = Q::insert();
+        ins.into_table("tokens")
+            .columns(["id", "org", "name", "scopes", "secret_hash", "created", "revoked"])
+            .values([
+                Expr::val(id.clone()),
+                Expr::val(new.org.to_string()),
+                Expr::val(new.name.clone()),
+                Expr::val(scopes_json(&new.scopes)),
+                Expr::val(hex::encode(new.secret_hash)),
+                Expr::val(created.clone()),
+                Expr::val(false),
+            ])
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        self.db.execute(&ins).await.map_err(|e| {
+            if is_unique(&e) {
+                StoreError::Conflict { attribute: "token".into(), value: "(secret)".into() }
+            } else {
+                db_err(e)
+            }
+        })?;
+        Ok(TokenRecord { id, org: new.org, name: new.name, scopes: new.scopes, created })
+    }
+
+    async fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>> {
+        let mut q = Q::select();
+        q.columns(["id", "org", "name", "scopes", "created"])
+            .from("tokens")
+            .and_where(Expr::col("secret_hash").eq(hex::encode(hash)))
+            .and_where(Expr::col("revoked").eq(false));
+        match self.db.query_one(&q).await.map_err(db_err)? {
+            Some(r) => Ok(Some(token_from(&r)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn tokens(&self, org: OrganizationSid) -> Result<Vec<TokenRecord>> {
+        let mut q = Q::select();
+        q.columns(["id", "org", "name", "scopes", "created"])
+            .from("tokens")
+            .and_where(Expr::col("org").eq(org.to_string()))
+            .and_where(Expr::col("revoked").eq(false))
+            .order_by("created", Order::Asc)
+            .order_by("id", Order::Asc);
+        self.db.query_all(&q).await.map_err(db_err)?.iter().map(token_from).collect()
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool> {
+        let mut q = Q::update();
+        q.table("tokens")
+            .value("revoked", true)
+            .and_where(Expr::col("id").eq(id))
+            .and_where(Expr::col("revoked").eq(false));
+        Ok(self.db.execute(&q).await.map_err(db_err)?.rows_affected() > 0)
+    }
+
+    async fn create_client(&self, new: NewClient) -> Result<ClientRecord> {
+        if new.orgs.is_empty() {
+            return Err(invalid_value("a client needs at least one organization".into()));
+        }
+        let created = now();
+        let txn = self.begin().await?;
+        let mut ins = Q::insert();
+        ins.into_table("clients")
+            .columns(["client_id", "secret_hash", "scopes", "created", "revoked"])
+            .values([
+                Expr::val(new.client_id.clone()),
+                Expr::val(hex::encode(new.secret_hash)),
+                Expr::val(scopes_json(&new.scopes)),
+                Expr::val(created.clone()),
+                Expr::val(false),
+            ])
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        txn.execute(&ins).await.map_err(|e| {
+            if is_unique(&e) {
+                StoreError::Conflict { attribute: "client_id".into(), value: new.client_id.clone() }
+            } else {
+                db_err(e)
+            }
+        })?;
+        let mut orgs = new.orgs.clone();
+        orgs.sort();
+        orgs.dedup();
+        for o in &orgs {
+            let mut ins = Q::insert();
+            ins.into_table("client_orgs")
+                .columns(["client_id", "org"])
+                .values([Expr::val(new.client_id.clone()), Expr::val(o.to_string())])
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            txn.execute(&ins).await.map_err(db_err)?;
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(ClientRecord { client_id: new.client_id, orgs, scopes: new.scopes, created })
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<(ClientRecord, [u8; 32])>> {
+        let mut q = Q::select();
+        q.columns(["client_id", "secret_hash", "scopes", "created"])
+            .from("clients")
+            .and_where(Expr::col("client_id").eq(client_id))
+            .and_where(Expr::col("revoked").eq(false));
+        let Some(r) = self.db.query_one(&q).await.map_err(db_err)? else { return Ok(None) };
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(get::<String>(&r, "secret_hash")?, &mut hash)
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut q = Q::select();
+        q.column("org")
+            .from("client_orgs")
+            .and_where(Expr::col("client_id").eq(client_id))
+            .order_by("org", Order::Asc);
+        let orgs = self
+            .db
+            .query_all(&q)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| parse_org(&get::<String>(r, "org")?))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some((
+            ClientRecord {
+                client_id: get(&r, "client_id")?,
+                orgs,
+                scopes: parse_scopes(&get::<String>(&r, "scopes")?),
+                created: get(&r, "created")?,
+            },
+            hash,
+        )))
+    }
+
+    async fn revoke_client(&self, client_id: &str) -> Result<bool> {
+        let mut q = Q::update();
+        q.table("clients")
+            .value("revoked", true)
+            .and_where(Expr::col("client_id").eq(client_id))
+            .and_where(Expr::col("revoked").eq(false));
+        Ok(self.db.execute(&q).await.map_err(db_err)?.rows_affected() > 0)
+    }
+
+    async fn shared_secret(&self, name: &str) -> Result<[u8; 32]> {
+        self.secret(name).await
+    }
+
+    async fn create(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        new: NewResource,
+    ) -> Result<Stored> {
+        let id = match kind {
+            ResourceKind::User => UserSid::generate().map(|s| s.to_string()),
+            ResourceKind::Group => GroupSid::generate().map(|s| s.to_string()),
+        }
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let doc = sanitize(kind, new.resource.into_map());
+        let cols = cols(kind, &doc)?;
+        let at = now();
+        let txn = self.begin().await?;
+        self.check_unique(&txn, org, kind, &cols, None).await?;
+        let mut ins = Q::insert();
+        ins.into_table(T)
+            .columns([
+                "id",
+                "org",
+                "kind",
+                "doc",
+                "name_key",
+                "display_name_lower",
+                "display",
+                "external_id",
+                "active",
+                "created",
+                "last_modified",
+                "version",
+                "deleted",
+                "password_hash",
+            ])
+            .values([
+                Expr::val(id.clone()),
+                Expr::val(org.to_string()),
+                Expr::val(kind.name()),
+                self.doc_value(&doc)?,
+                Expr::val(cols.name_key.clone()),
+                Expr::val(cols.display_name_lower.clone()),
+                Expr::val(cols.display.clone()),
+                Expr::val(cols.external_id.clone()),
+                Expr::val(cols.active),
+                Expr::val(at.clone()),
+                Expr::val(at.clone()),
+                Expr::val(1i64),
+                Expr::val(false),
+                Expr::val(new.password_hash.clone()),
+            ])
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        txn.execute(&ins).await.map_err(|e| self.write_err(e, kind, &cols))?;
+        self.write_emails(&txn, org, &id, &cols.emails, false).await?;
+        if kind == ResourceKind::Group && !new.members.is_empty() {
+            self.add_members(&txn, org, &id, new.members).await?;
+        }
+        self.log(&txn, org, kind, &id, ChangeOp::Create, 1, &at).await?;
+        let row = self
+            .row(&txn, org, kind, &id, Some(false), false)
+            .await?
+            .ok_or_else(|| StoreError::Internal("created row not found".into()))?;
+        let read = ReadOptions { members: kind == ResourceKind::Group, groups: false };
+        let stored = self.one_stored(&txn, org, row, read).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn get(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        id: &str,
+        read: ReadOptions,
+    ) -> Result<Option<Stored>> {
+        match self.row(&self.db, org, kind, id, Some(false), false).await? {
+            Some(row) => Ok(Some(self.one_stored(&self.db, org, row, read).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn modify(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<u64>,
+        read: ReadOptions,
+        modifier: Modifier,
+    ) -> Result<Stored> {
+        let txn = self.begin().await?;
+        let row = self
+            .row(&txn, org, kind, id, Some(false), true)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("{} '{id}'", kind.name())))?;
+        if let Some(v) = expected_version
+            && v != row.version
+        {
+            return Err(StoreError::PreconditionFailed { current: row.version });
+        }
+        let current = self.one_stored(&txn, org, row.clone(), read).await?;
+        let Change { resource, members, password_hash, changed } = modifier(current.clone())?;
+        if !changed {
+            txn.commit().await.map_err(db_err)?;
+            return Ok(current);
+        }
+        let doc = sanitize(kind, resource.into_map());
+        let cols = cols(kind, &doc)?;
+        let old_cols = cols_lenient(kind, &row.doc);
+        self.check_unique(&txn, org, kind, &cols, Some(id)).await?;
+        let at = now();
+        let version = row.version + 1;
+        let mut up = Q::update();
+        up.table(T)
+            .values([
+                ("doc", self.doc_value(&doc)?),
+                ("name_key", Expr::val(cols.name_key.clone())),
+                ("display_name_lower", Expr::val(cols.display_name_lower.clone())),
+                ("display", Expr::val(cols.display.clone())),
+                ("external_id", Expr::val(cols.external_id.clone())),
+                ("active", Expr::val(cols.active)),
+                ("last_modified", Expr::val(at.clone())),
+                ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
+            ])
+            .and_where(col("id").eq(id))
+            .and_where(col("org").eq(org.to_string()))
+            .and_where(col("version").eq(i64::try_from(row.version).unwrap_or(i64::MAX)));
+        if let Some(p) = password_hash {
+            up.value("password_hash", Expr::val(p));
+        }
+        let done = txn.execute(&up).await.map_err(|e| self.write_err(e, kind, &cols))?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::PreconditionFailed { current: row.version });
+        }
+        if old_cols.as_ref().map(|c| &c.emails) != Some(&cols.emails) {
+            self.write_emails(&txn, org, id, &cols.emails, true).await?;
+        }
+        if kind == ResourceKind::Group && !members.is_empty() {
+            self.apply_members(&txn, org, id, members).await?;
+        }
+        self.log(&txn, org, kind, id, ChangeOp::Update, version, &at).await?;
+        let row = self
+            .row(&txn, org, kind, id, Some(false), false)
+            .await?
+            .ok_or_else(|| StoreError::Internal("modified row not found".into()))?;
+        let stored = self.one_stored(&txn, org, row, read).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn delete(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<u64>,
+        soft: bool,
+    ) -> Result<()> {
+        let txn = self.begin().await?;
+        let row = self
+            .row(&txn, org, kind, id, Some(false), true)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("{} '{id}'", kind.name())))?;
+        if let Some(v) = expected_version
+            && v != row.version
+        {
+            return Err(StoreError::PreconditionFailed { current: row.version });
+        }
+        let at = now();
+        let version = row.version + 1;
+        if soft {
+            let mut doc = row.doc;
+            let mut up = Q::update();
+            if kind == ResourceKind::User {
+                doc.insert("active".into(), Value::Bool(false));
+                up.value("active", Expr::val(false));
+            }
+            up.table(T)
+                .values([
+                    ("doc", self.doc_value(&doc)?),
+                    ("deleted", Expr::val(true)),
+                    ("last_modified", Expr::val(at.clone())),
+                    ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
+                ])
+                .and_where(col("id").eq(id))
+                .and_where(col("org").eq(org.to_string()));
+            txn.execute(&up).await.map_err(db_err)?;
+        } else {
+            // Memberships both ways: the resource out of its groups, and its own members.
+            let mut q = Q::delete();
+            q.from_table("memberships")
+                .and_where(Expr::col("org").eq(org.to_string()))
+                .and_where(Expr::col("member_id").eq(id).or(Expr::col("group_id").eq(id)));
+            txn.execute(&q).await.map_err(db_err)?;
+            let mut q = Q::delete();
+            q.from_table("resource_emails").and_where(Expr::col("resource_id").eq(id));
+            txn.execute(&q).await.map_err(db_err)?;
+            let mut q = Q::delete();
+            q.from_table(T)
+                .and_where(Expr::col("id").eq(id))
+                .and_where(Expr::col("org").eq(org.to_string()));
+            txn.execute(&q).await.map_err(db_err)?;
+        }
+        self.log(&txn, org, kind, id, ChangeOp::Delete, version, &at).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn restore(&self, org: OrganizationSid, kind: ResourceKind, id: &str) -> Result<Stored> {
+        let txn = self.begin().await?;
+        let row = self
+            .row(&txn, org, kind, id, Some(true), true)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("deleted {} '{id}'", kind.name())))?;
+        let at = now();
+        let version = row.version + 1;
+        let mut up = Q::update();
+        up.table(T)
+            .values([
+                ("deleted", Expr::val(false)),
+                ("last_modified", Expr::val(at.clone())),
+                ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
+            ])
+            .and_where(col("id").eq(id))
+            .and_where(col("org").eq(org.to_string()));
+        txn.execute(&up).await.map_err(db_err)?;
+        self.log(&txn, org, kind, id, ChangeOp::Restore, version, &at).await?;
+        let row = self
+            .row(&txn, org, kind, id, Some(false), false)
+            .await?
+            .ok_or_else(|| StoreError::Internal("restored row not found".into()))?;
+        let stored = self.one_stored(&txn, org, row, ReadOptions::ALL).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(stored)
+    }
+
+    async fn query(&self, org: OrganizationSid, kind: ResourceKind, query: &Query) -> Result<Page> {
+        let tr = Translator { d: self.d, reg: &self.registry, kind };
+        let cond = match &query.filter {
+            Some(f) => {
+                f.validate(&self.registry, kind)?;
+                Some(tr.filter(f)?)
+            }
+            None => None,
+        };
+        let sk = match &query.sort_by {
+            Some(p) => tr.sort_key(p)?,
+            None => SortKey { expr: col("created"), kind: KeyKind::Text, nullable: false },
+        };
+        let desc = query.sort_by.is_some() && query.sort_order == SortOrder::Descending;
+        let dir = if desc { Order::Desc } else { Order::Asc };
+
+        let mut q = self.select_rows()?;
+        q.expr_as(sk.expr.clone(), Alias::new("sk"));
+        self.base_where(&mut q, org, kind);
+        if let Some(c) = &cond {
+            q.and_where(c.clone());
+        }
+        if sk.nullable {
+            q.order_by_expr(sk.expr.clone().is_null(), Order::Asc);
+        }
+        q.order_by_expr(sk.expr.clone(), dir.clone()).order_by((T, "id"), dir);
+
+        let (rows, total, next) = match &query.pagination {
+            Pagination::Index { start_index, count } => {
+                let total = self.count(org, kind, cond.as_ref()).await?;
+                if *count == 0 {
+                    return Ok(Page {
+                        resources: Vec::new(),
+                        total_results: total,
+                        next_cursor: None,
+                    });
+                }
+                q.offset(start_index.saturating_sub(1)).limit(*count);
+                let rows = self.db.query_all(&q).await.map_err(db_err)?;
+                (rows, total, None)
+            }
+            Pagination::Cursor { cursor, count } => {
+                let secret = self.secret("cursor").await?;
+                let binding = cursor::query_hash(&format!(
+                    "{:?}|{:?}|{:?}",
+                    query.filter,
+                    query.sort_by.as_ref().map(|p| p.to_string().to_lowercase()),
+                    desc
+                ));
+                let now_s = time::OffsetDateTime::now_utc().unix_timestamp();
+                let (total, after) = match cursor {
+                    None => (self.count(org, kind, cond.as_ref()).await?, None),
+                    Some(c) => {
+                        let st = cursor::decode(
+                            &secret,
+                            c,
+                            &org.to_string(),
+                            kind.name(),
+                            &binding,
+                            now_s,
+                        )?;
+                        (st.t, Some((st.s, st.i)))
+                    }
+                };
+                if *count == 0 {
+                    return Ok(Page {
+                        resources: Vec::new(),
+                        total_results: total,
+                        next_cursor: None,
+                    });
+                }
+                if let Some((key, id)) = &after {
+                    q.and_where(keyset(&sk, desc, key, id));
+                }
+                q.limit(count.saturating_add(1));
+                let mut rows = self.db.query_all(&q).await.map_err(db_err)?;
+                let more = u64::try_from(rows.len()).unwrap_or(u64::MAX) > *count;
+                rows.truncate(usize::try_from(*count).unwrap_or(usize::MAX));
+                let next = match (more, rows.last()) {
+                    (true, Some(last)) => {
+                        let ttl = i64::try_from(self.opts.cursor_ttl.as_secs()).unwrap_or(600);
+                        let st = cursor::CursorState {
+                            o: org.to_string(),
+                            k: kind.name().into(),
+                            q: binding,
+                            s: read_key(sk.kind, last)?,
+                            i: get(last, "id")?,
+                            t: total,
+                            e: now_s.saturating_add(ttl),
+                        };
+                        Some(cursor::encode(&secret, &st)?)
+                    }
+                    _ => None,
+                };
+                (rows, total, next)
+            }
+        };
+        let rows = rows.iter().map(Row::from).collect::<Result<Vec<_>>>()?;
+        let resources = self.stored(&self.db, org, rows, query.read).await?;
+        Ok(Page { resources, total_results: total, next_cursor: next })
+    }
+
+    async fn deactivate_users(&self, org: OrganizationSid, ids: &[String]) -> Result<Vec<Stored>> {
+        let mut seen = HashSet::new();
+        let ids: Vec<&String> = ids.iter().filter(|i| seen.insert(i.as_str())).collect();
+        let txn = self.begin().await?;
+        let mut rows: HashMap<String, Row> = HashMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = self.select_rows()?;
+            q.and_where(col("org").eq(org.to_string()))
+                .and_where(col("kind").eq(ResourceKind::User.name()))
+                .and_where(col("deleted").eq(false))
+                .and_where(col("id").is_in(chunk.iter().map(|s| s.to_string())));
+            self.lock(&mut q);
+            for r in txn.query_all(&q).await.map_err(db_err)? {
+                let row = Row::from(&r)?;
+                rows.insert(row.id.clone(), row);
+            }
+        }
+        let unknown: Vec<String> =
+            ids.iter().filter(|i| !rows.contains_key(i.as_str())).map(|s| s.to_string()).collect();
+        if !unknown.is_empty() {
+            return Err(StoreError::UnknownIds(unknown));
+        }
+        let at = now();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(mut row) = rows.remove(id.as_str()) else { continue };
+            if get_ci(&row.doc, "active").and_then(Value::as_bool) != Some(false) {
+                row.doc.retain(|k, _| !k.eq_ignore_ascii_case("active"));
+                row.doc.insert("active".into(), Value::Bool(false));
+                row.version += 1;
+                row.last_modified = at.clone();
+                let mut up = Q::update();
+                up.table(T)
+                    .values([
+                        ("doc", self.doc_value(&row.doc)?),
+                        ("active", Expr::val(false)),
+                        ("last_modified", Expr::val(at.clone())),
+                        ("version", Expr::val(i64::try_from(row.version).unwrap_or(i64::MAX))),
+                    ])
+                    .and_where(col("id").eq(id.as_str()))
+                    .and_where(col("org").eq(org.to_string()));
+                txn.execute(&up).await.map_err(db_err)?;
+                self.log(&txn, org, ResourceKind::User, id, ChangeOp::Update, row.version, &at)
+                    .await?;
+            }
+            out.push(row.into_stored(None, None));
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(out)
+    }
+
+    async fn idempotency_begin(
+        &self,
+        org: OrganizationSid,
+        key: &str,
+        fingerprint: &[u8; 32],
+    ) -> Result<IdempotencyBegin> {
+        let fp = hex::encode(fingerprint);
+        for _ in 0..3 {
+            let t = time::OffsetDateTime::now_utc();
+            let mut q = Q::select();
+            q.columns(["fingerprint", "state", "status", "headers", "body", "created"])
+                .from("idempotency")
+                .and_where(Expr::col("org").eq(org.to_string()))
+                .and_where(Expr::col("idem_key").eq(key));
+            if let Some(r) = self.db.query_one(&q).await.map_err(db_err)? {
+                let created: String = get(&r, "created")?;
+                let state: String = get(&r, "state")?;
+                let expired = created < fmt_ts(t - IDEMPOTENCY_TTL)
+                    || (state == "running" && created < fmt_ts(t - IN_FLIGHT_TTL));
+                if !expired {
+                    if get::<String>(&r, "fingerprint")? != fp {
+                        return Ok(IdempotencyBegin::Mismatch);
+                    }
+                    if state == "running" {
+                        return Ok(IdempotencyBegin::InFlight);
+                    }
+                    use base64::Engine;
+                    let status: Option<i32> = get(&r, "status")?;
+                    let headers: Vec<(String, String)> = serde_json::from_str(
+                        &get::<Option<String>>(&r, "headers")?.unwrap_or_default(),
+                    )
+                    .unwrap_or_default();
+                    let body = base64::engine::general_purpose::STANDARD
+                        .decode(get::<Option<String>>(&r, "body")?.unwrap_or_default())
+                        .map_err(|e| StoreError::Internal(e.to_string()))?;
+                    return Ok(IdempotencyBegin::Replay(IdempotentAnswer {
+                        status: status.and_then(|s| u16::try_from(s).ok()).unwrap_or(200),
+                        headers,
+                        body,
+                    }));
+                }
+                let mut del = Q::delete();
+                del.from_table("idempotency")
+                    .and_where(Expr::col("org").eq(org.to_string()))
+                    .and_where(Expr::col("idem_key").eq(key))
+                    .and_where(Expr::col("created").eq(created));
+                self.db.execute(&del).await.map_err(db_err)?;
+            }
+            let mut ins = Q::insert();
+            ins.into_table("idempotency")
+                .columns(["org", "idem_key", "fingerprint", "state", "created"])
+                .values([
+                    Expr::val(org.to_string()),
+                    Expr::val(key),
+                    Expr::val(fp.clone()),
+                    Expr::val("running"),
+                    Expr::val(fmt_ts(t)),
+                ])
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            match self.db.execute(&ins).await {
+                Ok(_) => return Ok(IdempotencyBegin::Claimed),
+                // A concurrent duplicate claimed it first: look again.
+                Err(e) if is_unique(&e) => continue,
+                Err(e) => return Err(db_err(e)),
+            }
+        }
+        Ok(IdempotencyBegin::InFlight)
+    }
+
+    async fn idempotency_complete(
+        &self,
+        org: OrganizationSid,
+        key: &str,
+        answer: IdempotentAnswer,
+    ) -> Result<()> {
+        use base64::Engine;
+        let mut up = Q::update();
+        up.table("idempotency")
+            .values([
+                ("state", Expr::val("done")),
+                ("status", Expr::val(i32::from(answer.status))),
+                (
+                    "headers",
+                    Expr::val(
+                        serde_json::to_string(&answer.headers).unwrap_or_else(|_| "[]".into()),
+                    ),
+                ),
+                ("body", Expr::val(base64::engine::general_purpose::STANDARD.encode(&answer.body))),
+            ])
+            .and_where(Expr::col("org").eq(org.to_string()))
+            .and_where(Expr::col("idem_key").eq(key));
+        self.db.execute(&up).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn idempotency_abort(&self, org: OrganizationSid, key: &str) -> Result<()> {
+        let mut del = Q::delete();
+        del.from_table("idempotency")
+            .and_where(Expr::col("org").eq(org.to_string()))
+            .and_where(Expr::col("idem_key").eq(key))
+            .and_where(Expr::col("state").eq("running"));
+        self.db.execute(&del).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn changes(
+        &self,
+        org: OrganizationSid,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<ChangeRecord>> {
+        let mut q = Q::select();
+        q.columns(["seq", "kind", "id", "op", "version", "at"])
+            .from("change_log")
+            .and_where(Expr::col("org").eq(org.to_string()))
+            .and_where(Expr::col("seq").gt(i64::try_from(after).unwrap_or(i64::MAX)))
+            .order_by("seq", Order::Asc)
+            .limit(limit);
+        self.db
+            .query_all(&q)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| {
+                let op = match get::<String>(r, "op")?.as_str() {
+                    "create" => ChangeOp::Create,
+                    "update" => ChangeOp::Update,
+                    "delete" => ChangeOp::Delete,
+                    _ => ChangeOp::Restore,
+                };
+                Ok(ChangeRecord {
+                    seq: u64::try_from(get::<i64>(r, "seq")?).unwrap_or_default(),
+                    kind: kind_of(&get::<String>(r, "kind")?)?,
+                    id: get(r, "id")?,
+                    op,
+                    version: u64::try_from(get::<i64>(r, "version")?).unwrap_or_default(),
+                    at: get(r, "at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Columns of a stored document, tolerating documents that no longer validate.
+fn cols_lenient(kind: ResourceKind, doc: &Map<String, Value>) -> Option<Cols> {
+    cols(kind, doc).ok()
+}
+
+fn org_from(r: &QueryResult) -> Result<Organization> {
+    let names: Vec<String> =
+        serde_json::from_str(&get::<String>(r, "policies")?).unwrap_or_default();
+    Ok(Organization {
+        sid: parse_org(&get::<String>(r, "sid")?)?,
+        name: get(r, "name")?,
+        policies: names.iter().filter_map(|n| n.parse::<Policy>().ok()).collect(),
+        created: get(r, "created")?,
+    })
+}
+
+fn token_from(r: &QueryResult) -> Result<TokenRecord> {
+    Ok(TokenRecord {
+        id: get(r, "id")?,
+        org: parse_org(&get::<String>(r, "org")?)?,
+        name: get(r, "name")?,
+        scopes: parse_scopes(&get::<String>(r, "scopes")?),
+        created: get(r, "created")?,
+    })
+}

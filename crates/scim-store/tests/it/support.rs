@@ -1,0 +1,206 @@
+//! The backend factory and fixtures.
+
+use futures::FutureExt;
+use scim_core::resource::Resource;
+use scim_core::schema::{Registry, ResourceKind};
+use scim_core::sid::OrganizationSid;
+use scim_store::{NewResource, SeaStore, Store, StoreOptions, Stored};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+/// A vendor extension used by the filter tests.
+pub const ACME: &str = "urn:acme:scim:schemas:1.0:UserExtension";
+
+pub fn registry() -> Arc<Registry> {
+    let mut r = Registry::builtin();
+    r.add_extension_json(&format!(
+        r#"{{"id":"{ACME}","name":"Acme","resourceType":"User","attributes":[
+            {{"name":"organizationId","type":"string","caseExact":true}},
+            {{"name":"level","type":"integer"}},
+            {{"name":"score","type":"decimal"}},
+            {{"name":"ssoEnabled","type":"boolean"}},
+            {{"name":"region","type":"string"}},
+            {{"name":"since","type":"dateTime"}}]}}"#
+    ))
+    .unwrap();
+    Arc::new(r)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    SqliteFile,
+    SqliteMemory,
+    Postgres,
+    MySql,
+}
+
+pub fn backends() -> Vec<Backend> {
+    let all = vec![Backend::SqliteFile, Backend::SqliteMemory, Backend::Postgres, Backend::MySql];
+    let Ok(spec) = std::env::var("SCIM_TEST_BACKENDS") else { return all };
+    if spec.trim().is_empty() || spec.trim() == "all" {
+        return all;
+    }
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim) {
+        match part {
+            "sqlite" => out.extend([Backend::SqliteFile, Backend::SqliteMemory]),
+            "sqlite-file" => out.push(Backend::SqliteFile),
+            "sqlite-memory" => out.push(Backend::SqliteMemory),
+            "postgres" | "pg" => out.push(Backend::Postgres),
+            "mysql" | "mariadb" => out.push(Backend::MySql),
+            other => panic!("SCIM_TEST_BACKENDS: unknown backend '{other}'"),
+        }
+    }
+    out
+}
+
+fn pg_url() -> String {
+    std::env::var("SCIM_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn mysql_url() -> String {
+    std::env::var("SCIM_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+fn rand_name() -> String {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).unwrap();
+    format!("scim_t_{}", hex::encode(b))
+}
+
+/// One test's database on one backend.
+pub struct Env {
+    pub backend: Backend,
+    pub store: Arc<dyn Store>,
+    pub a: OrganizationSid,
+    pub b: OrganizationSid,
+    url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Memory,
+    Server { admin: String, db: String, pg: bool },
+}
+
+impl Env {
+    async fn new(backend: Backend, opts: StoreOptions) -> Env {
+        let (url, cleanup) = match backend {
+            Backend::SqliteFile => {
+                let path = std::env::temp_dir().join(format!("{}.db", rand_name()));
+                (format!("sqlite://{}?mode=rwc", path.display()), Cleanup::File(path))
+            }
+            Backend::SqliteMemory => ("sqlite::memory:".to_owned(), Cleanup::Memory),
+            Backend::Postgres | Backend::MySql => {
+                let pg = backend == Backend::Postgres;
+                let base = if pg { pg_url() } else { mysql_url() };
+                let admin = if pg { format!("{base}/postgres") } else { base.clone() };
+                let db = rand_name();
+                let conn = Database::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("{backend:?} is unreachable at {admin} ({e}); start it, or narrow the run with SCIM_TEST_BACKENDS=sqlite")
+                });
+                conn.execute_unprepared(&format!("CREATE DATABASE {db}")).await.unwrap();
+                conn.close().await.unwrap();
+                (format!("{base}/{db}"), Cleanup::Server { admin, db, pg })
+            }
+        };
+        let store = SeaStore::connect_with(&url, registry(), opts).await.unwrap();
+        store.migrate().await.unwrap();
+        // Migrations are idempotent.
+        store.migrate().await.unwrap();
+        let a = store.create_organization("a", &[]).await.unwrap().sid;
+        let b = store.create_organization("b", &[]).await.unwrap().sid;
+        Env { backend, store: Arc::new(store), a, b, url, cleanup }
+    }
+
+    /// Another store on the same database (a second replica), when the backend allows.
+    pub async fn replica(&self, opts: StoreOptions) -> Option<Arc<dyn Store>> {
+        if self.backend == Backend::SqliteMemory {
+            return None;
+        }
+        Some(Arc::new(SeaStore::connect_with(&self.url, registry(), opts).await.unwrap()))
+    }
+
+    async fn drop_db(&self) {
+        match &self.cleanup {
+            Cleanup::File(p) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+                }
+            }
+            Cleanup::Memory => {}
+            Cleanup::Server { admin, db, pg } => {
+                let conn = Database::connect(admin.as_str()).await.unwrap();
+                let sql = if *pg {
+                    format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+                } else {
+                    format!("DROP DATABASE IF EXISTS {db}")
+                };
+                conn.execute_unprepared(&sql).await.unwrap();
+                conn.close().await.unwrap();
+            }
+        }
+    }
+}
+
+/// Runs `f` once per selected backend, each with a fresh database.
+pub async fn each<F, Fut>(f: F)
+where
+    F: Fn(Arc<Env>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    each_with(StoreOptions::default(), f).await
+}
+
+/// [`each`] with explicit store options.
+pub async fn each_with<F, Fut>(opts: StoreOptions, f: F)
+where
+    F: Fn(Arc<Env>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in backends() {
+        let env = Arc::new(Env::new(backend, opts.clone()).await);
+        let result = AssertUnwindSafe(f(env.clone())).catch_unwind().await;
+        env.drop_db().await;
+        if let Err(panic) = result {
+            eprintln!("failed on backend {backend:?}");
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+pub fn res(v: Value) -> Resource {
+    Resource::from_value(v).unwrap()
+}
+
+pub fn new_user(v: Value) -> NewResource {
+    let mut v = v;
+    v.as_object_mut()
+        .unwrap()
+        .entry("schemas")
+        .or_insert(json!(["urn:ietf:params:scim:schemas:core:2.0:User"]));
+    NewResource { resource: res(v), members: Vec::new(), password_hash: None }
+}
+
+pub fn new_group(name: &str) -> NewResource {
+    NewResource {
+        resource: res(
+            json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName": name}),
+        ),
+        members: Vec::new(),
+        password_hash: None,
+    }
+}
+
+pub async fn user(store: &Arc<dyn Store>, org: OrganizationSid, v: Value) -> Stored {
+    store.create(org, ResourceKind::User, new_user(v)).await.unwrap()
+}
+
+pub async fn group(store: &Arc<dyn Store>, org: OrganizationSid, name: &str) -> Stored {
+    store.create(org, ResourceKind::Group, new_group(name)).await.unwrap()
+}
