@@ -1,24 +1,7 @@
 //! The evaluator: does a JSON resource match a filter (RFC 7644 3.4.2.2)?
 //!
-//! Semantics, where the RFC leaves room (the SQL pushdown in `scim-store` must agree):
-//!
-//! - Attribute names and schema URNs match case-insensitively (RFC 7643 2.1); extension
-//!   attributes live under their schema URN key (RFC 7643 3.3). A path without URN names a
-//!   core-schema or common attribute, never an extension one.
-//! - A multi-valued attribute matches when **any** of its values matches. A comparison on a
-//!   complex attribute without sub-attribute (`emails co "x"`) compares its `value`
-//!   sub-attribute (RFC 7644 3.4.2.2, "emails" example).
-//! - Strings compare case-insensitively unless the schema says `caseExact`; attributes the
-//!   registry does not know compare case-insensitively. `dateTime` attributes compare as
-//!   instants (RFC 3339, any offset), integers and decimals numerically; `co`/`sw`/`ew` apply
-//!   to strings only.
-//! - `ne` is exactly `not eq`: it matches an absent attribute, and a multi-valued attribute
-//!   matches `ne v` only when none of its values equals `v`.
-//! - `eq null` is `not pr`, `ne null` is `pr`; other operators never match `null`.
-//! - `pr` is true when the attribute has a value that is not `null`, `""`, `[]` or `{}`.
-//! - Booleans match only `eq`/`ne`. `gt`/`ge`/`lt`/`le` on boolean and binary attributes
-//!   never match here; RFC 7644 3.4.2.2 makes them an `invalidFilter` error, which
-//!   [`Filter::validate`] reports. Values of mismatched JSON types never match.
+//! The semantics are documented on [`matches()`], which the SQL pushdown in
+//! `scim-store` must agree with.
 
 use super::{CompValue, CompareOp, Filter};
 use crate::error::ScimError;
@@ -28,8 +11,31 @@ use crate::schema::{AttrType, Attribute, Registry, ResolvedAttr, ResourceKind};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 
-/// Whether `resource` (a JSON object) matches `filter`, with the semantics of the module
-/// documentation. Anything that is not an object matches nothing.
+/// Whether `resource` (a JSON object) matches `filter`. Anything that is not an object
+/// matches nothing.
+///
+/// Semantics (RFC 7644 3.4.2.2, and where the RFC leaves room, the choices the SQL
+/// pushdown in `scim-store` must agree with):
+///
+/// - Attribute names and schema URNs match case-insensitively (RFC 7643 2.1); extension
+///   attributes live under their schema URN key (RFC 7643 3.3). A path without URN names a
+///   core-schema or common attribute, never an extension one.
+/// - A multi-valued attribute matches when **any** of its values matches. A comparison on a
+///   complex attribute without sub-attribute (`emails co "x"`) compares its `value`
+///   sub-attribute (RFC 7644 3.4.2.2, "emails" example).
+/// - Strings compare case-insensitively unless the schema says `caseExact`; attributes the
+///   registry does not know compare case-insensitively. `dateTime` attributes compare as
+///   instants (RFC 3339, any offset), integers and decimals numerically; `co`/`sw`/`ew` apply
+///   to strings only.
+/// - `ne` is exactly `not eq`: it matches an absent attribute, and a multi-valued attribute
+///   matches `ne v` only when none of its values equals `v`.
+/// - `eq null` is `not pr`, `ne null` is `pr`; other operators never match `null`.
+/// - `pr` is true when the attribute has a value that is not `null`, `""`, `[]` or `{}`
+///   (an array or object counts when any element or member does). A whole extension URN
+///   (`urn:...:enterprise:2.0:User pr`) asks whether the resource carries that extension.
+/// - Booleans match only `eq`/`ne`. `gt`/`ge`/`lt`/`le` on boolean and binary attributes
+///   never match here; RFC 7644 3.4.2.2 makes them an `invalidFilter` error, which
+///   [`Filter::validate`] reports. Values of mismatched JSON types never match.
 pub fn matches(filter: &Filter, resource: &Value, registry: &Registry, kind: ResourceKind) -> bool {
     match resource {
         Value::Object(root) => Eval { registry, kind }.eval(filter, &Scope::Root(root)),
@@ -99,7 +105,7 @@ pub fn compared_attr<'r>(
 }
 
 impl Filter {
-    /// Whether `resource` matches this filter; see [`matches`].
+    /// Whether `resource` matches this filter; see [`matches()`].
     pub fn matches(&self, resource: &Value, registry: &Registry, kind: ResourceKind) -> bool {
         matches(self, resource, registry, kind)
     }
@@ -107,12 +113,13 @@ impl Filter {
     /// Checks that every attribute the filter names exists in the resource type's schemas,
     /// and that no operator is applied where RFC 7644 3.4.2.2 forbids it: an
     /// `invalidFilter` error otherwise. Callers choose whether to run it: RFC 7644 3.4.2.2
-    /// allows rejecting unknown attributes, while [`matches`] treats them as absent.
+    /// allows rejecting unknown attributes, while [`matches()`] treats them as absent.
     ///
     /// Rejected: unknown attributes; a value filter `x[...]` on a non-complex attribute;
     /// paths inside `[...]` that are not sub-attributes of `x`; a nested value filter; a
     /// comparison on a complex attribute without a `value` sub-attribute; `gt`/`ge`/`lt`/
-    /// `le` on boolean or binary attributes; `co`/`sw`/`ew` on boolean attributes.
+    /// `le` on boolean or binary attributes; `co`/`sw`/`ew` on boolean attributes. A whole
+    /// extension URN is accepted with `pr` only.
     pub fn validate(&self, registry: &Registry, kind: ResourceKind) -> Result<(), ScimError> {
         self.validate_in(registry, kind, None)
     }

@@ -7,8 +7,8 @@
 //!   `invalidFilter` [`ScimError`](crate::error::ScimError)s.
 //! - `Display`: prints with the fewest parentheses the precedence allows, such that
 //!   `Filter::parse(&f.to_string()) == Ok(f)` for every filter the parser can produce.
-//! - [`matches`] / [`Filter::matches`]: evaluation against a JSON resource, with the
-//!   semantics documented on [`matches`]; [`Filter::validate`] checks the attributes
+//! - [`matches()`] / [`Filter::matches`]: evaluation against a JSON resource, with the
+//!   semantics documented on [`matches()`]; [`Filter::validate`] checks the attributes
 //!   against the registry.
 //! - [`resolve_path`] / [`compared_attr`]: the schema definitions behind a filter's paths,
 //!   for the SQL translation in `scim-store`.
