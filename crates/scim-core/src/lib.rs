@@ -2,7 +2,7 @@
 //!
 //! Invariants: no I/O and no async runtime here; everything is plain data and pure
 //! functions over `serde_json` values, so the server, the client, the fuzzers and the
-//! benches use it cheaply. Every failure is a [`ScimError`](error::ScimError) with a code
+//! benches use it cheaply. Every failure is a [`ScimError`] with a code
 //! from the one catalog in [`error`].
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 #![cfg_attr(

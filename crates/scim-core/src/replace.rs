@@ -1,6 +1,6 @@
 //! PUT: replacing a resource (RFC 7644 3.5.1, SPEC section 7).
 //!
-//! - The body is validated like a create ([`validate`](crate::validate)): unknown
+//! - The body is validated like a create ([`validate`]): unknown
 //!   attributes are ignored, values coerced, required attributes checked.
 //! - Attributes absent from the body are cleared, except readOnly ones (`id`, `meta`,
 //!   `groups`, `manager.displayName`), which keep their current values whatever the body
