@@ -17,7 +17,10 @@ async fn organizations_tokens_clients_secrets() {
         assert_eq!(got, o);
         assert!(got.has(Policy::SoftDelete));
         let all = s.organizations().await.unwrap();
-        assert_eq!(all.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), vec!["a", "b", "acme"]);
+        let mut names: Vec<&str> = all.iter().map(|o| o.name.as_str()).collect();
+        names.sort();
+        assert_eq!(names, vec!["a", "acme", "b"]);
+        assert!(all.windows(2).all(|w| w[0].created <= w[1].created), "oldest first");
         assert!(
             s.organization(scim_core::sid::OrganizationSid::generate().unwrap())
                 .await
