@@ -85,6 +85,8 @@ impl AppState {
 /// The whole service: both route families, the operational endpoints, and every layer.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
+    // Install the metrics recorder before the first request is counted.
+    let _ = crate::ops::prometheus();
     let family = Router::new()
         .merge(crate::discovery::routes())
         .merge(crate::handlers::routes())

@@ -27,7 +27,7 @@ struct Cli {
 enum Command {
     /// Apply migrations, create the bootstrap organization and token on an empty
     /// database, and serve the API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate,
     /// Administer organizations, tokens and clients.
@@ -196,7 +196,11 @@ fn init_logging(config: &Config) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log_level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -208,11 +212,16 @@ async fn open_store(
     config: &Config,
     registry: Arc<scim_core::schema::Registry>,
 ) -> anyhow::Result<Arc<dyn Store>> {
-    let _ = registry;
-    anyhow::bail!(
-        "cannot open {}: the database backend is not wired in yet",
-        scim_server::config::redact_url(&config.database_url)
-    )
+    let url = scim_server::config::redact_url(&config.database_url);
+    let opts = scim_store::StoreOptions {
+        cursor_ttl: std::time::Duration::from_secs(config.cursor_timeout_secs),
+        ..scim_store::StoreOptions::default()
+    };
+    let store = scim_store::SeaStore::connect_with(&config.database_url, registry, opts)
+        .await
+        .with_context(|| format!("cannot open the database {url}"))?;
+    store.migrate().await.with_context(|| format!("cannot migrate the database {url}"))?;
+    Ok(Arc::new(store))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

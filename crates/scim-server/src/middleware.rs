@@ -168,7 +168,8 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
         return render(crate::body::too_large(state.config.max_body_bytes).0, docs, None);
     }
     let plain_json = accepts_only_plain_json(req.headers().get(header::ACCEPT));
-    let mut res = next.run(req).await;
+    let docs_base: std::sync::Arc<str> = std::sync::Arc::from(docs);
+    let mut res = crate::error::scope(docs_base, None, next.run(req)).await;
     if res.status().as_u16() >= 400 && res.extensions().get::<RenderedError>().is_none() {
         res = scim_error_from(res, docs).await;
     }

@@ -1,0 +1,277 @@
+//! The `scim-server` binary: admin commands' JSON output (SPEC section 5), the first-start
+//! bootstrap, `SCIM_BOOTSTRAP_TOKEN`, serving, and graceful shutdown on SIGTERM.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
+
+/// A temporary directory holding one SQLite database, removed on drop.
+struct Db {
+    dir: PathBuf,
+}
+
+impl Db {
+    fn new() -> Self {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).unwrap();
+        let dir = std::env::temp_dir().join(format!("scim-cli-{}", hex::encode(b)));
+        std::fs::create_dir_all(&dir).unwrap();
+        Db { dir }
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.dir.join("scim.db").display())
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env_remove("SCIM_BOOTSTRAP_TOKEN")
+            .env_remove("SCIM_LISTEN")
+            .env("SCIM_DATABASE_URL", self.url())
+            .env("RUST_LOG", "info")
+            .current_dir(&self.dir);
+        c
+    }
+
+    /// Runs a command that must succeed and print JSON.
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.cmd(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn admin_commands_print_the_documented_json() {
+    let db = Db::new();
+    let org = db.json(&["admin", "org", "create", "acme", "--policy", "soft-delete", "--json"]);
+    let sid = org["sid"].as_str().unwrap().to_owned();
+    assert!(sid.starts_with("OR") && sid.len() == 34, "{org}");
+    assert_eq!(org["name"], "acme");
+    assert_eq!(org["policies"], serde_json::json!(["soft-delete"]));
+    assert_eq!(org.as_object().unwrap().len(), 3, "{org}");
+
+    let list = db.json(&["admin", "org", "list", "--json"]);
+    assert!(list.as_array().unwrap().iter().any(|o| o["sid"] == sid.as_str()));
+
+    let token = db.json(&[
+        "admin",
+        "token",
+        "create",
+        "--org",
+        &sid,
+        "--scope",
+        "scim:read",
+        "--name",
+        "okta",
+        "--json",
+    ]);
+    let keys: Vec<&str> = token.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["id", "token", "org", "scopes", "name"]);
+    assert!(token["id"].as_str().unwrap().starts_with("TK"));
+    assert!(token["token"].as_str().unwrap().starts_with("scim_"));
+    assert_eq!(token["org"], sid.as_str());
+    assert_eq!(token["scopes"], serde_json::json!(["scim:read"]));
+    assert_eq!(token["name"], "okta");
+
+    let both = db.json(&["admin", "token", "create", "--org", &sid, "--json"]);
+    assert_eq!(both["scopes"], serde_json::json!(["scim:read", "scim:write"]));
+    assert_eq!(both["name"], Value::Null);
+
+    let tokens = db.json(&["admin", "token", "list", "--org", &sid, "--json"]);
+    let tokens = tokens.as_array().unwrap();
+    assert_eq!(tokens.len(), 2);
+    let text = serde_json::to_string(tokens).unwrap();
+    assert!(!text.contains(token["token"].as_str().unwrap()), "list shows no secrets");
+
+    let id = token["id"].as_str().unwrap();
+    let revoked = db.json(&["admin", "token", "revoke", id, "--json"]);
+    assert_eq!(revoked["revoked"], true);
+    let again = db.cmd(&["admin", "token", "revoke", id]).output().unwrap();
+    assert!(!again.status.success());
+    assert_eq!(
+        db.json(&["admin", "token", "list", "--org", &sid, "--json"]).as_array().unwrap().len(),
+        1
+    );
+
+    let client = db.json(&["admin", "client", "create", "--org", &sid, "--json"]);
+    let keys: Vec<&str> = client.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["client_id", "client_secret", "orgs", "scopes"]);
+    let cid = client["client_id"].as_str().unwrap();
+    assert_eq!(db.json(&["admin", "client", "revoke", cid, "--json"])["revoked"], true);
+}
+
+#[test]
+fn admin_commands_reject_bad_arguments() {
+    let db = Db::new();
+    for args in [
+        &["admin", "org", "create", "x", "--policy", "nope"][..],
+        &["admin", "token", "create", "--org", "ORbad"],
+        &["admin", "token", "create", "--org", "OR0123456789abcdef0123456789abcdef"],
+        &["admin", "restore", "--org", "OR0123456789abcdef0123456789abcdef", "XX1"],
+    ] {
+        let out = db.cmd(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("error"), "{args:?}: {err}");
+    }
+    let org = db.json(&["admin", "org", "create", "x", "--json"]);
+    let out = db
+        .cmd(&[
+            "admin",
+            "token",
+            "create",
+            "--org",
+            org["sid"].as_str().unwrap(),
+            "--scope",
+            "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn migrate_applies_and_is_idempotent() {
+    let db = Db::new();
+    for _ in 0..2 {
+        let out = db.cmd(&["migrate"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(db.json(&["admin", "org", "list", "--json"]), serde_json::json!([]));
+}
+
+/// A running `serve`, stopped (SIGTERM) on drop.
+struct Server {
+    child: Child,
+    addr: String,
+    stderr: String,
+}
+
+impl Server {
+    fn start(db: &Db, env: &[(&str, &str)]) -> Server {
+        let mut cmd = db.cmd(&["serve", "--listen", "127.0.0.1:0"]);
+        cmd.env("SCIM_LOG_FORMAT", "text").stdout(Stdio::null()).stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut reader = BufReader::new(child.stderr.take().unwrap());
+        let mut stderr = String::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let addr = loop {
+            let mut line = String::new();
+            assert!(Instant::now() < deadline, "no listening line: {stderr}");
+            if reader.read_line(&mut line).unwrap() == 0 {
+                panic!("server exited: {stderr}");
+            }
+            stderr.push_str(&line);
+            if line.contains("listening") {
+                let at = line.find("addr=").expect("addr in the listening line") + 5;
+                break line[at..].split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            let _ = reader.read_to_string(&mut sink);
+        });
+        Server { child, addr, stderr }
+    }
+
+    /// A raw HTTP/1.1 GET; returns the status line and the whole response.
+    fn get(&self, path: &str, token: &str) -> (String, String) {
+        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        (out.lines().next().unwrap_or_default().to_owned(), out)
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn first_start_bootstraps_once_and_stops_gracefully() {
+    let db = Db::new();
+    let server = Server::start(&db, &[]);
+    assert!(
+        server.stderr.contains("First start: created organization \"default\""),
+        "{}",
+        server.stderr
+    );
+    let token = server
+        .stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("scim_"))
+        .expect("token line")
+        .to_owned();
+    let (status, body) = server.get("/scim/v2/ServiceProviderConfig", &token);
+    assert!(status.contains("200"), "{body}");
+    let (status, _) = server.get("/healthz", "");
+    assert!(status.contains("200"));
+    assert!(server.terminate().success(), "graceful exit on SIGTERM");
+
+    let orgs = db.json(&["admin", "org", "list", "--json"]);
+    assert_eq!(orgs.as_array().unwrap().len(), 1);
+    assert_eq!(orgs[0]["name"], "default");
+
+    let again = Server::start(&db, &[]);
+    assert!(!again.stderr.contains("First start"), "{}", again.stderr);
+    let (status, _) = again.get("/scim/v2/ServiceProviderConfig", &token);
+    assert!(status.contains("200"));
+    assert!(again.terminate().success());
+}
+
+#[test]
+fn bootstrap_token_can_be_chosen() {
+    let db = Db::new();
+    let chosen = "dev-token-change-me-0123";
+    let server = Server::start(&db, &[("SCIM_BOOTSTRAP_TOKEN", chosen)]);
+    assert!(server.stderr.contains(chosen), "{}", server.stderr);
+    let (status, body) = server.get("/scim/v2/ResourceTypes", chosen);
+    assert!(status.contains("200"), "{body}");
+    let (status, _) = server.get("/scim/v2/ResourceTypes", "scim_wrong");
+    assert!(status.contains("401"));
+    drop(server);
+
+    let out = db.cmd(&["serve"]).env("SCIM_BOOTSTRAP_TOKEN", "short").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bootstrap_token"));
+}

@@ -1,0 +1,175 @@
+//! Every error is SCIM JSON (SPEC section 4): unknown routes, wrong methods, body and
+//! media-type rejections, timeouts and panics.
+
+use crate::support::{app, app_with, gzip, req, send};
+use axum::Router;
+use axum::routing::{get, post};
+use http::Method;
+use scim_server::ScimJson;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn unknown_routes_are_scim_404() {
+    let app = app().await;
+    for path in ["/nope", "/scim/v3/Users", "/scim/v2/Nope", "/Organizations", "/scim/v2x"] {
+        let r = app.send(req(Method::GET, path).bearer(&app.token).build()).await;
+        r.assert_error(404, 22404);
+    }
+    let org = format!("/Organizations/{}/scim/Widgets", app.org);
+    app.get(&org).await.assert_error(404, 22404);
+}
+
+#[tokio::test]
+async fn wrong_methods_are_scim_405() {
+    let app = app().await;
+    let r = app.send(req(Method::POST, "/healthz").build()).await;
+    r.assert_error(405, 20405);
+    assert!(r.header("allow").unwrap().contains("GET"));
+    app.send(req(Method::DELETE, "/metrics").build()).await.assert_error(405, 20405);
+}
+
+#[tokio::test]
+async fn declared_body_over_the_limit_is_413_before_reading() {
+    let app = app_with(|c| c.max_body_bytes = 2048).await;
+    let r = app
+        .send(
+            req(Method::POST, "/scim/v2/Users")
+                .bearer(&app.token)
+                .bytes("application/scim+json", vec![b' '; 4096])
+                .build(),
+        )
+        .await;
+    r.assert_error(413, 20413);
+}
+
+/// A router of one route taking `ScimJson`, wrapped in the service's layers.
+async fn echo_app(max_body: usize) -> (crate::support::TestApp, Router) {
+    let app = app_with(|c| c.max_body_bytes = max_body).await;
+    let inner = Router::new()
+        .route("/echo", post(|ScimJson(v): ScimJson<Value>| async move { axum::Json(v) }))
+        .route(
+            "/panic",
+            get(|| async {
+                if true {
+                    panic!("boom: secret detail");
+                }
+                "unreachable"
+            }),
+        )
+        .with_state(app.state.clone());
+    let router = scim_server::middleware::layers(inner, &app.state);
+    (app, router)
+}
+
+#[tokio::test]
+async fn body_extractor_media_types() {
+    let (_app, router) = echo_app(1 << 20).await;
+    let body = br#"{"a":1}"#.to_vec();
+    for ct in ["application/scim+json", "application/json", "application/json; charset=utf-8"] {
+        let r = send(&router, req(Method::POST, "/echo").bytes(ct, body.clone()).build()).await;
+        assert_eq!(r.status, 200, "{ct}");
+        assert_eq!(r.json(), json!({"a":1}));
+    }
+    let r =
+        send(&router, req(Method::POST, "/echo").bytes("text/plain", body.clone()).build()).await;
+    r.assert_error(415, 20415);
+    let r = send(&router, req(Method::POST, "/echo").bytes("application/xml", body).build()).await;
+    r.assert_error(415, 20415);
+}
+
+#[tokio::test]
+async fn body_extractor_empty_and_bad_json_are_400() {
+    let (_app, router) = echo_app(1 << 20).await;
+    let r = send(&router, req(Method::POST, "/echo").build()).await;
+    let v = r.assert_error(400, 20400);
+    assert_eq!(v["scimType"], "invalidSyntax");
+    let r =
+        send(&router, req(Method::POST, "/echo").bytes("application/scim+json", vec![]).build())
+            .await;
+    r.assert_error(400, 20400);
+    let r = send(
+        &router,
+        req(Method::POST, "/echo").bytes("application/scim+json", b"{\"a\": tru}".to_vec()).build(),
+    )
+    .await;
+    let v = r.assert_error(400, 20400);
+    assert!(v["detail"].as_str().unwrap().contains("line 1 column"), "{v}");
+}
+
+#[tokio::test]
+async fn body_over_the_limit_is_413_also_when_streamed() {
+    let (_app, router) = echo_app(2048).await;
+    // No Content-Length: the limit applies while reading.
+    let big = format!("{{\"a\":\"{}\"}}", "x".repeat(4096));
+    let request = http::Request::builder()
+        .method(Method::POST)
+        .uri("/echo")
+        .header("content-type", "application/scim+json")
+        .body(axum::body::Body::from_stream(futures::stream::once(async move {
+            Ok::<_, std::io::Error>(big.into_bytes())
+        })))
+        .unwrap();
+    send(&router, request).await.assert_error(413, 20413);
+}
+
+#[tokio::test]
+async fn gzip_request_bodies_are_accepted_and_bombs_get_413() {
+    let (_app, router) = echo_app(64 * 1024).await;
+    let r = send(
+        &router,
+        req(Method::POST, "/echo")
+            .header("content-encoding", "gzip")
+            .bytes("application/scim+json", gzip(br#"{"zipped":true}"#))
+            .build(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!({"zipped": true}));
+    // 8 MiB of spaces compress to a few KiB, under the declared limit, over the real one.
+    let bomb = gzip(&vec![b' '; 8 << 20]);
+    assert!(bomb.len() < 64 * 1024);
+    let r = send(
+        &router,
+        req(Method::POST, "/echo")
+            .header("content-encoding", "gzip")
+            .bytes("application/scim+json", bomb)
+            .build(),
+    )
+    .await;
+    r.assert_error(413, 20413);
+    let r = send(
+        &router,
+        req(Method::POST, "/echo")
+            .header("content-encoding", "gzip")
+            .bytes("application/scim+json", b"not gzip at all".to_vec())
+            .build(),
+    )
+    .await;
+    r.assert_error(400, 20400);
+}
+
+#[tokio::test]
+async fn panics_are_scim_500_without_details() {
+    let (_app, router) = echo_app(1024 * 1024).await;
+    let r = send(&router, req(Method::GET, "/panic").build()).await;
+    let v = r.assert_error(500, 20500);
+    assert!(!v.to_string().contains("secret"), "{v}");
+}
+
+#[tokio::test]
+async fn slow_requests_are_scim_503() {
+    let app = app_with(|c| c.request_timeout_secs = 1).await;
+    let inner = Router::new()
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
+        .with_state(app.state.clone());
+    let router = scim_server::middleware::layers(inner, &app.state);
+    let r = send(&router, req(Method::GET, "/slow").build()).await;
+    r.assert_error(503, 21503);
+    assert!(r.header("retry-after").is_some());
+}

@@ -1,0 +1,81 @@
+//! Operational endpoints: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, and the route
+//! table the OpenAPI document is generated from.
+
+use crate::support::{app, req};
+use http::Method;
+use scim_server::openapi::{Base, ROUTES};
+
+#[tokio::test]
+async fn healthz_and_readyz() {
+    let app = app().await;
+    let r = app.send(req(Method::GET, "/healthz").build()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ok");
+    let r = app.send(req(Method::GET, "/readyz").build()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ready");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template() {
+    let app = app().await;
+    app.get("/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").await;
+    let r = app.send(req(Method::GET, "/metrics").build()).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    let text = String::from_utf8(r.bytes).unwrap();
+    assert!(text.contains("scim_http_requests_total"), "{text}");
+    assert!(text.contains(r#"route="/Schemas/{uri}""#), "{text}");
+    assert!(text.contains("scim_http_request_duration_seconds"), "{text}");
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route_on_both_families() {
+    let app = app().await;
+    let r = app.send(req(Method::GET, "/openapi.json").build()).await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["openapi"], "3.1.0");
+    let paths = v["paths"].as_object().unwrap();
+    for route in ROUTES {
+        let fulls = match route.base {
+            Base::Root => vec![route.path.to_owned()],
+            Base::Family => vec![
+                format!("/scim/v2{}", route.path),
+                format!("/Organizations/{{OrganizationSid}}/scim{}", route.path),
+            ],
+        };
+        for full in fulls {
+            let method = route.method.to_lowercase();
+            assert!(paths.get(&full).and_then(|p| p.get(&method)).is_some(), "{method} {full}");
+        }
+    }
+}
+
+/// The table the OpenAPI document comes from names only routes the router serves.
+#[tokio::test]
+async fn every_documented_route_is_routed() {
+    let app = app().await;
+    for route in ROUTES {
+        let path = route
+            .path
+            .replace("{id}", "US0123456789abcdef0123456789abcdef")
+            .replace("{uri}", "urn:ietf:params:scim:schemas:core:2.0:User")
+            .replace("{name}", "User");
+        let uri = match route.base {
+            Base::Root => path,
+            Base::Family => format!("/scim/v2{path}"),
+        };
+        let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+        let r = app.send(req(method, &uri).build()).await;
+        let code = serde_json::from_slice::<serde_json::Value>(&r.bytes)
+            .ok()
+            .and_then(|v| v["code"].as_u64());
+        assert!(
+            !matches!(code, Some(22404 | 20405)),
+            "{} {uri} is documented but not routed ({})",
+            route.method,
+            r.status
+        );
+    }
+}
