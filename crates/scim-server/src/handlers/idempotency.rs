@@ -13,7 +13,7 @@
 use crate::app::AppState;
 use crate::body::read_limited;
 use crate::context::RequestCtx;
-use crate::error::ApiError;
+use crate::error::{ApiError, RenderedError};
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request};
 use axum::handler::Handler;
@@ -160,7 +160,8 @@ async fn claim(req: Request, state: &AppState, raw_key: &HeaderValue) -> Result<
 /// The recorded answer, marked as replayed.
 fn replay(answer: IdempotentAnswer) -> Response {
     let status = http::StatusCode::from_u16(answer.status).unwrap_or(http::StatusCode::OK);
-    let mut res = (status, answer.body).into_response();
+    let body = answer.body;
+    let mut res = (status, body.clone()).into_response();
     let h = res.headers_mut();
     for (name, value) in answer.headers {
         if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
@@ -168,6 +169,15 @@ fn replay(answer: IdempotentAnswer) -> Response {
         }
     }
     h.insert(HeaderName::from_static(IDEMPOTENT_REPLAYED), HeaderValue::from_static("true"));
+    if status.is_client_error() || status.is_server_error() {
+        // The recorded body is already a SCIM error: tell the edge not to rewrite it.
+        let code = serde_json::from_slice::<scim_core::error::ErrorBody>(&body)
+            .ok()
+            .and_then(|b| b.code)
+            .and_then(ErrorCode::from_code)
+            .unwrap_or(ErrorCode::Internal);
+        res.extensions_mut().insert(RenderedError(code));
+    }
     res
 }
 

@@ -6,10 +6,20 @@
 #![allow(unreachable_pub, dead_code)]
 
 mod auth;
+mod bulk;
 mod cli;
 mod discovery;
+mod entra;
 mod errors;
+mod groups;
+mod harness;
+mod idempotency;
 mod middleware;
+mod okta;
 mod ops;
 mod outage;
+mod patch;
+mod postgres;
+mod search;
 mod support;
+mod users;
