@@ -206,6 +206,15 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
 
     println!("\n{}", summary_table(&results));
+    for r in results.iter().filter(|r| r.failed()) {
+        if let Some(family) = r.family {
+            let dir = report_root.join(format!("{}-{}", r.backend.name(), family.name()));
+            let checks = failed_checks(&dir.join("summary.txt"));
+            if !checks.is_empty() {
+                println!("failed in {}/{}: {}", r.backend.name(), family.name(), checks.join("; "));
+            }
+        }
+    }
     println!("reports: {}", report_root.display());
     let failed: Vec<String> = results
         .iter()
@@ -217,6 +226,28 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     println!("conformance: no failures");
     Ok(())
+}
+
+/// The distinct `tester: check` names that `run.py`'s summary.txt lists as failed.
+fn failed_checks(summary: &Path) -> Vec<String> {
+    failed_checks_in(&fs::read_to_string(summary).unwrap_or_default())
+}
+
+fn failed_checks_in(summary: &str) -> Vec<String> {
+    let mut tester = "";
+    let mut out: Vec<String> = Vec::new();
+    for line in summary.lines() {
+        let head = line.split("  [").next().unwrap_or(line);
+        if let Some(t) = parse_tester_line(head) {
+            tester = line.get(..t.name.len()).unwrap_or_default();
+        } else if let Some(check) = line.strip_prefix("  FAIL ") {
+            let entry = format!("{tester}: {check}");
+            if !out.contains(&entry) {
+                out.push(entry);
+            }
+        }
+    }
+    out
 }
 
 fn target_dir(root: &Path) -> PathBuf {
@@ -729,6 +760,13 @@ mod tests {
         );
         assert_eq!(parse_tester_line("target: http://x"), None);
         assert_eq!(parse_tester_line("a b: 1 passed, 0 failed, 0 skipped"), None);
+    }
+
+    #[test]
+    fn failed_checks_are_listed_once() {
+        let summary = "target: x\n\nscim2-cli: 1 passed, 2 failed, 0 skipped  [0 warnings, 1.0s]\n  \
+                       FAIL random_url\n       ERROR | detail\n  FAIL random_url\n  KNOWN other\n";
+        assert_eq!(failed_checks_in(summary), vec!["scim2-cli: random_url".to_string()]);
     }
 
     #[test]
