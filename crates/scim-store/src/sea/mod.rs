@@ -889,8 +889,12 @@ fn keyset(sk: &SortKey, desc: bool, key: &Value, id: &str) -> Expr {
         return e.is_null().and(after(col("id"), Expr::val(id)));
     }
     let k = key_value(sk.kind, key);
+    if !sk.nullable {
+        // A row-value comparison, which every backend answers from the (key, id) index.
+        return after(Expr::tuple([e, col("id")]), Expr::tuple([k, Expr::val(id)]));
+    }
     let tail = after(e.clone(), k.clone()).or(e.clone().eq(k).and(after(col("id"), Expr::val(id))));
-    if sk.nullable { e.is_null().or(tail) } else { tail }
+    e.is_null().or(tail)
 }
 
 #[async_trait]

@@ -20,6 +20,8 @@ async fn seed(env: &Env) -> Vec<String> {
             v["title"] = json!(t);
         }
         ids.push(user(&env.store, env.a, v).await.id);
+        // Creation order is by millisecond timestamp, ties by id: keep them apart.
+        tokio::time::sleep(Duration::from_millis(3)).await;
     }
     ids
 }
@@ -182,6 +184,7 @@ async fn cursors() {
         let c = cursors[0].clone().unwrap();
 
         // A user created meanwhile after the cursor's position shows up; none repeats.
+        tokio::time::sleep(Duration::from_millis(3)).await;
         user(&env.store, env.a, json!({"userName":"u7"})).await;
         let next = Query {
             pagination: Pagination::Cursor { cursor: Some(c.clone()), count: 100 },
