@@ -6,6 +6,7 @@
 //! [`Mount`] in the request's extensions and hands the request on, so every handler sees
 //! `/Users/{id}` whatever the family, and path extractors see only their own parameters.
 
+use crate::auth::AuthCache;
 use crate::config::Config;
 use crate::context::Mount;
 use crate::error::{self, ApiError};
@@ -23,6 +24,7 @@ use std::convert::Infallible;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tower::{Service, ServiceExt};
 
 /// What every handler can reach. Cheap to clone.
@@ -36,6 +38,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The per-credential rate limiter, when configured.
     limiter: Option<Arc<RateLimiter>>,
+    /// Recent successful credential and organization lookups.
+    pub(crate) auth_cache: Arc<AuthCache>,
 }
 
 /// A keyed token bucket per credential id.
@@ -56,7 +60,8 @@ impl AppState {
                 Quota::per_second(rate).allow_burst(burst),
             )))
         });
-        Self { store, registry, config, limiter }
+        let auth_cache = Arc::new(AuthCache::new(Duration::from_millis(config.auth_cache_ttl_ms)));
+        Self { store, registry, config, limiter, auth_cache }
     }
 
     /// Takes one request from `credential`'s bucket; 429 when it is empty.

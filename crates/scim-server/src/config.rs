@@ -58,6 +58,9 @@ pub struct Config {
     pub rate_limit_per_second: u32,
     /// Burst size of the per-credential token bucket (at least 1 when limiting).
     pub rate_limit_burst: u32,
+    /// Milliseconds a successful credential or organization lookup is cached per replica
+    /// (0 turns the cache off); a revoked token stops working within this time.
+    pub auth_cache_ttl_ms: u64,
     /// Allowed CORS origins; empty means any origin (`*`, without credentials).
     #[serde(deserialize_with = "string_or_list")]
     pub cors_origins: Vec<String>,
@@ -89,6 +92,7 @@ impl std::fmt::Debug for Config {
             .field("bulk_max_payload_bytes", &self.bulk_max_payload_bytes)
             .field("rate_limit_per_second", &self.rate_limit_per_second)
             .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("auth_cache_ttl_ms", &self.auth_cache_ttl_ms)
             .field("cors_origins", &self.cors_origins)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
@@ -135,6 +139,7 @@ impl Default for Config {
             bulk_max_payload_bytes: 1024 * 1024,
             rate_limit_per_second: 0,
             rate_limit_burst: 50,
+            auth_cache_ttl_ms: 1000,
             cors_origins: Vec::new(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
@@ -222,6 +227,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_burst: Option<u32>,
+    /// Credential/organization lookup cache, ms; 0 = off [env: SCIM_AUTH_CACHE_TTL_MS]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_cache_ttl_ms: Option<u64>,
     /// Allowed CORS origin (repeat for several; none = any) [env: SCIM_CORS_ORIGINS, comma-separated]
     #[arg(long = "cors-origin")]
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -276,6 +285,11 @@ impl Config {
         }
         if self.bulk_max_operations == 0 || self.bulk_max_payload_bytes == 0 {
             return bad("bulk_max_operations and bulk_max_payload_bytes must be at least 1");
+        }
+        if self.auth_cache_ttl_ms > 60_000 {
+            return bad(
+                "auth_cache_ttl_ms must be at most 60000 (a revoked token must stop working soon)",
+            );
         }
         if self.rate_limit_per_second > 0 && self.rate_limit_burst == 0 {
             return bad("rate_limit_burst must be at least 1 when rate limiting is on");

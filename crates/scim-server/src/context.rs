@@ -138,9 +138,19 @@ impl FromRequestParts<AppState> for RequestCtx {
         let cred = authenticate(&parts.headers, state).await?;
         state.check_rate(&cred.id)?;
         let sid = resolve_org(&mount, &parts.headers, &cred)?;
-        let org = state.store.organization(sid).await?.ok_or_else(|| {
-            ApiError::new(ErrorCode::OrganizationForbidden, "the organization does not exist")
-        })?;
+        let org = match state.auth_cache.organization(&sid) {
+            Some(org) => org,
+            None => {
+                let org = state.store.organization(sid).await?.ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::OrganizationForbidden,
+                        "the organization does not exist",
+                    )
+                })?;
+                state.auth_cache.put_organization(org.clone());
+                org
+            }
+        };
         let needed = required_scope(&parts.method, parts.uri.path());
         if !cred.scopes.contains(&needed) {
             return Err(ApiError::new(
@@ -192,8 +202,13 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Crede
         return Err(invalid());
     }
     let hash = crate::token::hash(token);
+    if let Some(cred) = state.auth_cache.credential(&hash) {
+        return Ok(cred);
+    }
     let record = state.store.token_by_hash(&hash).await?.ok_or_else(invalid)?;
-    Ok(Credential { id: record.id, orgs: vec![record.org], scopes: record.scopes })
+    let cred = Credential { id: record.id, orgs: vec![record.org], scopes: record.scopes };
+    state.auth_cache.put_credential(hash, cred.clone());
+    Ok(cred)
 }
 
 /// The organization a request acts on (SPEC section 2).

@@ -17,6 +17,7 @@
 
 pub mod admin;
 pub mod app;
+mod auth;
 pub mod body;
 pub mod config;
 pub mod context;

@@ -228,13 +228,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     init_logging(&config);
     let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
     let store = open_store(&config, registry.clone()).await?;
-    if let Some(boot) = admin::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await? {
-        eprintln!("{}", boot.message(&config.listen));
-    }
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    if let Some(boot) = admin::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await? {
+        eprintln!("{}", boot.message(&addr.to_string()));
+    }
     let state = scim_server::AppState::new(store, registry, Arc::new(config));
     let pruner = state.clone();
     tokio::spawn(async move {

@@ -51,6 +51,7 @@ pub fn layers(router: Router, state: &AppState) -> Router {
         .and(NotForContentType::SSE);
     router.layer(
         ServiceBuilder::new()
+            .map_request(drop_bad_request_id)
             .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeHexId))
             .layer(
                 TraceLayer::new_for_http()
@@ -85,6 +86,19 @@ impl MakeRequestId for MakeHexId {
         getrandom::fill(&mut buf).ok()?;
         HeaderValue::from_str(&hex::encode(buf)).ok().map(RequestId::new)
     }
+}
+
+/// Removes a client-sent `X-Request-Id` that is not 1 to 128 visible ASCII characters, so
+/// that a generated one takes its place (it is echoed and written into every log line).
+fn drop_bad_request_id<B>(mut req: http::Request<B>) -> http::Request<B> {
+    let ok = req.headers().get(&X_REQUEST_ID).is_none_or(|v| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= 128 && b.iter().all(u8::is_ascii_graphic)
+    });
+    if !ok {
+        req.headers_mut().remove(&X_REQUEST_ID);
+    }
+    req
 }
 
 fn make_span<B>(req: &http::Request<B>) -> tracing::Span {

@@ -1,6 +1,6 @@
 //! Authentication, scopes and tenancy (SPEC sections 2 and 5).
 
-use crate::support::{app, req};
+use crate::support::{app, app_with, req};
 use http::Method;
 use scim_store::Scope;
 
@@ -34,10 +34,20 @@ async fn bearer_scheme_is_case_insensitive() {
 
 #[tokio::test]
 async fn revoked_token_is_401() {
-    let app = app().await;
+    let app = app_with(|c| c.auth_cache_ttl_ms = 0).await;
     let (id, token) = app.token(app.org, Scope::ALL).await;
     assert_eq!(app.send(req(Method::GET, SPC).bearer(&token).build()).await.status, 200);
     assert!(app.state.store.revoke_token(&id).await.unwrap());
+    app.send(req(Method::GET, SPC).bearer(&token).build()).await.assert_error(401, 21401);
+}
+
+#[tokio::test]
+async fn revocation_takes_effect_within_the_auth_cache_ttl() {
+    let app = app_with(|c| c.auth_cache_ttl_ms = 300).await;
+    let (id, token) = app.token(app.org, Scope::ALL).await;
+    assert_eq!(app.send(req(Method::GET, SPC).bearer(&token).build()).await.status, 200);
+    assert!(app.state.store.revoke_token(&id).await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     app.send(req(Method::GET, SPC).bearer(&token).build()).await.assert_error(401, 21401);
 }
 

@@ -17,6 +17,12 @@ async fn request_id_is_echoed_or_generated() {
     assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
     let other = app.send(req(Method::GET, "/healthz").build()).await;
     assert_ne!(other.header("x-request-id").unwrap(), id);
+    // An unusable one is replaced.
+    let long = "x".repeat(200);
+    let r = app.send(req(Method::GET, "/healthz").header("x-request-id", &long).build()).await;
+    assert_eq!(r.header("x-request-id").unwrap().len(), 32);
+    let r = app.send(req(Method::GET, "/healthz").header("x-request-id", "a b").build()).await;
+    assert_eq!(r.header("x-request-id").unwrap().len(), 32);
     // Errors carry it too.
     let r = app.send(req(Method::GET, "/nope").header("x-request-id", "e-1").build()).await;
     assert_eq!(r.header("x-request-id"), Some("e-1"));

@@ -173,7 +173,7 @@ async fn outage_gives_503_with_retry_after_and_recovery_is_automatic() {
     let state =
         AppState::new(store.clone(), base.state.registry.clone(), base.state.config.clone());
     let router = router(state);
-    let spc = || req(Method::GET, "/scim/v2/ServiceProviderConfig").bearer(&base.token).build();
+    let spc = || req(Method::GET, "/scim/v2/Users").bearer(&base.token).build();
     assert_eq!(send(&router, spc()).await.status, 200);
     assert_eq!(send(&router, req(Method::GET, "/readyz").build()).await.status, 200);
 
