@@ -43,9 +43,15 @@ fn ci() -> Result<()> {
 }
 
 fn bench(what: Option<&str>) -> Result<()> {
+    let core = || run(cargo().args(["bench", "-p", "scim-core", "--bench", "core"]));
+    // The store bench is a plain binary; SCIM_BENCH_USERS / SCIM_BENCH_URL tune it.
+    let store =
+        || run(cargo().args(["bench", "-p", "scim-store", "--all-features", "--bench", "store"]));
     match what {
-        None | Some("core") => run(cargo().args(["bench", "-p", "scim-core", "--bench", "core"])),
-        Some(other) => bail!("unknown bench target '{other}' (expected: core)"),
+        Some("core") => core(),
+        Some("store") => store(),
+        None | Some("all") => core().and_then(|()| store()),
+        Some(other) => bail!("unknown bench target '{other}' (expected: core, store, all)"),
     }
 }
 
@@ -57,7 +63,7 @@ fn main() -> Result<()> {
         Some("conformance") => conformance::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [core] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all]>"
+                "usage: cargo xtask <ci | bench [core|store|all] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all]>"
             );
             std::process::exit(2);
         }
