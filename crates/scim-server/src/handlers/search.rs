@@ -86,47 +86,14 @@ pub(crate) fn parse_filter(st: &AppState, text: &str) -> Result<Option<Filter>, 
     Ok(Some(Filter::parse_with(text, &limits)?))
 }
 
-/// Checks that every attribute a filter names exists in `kind` (RFC 7644 3.4.2.2:
-/// `invalidFilter` otherwise).
+/// Checks that every attribute a filter names exists in `kind` and every operator fits
+/// its attribute (RFC 7644 3.4.2.2: `invalidFilter` otherwise).
 pub(crate) fn check_filter(
     registry: &Registry,
     kind: ResourceKind,
     filter: &Filter,
 ) -> Result<(), ScimError> {
-    let mut bad: Option<String> = None;
-    filter.visit_paths(&mut |path, parent| {
-        if bad.is_some() {
-            return;
-        }
-        let ok = match parent {
-            None => resolves(registry, kind, path),
-            Some(p) => {
-                let p = p.normalize(registry, kind);
-                registry.resolve_parts(kind, p.urn.as_deref(), &p.name, None).is_some_and(|r| {
-                    r.attribute.sub_attribute(&path.name).is_some() && path.urn.is_none()
-                })
-            }
-        };
-        if !ok {
-            bad = Some(match parent {
-                None => path.to_string(),
-                Some(p) => format!("{p}[{path}]"),
-            });
-        }
-    });
-    match bad {
-        None => Ok(()),
-        Some(p) => Err(ScimError::invalid_filter(format!(
-            "the filter names '{p}', which is not an attribute of {}",
-            kind.name()
-        ))),
-    }
-}
-
-fn resolves(registry: &Registry, kind: ResourceKind, path: &AttrPath) -> bool {
-    let p = path.normalize(registry, kind);
-    !p.is_schema()
-        && registry.resolve_parts(kind, p.urn.as_deref(), &p.name, p.sub_attr.as_deref()).is_some()
+    filter.validate(registry, kind)
 }
 
 /// Parses and checks `sortBy`: a known attribute that is not complex.
@@ -149,6 +116,9 @@ fn sort_path(
         ))),
         Some(r) if r.leaf().kind == AttrType::Complex => Err(ScimError::invalid_path(format!(
             "sortBy '{path}' is a complex attribute; name one of its sub-attributes"
+        ))),
+        Some(r) if r.attribute.multi_valued => Err(ScimError::invalid_path(format!(
+            "sortBy '{path}' is multi-valued; sorting is supported on singular attributes"
         ))),
         Some(_) => Ok(Some(path)),
     }

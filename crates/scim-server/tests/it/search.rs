@@ -236,3 +236,21 @@ async fn root_search_spans_users_and_groups() {
     assert_eq!(seen, everything);
     app.post("/.search", json!({"cursor":"x.nope"})).await.expect(400);
 }
+
+#[tokio::test]
+async fn sort_by_multi_valued_is_rejected_and_resource_type_filter() {
+    let (app, users) = seeded(3).await;
+    // Sorting is on singular attributes only.
+    let r = app.get("/Users?sortBy=emails.value&sortOrder=descending").await;
+    r.expect(400);
+    assert_eq!(r.scim_type(), "invalidPath");
+    let r = app.get("/Users?sortBy=meta.created&sortOrder=descending").await;
+    r.expect(200);
+    assert_eq!(ids(&r.body).len(), users.len());
+    let gid = app.group("Typed", &[]).await;
+    let r = app.post("/.search", json!({"filter":"meta.resourceType eq \"Group\""})).await;
+    r.expect(200);
+    assert_eq!(ids(&r.body), vec![gid]);
+    let r = app.get("/Users?filter=meta.resourceType%20eq%20%22User%22").await;
+    assert_eq!(r.body["totalResults"], 3);
+}
