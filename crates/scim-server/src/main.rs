@@ -148,6 +148,9 @@ enum ClientCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // One TLS provider for every rustls user in the process (database drivers), chosen
+    // explicitly so that a second provider compiled in elsewhere cannot make it ambiguous.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
