@@ -93,7 +93,7 @@ async fn run_one(
     };
     match (method.as_str(), &t.id) {
         ("POST", None) => {
-            let s = ops::create(st, ctx, t.kind, need_data()?, read).await?;
+            let s = ops::create(st, ctx, t.kind, need_data()?).await?;
             Ok(Ran { status: 201, kind: t.kind, id: s.id, version: Some(s.version) })
         }
         ("PUT", Some(id)) => {

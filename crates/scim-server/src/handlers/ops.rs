@@ -60,7 +60,6 @@ pub(crate) async fn create(
     ctx: &RequestCtx,
     kind: ResourceKind,
     body: Value,
-    read: ReadOptions,
 ) -> Result<Stored, ScimError> {
     let resource = Resource::from_value(body)?;
     let mut resource = validate(resource, &st.registry, kind)?;
@@ -74,16 +73,8 @@ pub(crate) async fn create(
         Some(p) => Some(hash_password(p).await?),
         None => None,
     };
-    let has_members = !members.is_empty();
-    let created = st
-        .store
-        .create(ctx.org.sid, kind, NewResource { resource, members, password_hash })
-        .await?;
-    // A new group's members are in the response only if the store filled them in.
-    if kind == ResourceKind::Group && has_members && read.members {
-        return get(st, ctx, kind, &created.id, read).await;
-    }
-    Ok(created)
+    // The store returns a new group with its members; projection drops them if unwanted.
+    Ok(st.store.create(ctx.org.sid, kind, NewResource { resource, members, password_hash }).await?)
 }
 
 /// Replaces a resource (RFC 7644 3.5.1) in one read-modify-write transaction.

@@ -143,8 +143,7 @@ pub(crate) async fn create<K: Kind>(
     ScimJson(body): ScimJson<Value>,
 ) -> Result<Response, ApiError> {
     let proj = params.projection();
-    let read = proj.read_options(&st.registry, K::KIND);
-    let stored = ops::create(&st, &ctx, K::KIND, body, read).await?;
+    let stored = ops::create(&st, &ctx, K::KIND, body).await?;
     Ok(resource_response(&st, &ctx, K::KIND, StatusCode::CREATED, stored, &proj))
 }
 
