@@ -308,6 +308,36 @@ mod tests {
         assert!(Mount::split("/healthz").is_none());
     }
 
+    fn cred(orgs: &[OrganizationSid]) -> Credential {
+        Credential { id: "CL1".into(), orgs: orgs.to_vec(), scopes: Scope::ALL.to_vec() }
+    }
+
+    #[test]
+    fn multi_organization_credentials_must_name_one() {
+        let (a, b) = (OrganizationSid::from_u128(1), OrganizationSid::from_u128(2));
+        let rfc = Mount { family: Family::Rfc, prefix: "/scim/v2".into(), org: None };
+        let none = HeaderMap::new();
+        assert_eq!(resolve_org(&rfc, &none, &cred(&[a])).unwrap(), a);
+        let e = resolve_org(&rfc, &none, &cred(&[a, b])).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::OrganizationRequired);
+        assert!(e.0.detail.contains("Scim-Organization"));
+        let mut named = HeaderMap::new();
+        named.insert("scim-organization", b.to_string().parse().unwrap());
+        assert_eq!(resolve_org(&rfc, &named, &cred(&[a, b])).unwrap(), b);
+        let mut alias = HeaderMap::new();
+        alias.insert("zuora-entity-ids", a.to_string().parse().unwrap());
+        assert_eq!(resolve_org(&rfc, &alias, &cred(&[a, b])).unwrap(), a);
+        let e = resolve_org(&rfc, &named, &cred(&[a])).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::OrganizationForbidden);
+        // Family B: the path decides, the header is ignored.
+        let org_b = Mount {
+            family: Family::Organization,
+            prefix: format!("/Organizations/{b}/scim"),
+            org: Some(b.to_string()),
+        };
+        assert_eq!(resolve_org(&org_b, &alias, &cred(&[a, b])).unwrap(), b);
+    }
+
     #[test]
     fn scopes() {
         assert_eq!(required_scope(&Method::GET, "/Users"), Scope::Read);

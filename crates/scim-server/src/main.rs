@@ -187,6 +187,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(cmd) => {
+            // Admin output is for scripts: only warnings and errors reach stderr.
+            init_logging(&Config { log_level: "warn".into(), ..config.clone() });
             let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
             let store = open_store(&config, registry).await?;
             admin_command(store.as_ref(), cmd).await
@@ -220,11 +222,32 @@ async fn open_store(
         cursor_ttl: std::time::Duration::from_secs(config.cursor_timeout_secs),
         ..scim_store::StoreOptions::default()
     };
-    let store = scim_store::SeaStore::connect_with(&config.database_url, registry, opts)
-        .await
-        .with_context(|| format!("cannot open the database {url}"))?;
-    store.migrate().await.with_context(|| format!("cannot migrate the database {url}"))?;
-    Ok(Arc::new(store))
+    // A database server may come up after us (containers starting together): retry an
+    // unreachable one for about a minute. SQLite files are local, so they fail at once.
+    let attempts = if config.database_url.starts_with("sqlite:") { 1 } else { 6 };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = async {
+            let store = scim_store::SeaStore::connect_with(
+                &config.database_url,
+                registry.clone(),
+                opts.clone(),
+            )
+            .await?;
+            store.migrate().await?;
+            Ok::<_, scim_store::StoreError>(store)
+        }
+        .await;
+        match result {
+            Ok(store) => return Ok(Arc::new(store)),
+            Err(scim_store::StoreError::Unavailable(e)) if attempt < attempts => {
+                tracing::warn!(database = %url, error = %e, attempt, "database unreachable; retrying in 2 s");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot open the database {url}")),
+        }
+    }
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
