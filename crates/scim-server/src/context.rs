@@ -76,7 +76,9 @@ fn strip_base(path: &str, base: &str) -> Option<String> {
     if rest.is_empty() {
         Some("/".to_owned())
     } else if rest.starts_with('/') {
-        Some(rest.to_owned())
+        // `/Users/` is `/Users`: some clients append a slash to every path.
+        let trimmed = rest.trim_end_matches('/');
+        Some(if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() })
     } else {
         None
     }
@@ -296,6 +298,8 @@ mod tests {
         let (m, rest) = Mount::split("/scim/v2/Users/US1").unwrap();
         assert_eq!((m.family, rest.as_str()), (Family::Rfc, "/Users/US1"));
         assert_eq!(Mount::split("/scim/v2").unwrap().1, "/");
+        assert_eq!(Mount::split("/scim/v2/").unwrap().1, "/");
+        assert_eq!(Mount::split("/scim/v2/Users/").unwrap().1, "/Users");
         assert!(Mount::split("/scim/v2x").is_none());
         let (m, rest) = Mount::split("/Organizations/ORabc/scim/Groups").unwrap();
         assert_eq!(m.family, Family::Organization);

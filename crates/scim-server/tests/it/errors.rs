@@ -42,6 +42,46 @@ async fn declared_body_over_the_limit_is_413_before_reading() {
     r.assert_error(413, 20413);
 }
 
+#[tokio::test]
+async fn resource_routes_check_media_types_on_both_families() {
+    let app = app().await;
+    let user = br#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"m@x.io"}"#;
+    for base in ["/scim/v2".to_owned(), format!("/Organizations/{}/scim", app.org)] {
+        let uri = format!("{base}/Users");
+        let r = app
+            .send(
+                req(Method::POST, &uri)
+                    .bearer(&app.token)
+                    .bytes("text/plain", user.to_vec())
+                    .build(),
+            )
+            .await;
+        r.assert_error(415, 20415);
+        let r = app.send(req(Method::POST, &uri).bearer(&app.token).build()).await;
+        r.assert_error(400, 20400);
+        let r = app
+            .send(
+                req(Method::POST, &uri)
+                    .bearer(&app.token)
+                    .bytes("application/scim+json", b"{\"userName\":".to_vec())
+                    .build(),
+            )
+            .await;
+        r.assert_error(400, 20400);
+    }
+    let r = app
+        .send(
+            req(Method::POST, "/scim/v2/Users")
+                .bearer(&app.token)
+                .bytes("application/json; charset=utf-8", user.to_vec())
+                .build(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    // A trailing slash names the same route.
+    assert_eq!(app.get("/scim/v2/Users/").await.status, 200);
+}
+
 /// A router of one route taking `ScimJson`, wrapped in the service's layers.
 async fn echo_app(max_body: usize) -> (crate::support::TestApp, Router) {
     let app = app_with(|c| c.max_body_bytes = max_body).await;
