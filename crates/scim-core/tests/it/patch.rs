@@ -490,7 +490,7 @@ fn okta_remove_and_add_members_in_one_request() {
         got,
         vec![
             json!({"remove":["US00000000000000000000000000000001"]}),
-            json!({"add":[{"value":"US00000000000000000000000000000004","display":"D","type":"User"}]})
+            json!({"add":[{"value":"US00000000000000000000000000000004","type":"User"}]})
         ]
     );
 }

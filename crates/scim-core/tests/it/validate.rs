@@ -133,13 +133,13 @@ fn group_members_need_a_value_and_a_known_type() {
         "members": [{"value": "US00000000000000000000000000000001", "display": "x"}]}),
     )
     .unwrap();
+    // `display` is readOnly (the service computes it): input is dropped, `type` defaults.
     assert_eq!(
         r.get("members"),
-        Some(&json!([{"value": "US00000000000000000000000000000001",
-        "display": "x", "type": "User"}]))
+        Some(&json!([{"value": "US00000000000000000000000000000001", "type": "User"}]))
     );
     assert!(
-        v(ResourceKind::Group, json!({"displayName": "g", "members": [{"display": "x"}]})).is_err()
+        v(ResourceKind::Group, json!({"displayName": "g", "members": [{"type": "User"}]})).is_err()
     );
     assert!(
         v(
