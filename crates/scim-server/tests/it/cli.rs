@@ -153,16 +153,20 @@ fn migrate_applies_and_is_idempotent() {
     assert_eq!(db.json(&["admin", "org", "list", "--json"]), serde_json::json!([]));
 }
 
-/// A running `serve`, stopped (SIGTERM) on drop.
+/// A running `serve`, killed on drop.
 struct Server {
     child: Child,
     addr: String,
+    /// Stderr up to the `listening` line.
     stderr: String,
+    /// Everything after it, as it arrives.
+    later: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
     fn start(db: &Db, env: &[(&str, &str)]) -> Server {
         let mut cmd = db.cmd(&["serve", "--listen", "127.0.0.1:0"]);
+        cmd.env("RUST_LOG", "info");
         cmd.env("SCIM_LOG_FORMAT", "text").stdout(Stdio::null()).stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
@@ -184,19 +188,41 @@ impl Server {
             }
         };
         // Keep draining stderr so the server never blocks on a full pipe.
+        let later = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = later.clone();
         std::thread::spawn(move || {
-            let mut sink = String::new();
-            let _ = reader.read_to_string(&mut sink);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
         });
-        Server { child, addr, stderr }
+        Server { child, addr, stderr, later }
+    }
+
+    /// Waits until the log after start-up contains `needle`.
+    fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.later.lock().unwrap().clone();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "log never showed {needle}: {log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// A raw HTTP/1.1 GET; returns the status line and the whole response.
     fn get(&self, path: &str, token: &str) -> (String, String) {
+        self.get_with(path, token, "")
+    }
+
+    fn get_with(&self, path: &str, token: &str, extra_headers: &str) -> (String, String) {
         let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
         write!(
             s,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n{extra_headers}Connection: close\r\n\r\n",
             self.addr
         )
         .unwrap();
@@ -246,6 +272,13 @@ fn first_start_bootstraps_once_and_stops_gracefully() {
     assert!(status.contains("200"), "{body}");
     let (status, _) = server.get("/healthz", "");
     assert!(status.contains("200"));
+    // Every log line of a request carries its request id.
+    let (status, _) = server.get_with("/scim/v2/Nope", &token, "X-Request-Id: it-req-77\r\n");
+    assert!(status.contains("404"));
+    let log = server.wait_log("it-req-77");
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("/scim/v2/Nope")).collect();
+    assert!(!lines.is_empty(), "{log}");
+    assert!(lines.iter().all(|l| l.contains("request_id=it-req-77")), "{log}");
     assert!(server.terminate().success(), "graceful exit on SIGTERM");
 
     let orgs = db.json(&["admin", "org", "list", "--json"]);
@@ -274,4 +307,35 @@ fn bootstrap_token_can_be_chosen() {
     let out = db.cmd(&["serve"]).env("SCIM_BOOTSTRAP_TOKEN", "short").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bootstrap_token"));
+}
+
+#[tokio::test]
+async fn admin_restore_undoes_a_soft_delete_while_the_server_runs() {
+    use crate::support::{req, send};
+    use http::Method;
+    let db = Db::new();
+    let org = db.json(&["admin", "org", "create", "soft", "--policy", "soft-delete", "--json"]);
+    let sid = org["sid"].as_str().unwrap().to_owned();
+    let token = db.json(&["admin", "token", "create", "--org", &sid, "--json"]);
+    let token = token["token"].as_str().unwrap().to_owned();
+    // The server side, in process, on the same SQLite file.
+    let registry = std::sync::Arc::new(scim_core::schema::Registry::builtin());
+    let store = scim_store::SeaStore::connect(&db.url(), registry.clone()).await.unwrap();
+    store.migrate().await.unwrap();
+    let config = scim_server::Config { auth_cache_ttl_ms: 0, ..scim_server::Config::default() };
+    let state = scim_server::AppState::new(std::sync::Arc::new(store), registry, config.into());
+    let router = scim_server::router(state);
+    let user = serde_json::json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"r@x.io"});
+    let r =
+        send(&router, req(Method::POST, "/scim/v2/Users").bearer(&token).json(&user).build()).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let path = format!("/scim/v2/Users/{id}");
+    let r = send(&router, req(Method::DELETE, &path).bearer(&token).build()).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(send(&router, req(Method::GET, &path).bearer(&token).build()).await.status, 404);
+
+    let restored = db.json(&["admin", "restore", "--org", &sid, &id, "--json"]);
+    assert_eq!(restored["id"], id.as_str());
+    assert_eq!(send(&router, req(Method::GET, &path).bearer(&token).build()).await.status, 200);
 }
