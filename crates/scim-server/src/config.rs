@@ -58,6 +58,8 @@ pub struct Config {
     pub rate_limit_per_second: u32,
     /// Burst size of the per-credential token bucket (at least 1 when limiting).
     pub rate_limit_burst: u32,
+    /// Lifetime of OAuth2 access tokens issued by `/oauth2/token`, in seconds.
+    pub access_token_ttl_secs: u64,
     /// Milliseconds a successful credential or organization lookup is cached per replica
     /// (0 turns the cache off); a revoked token stops working within this time.
     pub auth_cache_ttl_ms: u64,
@@ -92,6 +94,7 @@ impl std::fmt::Debug for Config {
             .field("bulk_max_payload_bytes", &self.bulk_max_payload_bytes)
             .field("rate_limit_per_second", &self.rate_limit_per_second)
             .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("auth_cache_ttl_ms", &self.auth_cache_ttl_ms)
             .field("cors_origins", &self.cors_origins)
             .field("log_format", &self.log_format)
@@ -139,6 +142,7 @@ impl Default for Config {
             bulk_max_payload_bytes: 1024 * 1024,
             rate_limit_per_second: 0,
             rate_limit_burst: 50,
+            access_token_ttl_secs: 3600,
             auth_cache_ttl_ms: 1000,
             cors_origins: Vec::new(),
             log_format: LogFormat::Text,
@@ -227,6 +231,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_burst: Option<u32>,
+    /// OAuth2 access token lifetime, seconds [env: SCIM_ACCESS_TOKEN_TTL_SECS]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl_secs: Option<u64>,
     /// Credential/organization lookup cache, ms; 0 = off [env: SCIM_AUTH_CACHE_TTL_MS]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -285,6 +293,9 @@ impl Config {
         }
         if self.bulk_max_operations == 0 || self.bulk_max_payload_bytes == 0 {
             return bad("bulk_max_operations and bulk_max_payload_bytes must be at least 1");
+        }
+        if self.access_token_ttl_secs == 0 || self.access_token_ttl_secs > 86_400 {
+            return bad("access_token_ttl_secs must be 1 to 86400");
         }
         if self.auth_cache_ttl_ms > 60_000 {
             return bad(

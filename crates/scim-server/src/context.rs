@@ -93,6 +93,8 @@ pub struct Credential {
     pub orgs: Vec<OrganizationSid>,
     /// Its scopes.
     pub scopes: Vec<Scope>,
+    /// When it expires (Unix seconds), for OAuth2 access tokens.
+    pub expires: Option<u64>,
 }
 
 /// The authenticated context of a family-relative request.
@@ -185,7 +187,8 @@ pub fn required_scope(method: &Method, path: &str) -> Scope {
     Scope::Write
 }
 
-/// Authenticates the `Authorization: Bearer` header.
+/// Authenticates the `Authorization: Bearer` header: a static token (looked up by its
+/// SHA-256) or an OAuth2 access token (a JWT, verified by [`crate::oauth::verify`]).
 pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Credential, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::new(ErrorCode::MissingCredential, "no Authorization header"));
@@ -205,10 +208,20 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Crede
     }
     let hash = crate::token::hash(token);
     if let Some(cred) = state.auth_cache.credential(&hash) {
-        return Ok(cred);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        if cred.expires.is_none_or(|exp| exp > now) {
+            return Ok(cred);
+        }
     }
-    let record = state.store.token_by_hash(&hash).await?.ok_or_else(invalid)?;
-    let cred = Credential { id: record.id, orgs: vec![record.org], scopes: record.scopes };
+    let cred = if crate::oauth::looks_like_jwt(token) {
+        crate::oauth::verify(state, token).await?
+    } else {
+        let record = state.store.token_by_hash(&hash).await?.ok_or_else(invalid)?;
+        Credential { id: record.id, orgs: vec![record.org], scopes: record.scopes, expires: None }
+    };
     state.auth_cache.put_credential(hash, cred.clone());
     Ok(cred)
 }
@@ -313,7 +326,12 @@ mod tests {
     }
 
     fn cred(orgs: &[OrganizationSid]) -> Credential {
-        Credential { id: "CL1".into(), orgs: orgs.to_vec(), scopes: Scope::ALL.to_vec() }
+        Credential {
+            id: "CL1".into(),
+            orgs: orgs.to_vec(),
+            scopes: Scope::ALL.to_vec(),
+            expires: None,
+        }
     }
 
     #[test]

@@ -106,7 +106,8 @@ pub fn service_provider_config_doc(
         authentication_schemes: vec![AuthenticationScheme {
             kind: "oauthbearertoken".to_owned(),
             name: "OAuth Bearer Token".to_owned(),
-            description: "A static bearer token created with `scim-server admin token create`, \
+            description: "A static bearer token from `scim-server admin token create`, or an \
+                          OAuth2 access token from POST /oauth2/token (client credentials), \
                           sent as `Authorization: Bearer <token>`"
                 .to_owned(),
             spec_uri: Some("https://www.rfc-editor.org/info/rfc6750".to_owned()),

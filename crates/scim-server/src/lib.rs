@@ -25,6 +25,7 @@ pub mod discovery;
 pub mod error;
 pub mod handlers;
 pub mod middleware;
+pub mod oauth;
 pub mod openapi;
 pub mod ops;
 pub mod response;

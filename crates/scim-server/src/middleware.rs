@@ -184,7 +184,10 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
     let plain_json = accepts_only_plain_json(req.headers().get(header::ACCEPT));
     let docs_base: std::sync::Arc<str> = std::sync::Arc::from(docs);
     let mut res = crate::error::scope(docs_base, None, next.run(req)).await;
-    if res.status().as_u16() >= 400 && res.extensions().get::<RenderedError>().is_none() {
+    if res.status().as_u16() >= 400
+        && res.extensions().get::<RenderedError>().is_none()
+        && res.extensions().get::<crate::oauth::OAuthResponse>().is_none()
+    {
         res = scim_error_from(res, docs).await;
     }
     if plain_json && res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v == SCIM_JSON) {

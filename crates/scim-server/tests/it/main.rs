@@ -15,6 +15,7 @@ mod groups;
 mod harness;
 mod idempotency;
 mod middleware;
+mod oauth;
 mod okta;
 mod ops;
 mod outage;
