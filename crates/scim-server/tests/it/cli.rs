@@ -339,3 +339,40 @@ async fn admin_restore_undoes_a_soft_delete_while_the_server_runs() {
     assert_eq!(restored["id"], id.as_str());
     assert_eq!(send(&router, req(Method::GET, &path).bearer(&token).build()).await.status, 200);
 }
+
+#[test]
+fn configuration_comes_from_file_environment_and_flags() {
+    let db = Db::new();
+    std::fs::write(
+        db.dir.join("scim.toml"),
+        "default_page_size = 5\nmax_page_size = 900\nbulk_max_operations = 3\n",
+    )
+    .unwrap();
+    let chosen = "config-layers-token-0123";
+    let server = Server::start(
+        &db,
+        &[
+            ("SCIM_BOOTSTRAP_TOKEN", chosen),
+            ("SCIM_MAX_PAGE_SIZE", "250"),
+            ("SCIM_BULK_MAX_OPERATIONS", "9"),
+        ],
+    );
+    let (status, body) = server.get("/scim/v2/ServiceProviderConfig", chosen);
+    assert!(status.contains("200"), "{body}");
+    let json = &body[body.find("\r\n\r\n").unwrap() + 4..];
+    let v: Value = serde_json::from_str(json).unwrap();
+    assert_eq!(v["pagination"]["defaultPageSize"], 5, "from scim.toml");
+    assert_eq!(v["pagination"]["maxPageSize"], 250, "the environment beats the file");
+    assert_eq!(v["bulk"]["maxOperations"], 9);
+    drop(server);
+
+    let mut cmd = db.cmd(&["serve", "--listen", "127.0.0.1:0", "--max-page-size", "4"]);
+    let out = cmd.env("SCIM_MAX_PAGE_SIZE", "250").output().unwrap();
+    assert!(!out.status.success(), "a flag beats the environment: 4 < default_page_size 5");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("default_page_size must not exceed max_page_size"), "{err}");
+
+    let out = db.cmd(&["serve", "--config", "missing.toml"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+}
