@@ -258,8 +258,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    if let Some(boot) = admin::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await? {
-        eprintln!("{}", boot.message(&addr.to_string()));
+    match admin::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await? {
+        Some(boot) => eprintln!("{}", boot.message(&addr.to_string())),
+        None if config.bootstrap_token.is_some() => {
+            tracing::info!(
+                "the database already has organizations; SCIM_BOOTSTRAP_TOKEN is ignored"
+            );
+        }
+        None => {}
     }
     let state = scim_server::AppState::new(store, registry, Arc::new(config));
     let pruner = state.clone();
