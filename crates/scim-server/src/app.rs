@@ -1,7 +1,7 @@
 //! The application: shared state and the router that assembles both route families, the
 //! operational endpoints and the layers around them.
 //!
-//! Both families are served by one family-relative router: [`Dispatch`] strips
+//! Both families are served by one family-relative router: `Dispatch` strips
 //! `/scim/v2` or `/Organizations/{OrganizationSid}/scim` from the path, records the
 //! [`Mount`] in the request's extensions and hands the request on, so every handler sees
 //! `/Users/{id}` whatever the family, and path extractors see only their own parameters.

@@ -4,7 +4,7 @@
 //! configured `docs_base`, the family's rules (family B answers `PreconditionFailed` as
 //! 409 `VersionConflict`) and the status-specific headers (`WWW-Authenticate` on 401,
 //! `Retry-After` on 429/503). The docs base and family reach `IntoResponse` through a
-//! task-local set by the router's edge middleware ([`scope`]), so handlers need not pass
+//! task-local set by the router's edge middleware (`scope`), so handlers need not pass
 //! them. Error responses that did not come from here (axum rejections, tower-http layers)
 //! are rewritten into SCIM errors by [`crate::middleware`], so every error is SCIM JSON.
 
@@ -91,7 +91,7 @@ pub(crate) fn scope<F: Future>(
     RENDER.scope(RenderCtx { docs_base, family }, fut)
 }
 
-/// The family of the request being served, when inside [`scope`].
+/// The family of the request being served, when inside `scope`.
 pub fn current_family() -> Option<Family> {
     RENDER.try_with(|c| c.family).ok().flatten()
 }
