@@ -277,6 +277,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     });
     tracing::info!(%addr, "listening");
+    // Small responses go out at once instead of waiting on Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, scim_server::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
