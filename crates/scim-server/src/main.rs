@@ -314,13 +314,20 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-#[allow(clippy::print_stdout)]
-fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+/// Writes one line to stdout; a closed pipe (`scim-server admin ... | head`) is not an error.
+fn say(line: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
-#[allow(clippy::print_stdout)]
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    say(&serde_json::to_string_pretty(v)?)
+}
+
 async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::Org(OrgCommand::Create { name, policies, json }) => {
@@ -330,7 +337,7 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
                 print_json(&out)?;
             } else {
                 let p: Vec<&str> = out.policies.iter().map(|p| p.name()).collect();
-                println!("{}\t{}\t{}", out.sid, out.name, p.join(","));
+                say(&format!("{}\t{}\t{}", out.sid, out.name, p.join(",")))?;
             }
         }
         AdminCommand::Org(OrgCommand::List { json }) => {
@@ -340,7 +347,7 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             } else {
                 for o in orgs {
                     let p: Vec<&str> = o.policies.iter().map(|p| p.name()).collect();
-                    println!("{}\t{}\t{}\t{}", o.sid, o.name, p.join(","), o.created);
+                    say(&format!("{}\t{}\t{}\t{}", o.sid, o.name, p.join(","), o.created))?;
                 }
             }
         }
@@ -351,7 +358,7 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             if json {
                 print_json(&out)?;
             } else {
-                println!("{}\t{}", out.id, out.token);
+                say(&format!("{}\t{}", out.id, out.token))?;
                 eprintln!("The token is shown only this once: store it now.");
             }
         }
@@ -362,13 +369,13 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             } else {
                 for t in tokens {
                     let s: Vec<&str> = t.scopes.iter().map(|s| s.name()).collect();
-                    println!(
+                    say(&format!(
                         "{}\t{}\t{}\t{}",
                         t.id,
                         t.name.unwrap_or_default(),
                         s.join(" "),
                         t.created
-                    );
+                    ))?;
                 }
             }
         }
@@ -377,7 +384,7 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             if json {
                 print_json(&serde_json::json!({"id": id, "revoked": revoked}))?;
             } else if revoked {
-                println!("revoked {id}");
+                say(&format!("revoked {id}"))?;
             }
             if !revoked {
                 anyhow::bail!("no live token {id}");
@@ -390,7 +397,7 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             if json {
                 print_json(&out)?;
             } else {
-                println!("{}\t{}", out.client_id, out.client_secret);
+                say(&format!("{}\t{}", out.client_id, out.client_secret))?;
                 eprintln!("The client secret is shown only this once: store it now.");
             }
         }
@@ -399,7 +406,7 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             if json {
                 print_json(&serde_json::json!({"client_id": client_id, "revoked": revoked}))?;
             } else if revoked {
-                println!("revoked {client_id}");
+                say(&format!("revoked {client_id}"))?;
             }
             if !revoked {
                 anyhow::bail!("no live client {client_id}");
@@ -410,7 +417,7 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             if json {
                 print_json(&resource)?;
             } else {
-                println!("restored {id}");
+                say(&format!("restored {id}"))?;
             }
         }
     }

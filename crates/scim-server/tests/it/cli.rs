@@ -376,3 +376,20 @@ fn configuration_comes_from_file_environment_and_flags() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let db = Db::new();
+    db.json(&["admin", "org", "create", "piped", "--json"]);
+    let mut child = db
+        .cmd(&["admin", "org", "list", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // like `| head -0`: the reader is gone before the write
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{err}");
+}
