@@ -18,7 +18,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, Any, CorsLayer};
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -126,8 +126,9 @@ fn cors(origins: &[String]) -> CorsLayer {
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
     if explicit.is_empty() {
-        // Any origin, never with credentials: SCIM credentials are bearer headers.
-        base.allow_origin(Any).allow_headers(Any)
+        // Any origin, never with credentials: SCIM credentials are bearer headers. The
+        // requested headers are mirrored because a `*` never covers `Authorization`.
+        base.allow_origin(Any).allow_headers(AllowHeaders::mirror_request())
     } else {
         let headers = [
             header::AUTHORIZATION,

@@ -67,7 +67,8 @@ async fn cors_default_allows_any_origin_without_credentials() {
     assert!(r.status.is_success(), "{}", r.status);
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     assert!(r.header("access-control-allow-methods").unwrap().contains("PATCH"));
-    assert!(r.header("access-control-allow-headers").is_some());
+    let allowed = r.header("access-control-allow-headers").unwrap().to_ascii_lowercase();
+    assert!(allowed.contains("authorization"), "a * would not cover Authorization: {allowed}");
     assert!(r.header("access-control-allow-credentials").is_none());
     let r = app
         .send(
@@ -95,6 +96,8 @@ async fn cors_configured_origins_get_credentials() {
     };
     let r = app.send(preflight("https://admin.example")).await;
     assert_eq!(r.header("access-control-allow-origin"), Some("https://admin.example"));
+    let allowed = r.header("access-control-allow-headers").unwrap().to_ascii_lowercase();
+    assert!(allowed.contains("authorization") && allowed.contains("if-match"), "{allowed}");
     assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
     let r = app.send(preflight("https://evil.example")).await;
     assert_eq!(r.header("access-control-allow-origin"), None);
