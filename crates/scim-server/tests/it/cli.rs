@@ -153,6 +153,18 @@ fn migrate_applies_and_is_idempotent() {
     assert_eq!(db.json(&["admin", "org", "list", "--json"]), serde_json::json!([]));
 }
 
+/// Kills a child that a failed assertion would otherwise leave running.
+struct KillOnDrop(Option<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// A running `serve`, killed on drop.
 struct Server {
     child: Child,
@@ -171,8 +183,8 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
-        let mut reader = BufReader::new(child.stderr.take().unwrap());
+        let mut child = KillOnDrop(Some(cmd.spawn().unwrap()));
+        let mut reader = BufReader::new(child.0.as_mut().unwrap().stderr.take().unwrap());
         let mut stderr = String::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         let addr = loop {
@@ -197,7 +209,7 @@ impl Server {
                 line.clear();
             }
         });
-        Server { child, addr, stderr, later }
+        Server { child: child.0.take().unwrap(), addr, stderr, later }
     }
 
     /// Waits until the log after start-up contains `needle`.
