@@ -49,6 +49,10 @@ pub struct Mount {
 impl Mount {
     /// Splits a request path into its mount and the family-relative rest (`/Users/...`,
     /// or `/` for the base itself); `None` for paths outside both families.
+    ///
+    /// Family A forgives trailing slashes (`/Users/` is `/Users`). Family B takes the paths
+    /// of its contract literally: `/Users/` is `/Users/{UserSid}` with an empty sid, which
+    /// names no user (404), not the list.
     pub fn split(path: &str) -> Option<(Mount, String)> {
         const RFC: &str = "/scim/v2";
         if let Some(rest) = strip_base(path, RFC) {
@@ -57,7 +61,7 @@ impl Mount {
         }
         let after = path.strip_prefix("/Organizations/")?;
         let (org, tail) = after.split_once('/')?;
-        let rest = strip_base(tail, "scim")?;
+        let rest = strip_base_literal(tail, "scim")?;
         if org.is_empty() {
             return None;
         }
@@ -81,6 +85,16 @@ fn strip_base(path: &str, base: &str) -> Option<String> {
         Some(if trimmed.is_empty() { "/".to_owned() } else { trimmed.to_owned() })
     } else {
         None
+    }
+}
+
+/// `path` below `base` as written, but for the base itself (`base` and `base/` give `/`).
+fn strip_base_literal(path: &str, base: &str) -> Option<String> {
+    let rest = path.strip_prefix(base)?;
+    match rest {
+        "" | "/" => Some("/".to_owned()),
+        r if r.starts_with('/') => Some(r.to_owned()),
+        _ => None,
     }
 }
 
@@ -320,6 +334,9 @@ mod tests {
         assert_eq!(m.prefix, "/Organizations/ORabc/scim");
         assert_eq!(rest, "/Groups");
         assert_eq!(Mount::split("/Organizations/ORabc/scim").unwrap().1, "/");
+        assert_eq!(Mount::split("/Organizations/ORabc/scim/").unwrap().1, "/");
+        // Family B is literal: a trailing slash is an empty UserSid, not the list.
+        assert_eq!(Mount::split("/Organizations/ORabc/scim/Users/").unwrap().1, "/Users/");
         assert!(Mount::split("/Organizations/ORabc/scimx").is_none());
         assert!(Mount::split("/Organizations//scim/Users").is_none());
         assert!(Mount::split("/healthz").is_none());

@@ -2,7 +2,8 @@
 //!
 //! Handlers return [`ApiError`]; it renders through [`ScimError::to_body`] with the
 //! configured `docs_base`, the family's rules (family B answers `PreconditionFailed` as
-//! 409 `VersionConflict`) and the status-specific headers (`WWW-Authenticate` on 401,
+//! 409 `VersionConflict`, and its `scimType` is one the Twilio contract allows, see
+//! [`crate::profile::scim_type`]) and the status-specific headers (`WWW-Authenticate` on 401,
 //! `Retry-After` on 429/503). The docs base and family reach `IntoResponse` through a
 //! task-local set by the router's edge middleware (`scope`), so handlers need not pass
 //! them. Error responses that did not come from here (axum rejections, tower-http layers)
@@ -110,7 +111,16 @@ pub fn for_family(e: ScimError, family: Option<Family>) -> ScimError {
 /// The wire body of an error as this request's family and configuration render it (for
 /// bodies nested in other documents, such as bulk operation responses).
 pub fn error_body(e: &ScimError, docs_base: &str, family: Family) -> ErrorBody {
-    for_family(e.clone(), Some(family)).to_body(docs_base)
+    body_for(&for_family(e.clone(), Some(family)), docs_base, Some(family))
+}
+
+/// The wire body of an error already passed through [`for_family`]: on family B, a
+/// `scimType` outside the contract's enum becomes the closest allowed one (the `code`
+/// keeps the distinction).
+fn body_for(e: &ScimError, docs_base: &str, family: Option<Family>) -> ErrorBody {
+    let mut body = e.to_body(docs_base);
+    body.scim_type = body.scim_type.map(|t| crate::profile::scim_type_for(t, family));
+    body
 }
 
 /// Renders an error: SCIM body, status, content type and status-specific headers.
@@ -120,7 +130,7 @@ pub fn render(e: ScimError, docs_base: &str, family: Option<Family>) -> Response
         tracing::error!(detail = %e.detail, "internal error");
     }
     let status = e.status();
-    let body = serde_json::to_vec(&e.to_body(docs_base)).unwrap_or_else(|_| {
+    let body = serde_json::to_vec(&body_for(&e, docs_base, family)).unwrap_or_else(|_| {
         // Serialising a struct of strings cannot fail; keep a valid body regardless.
         br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500"}"#.to_vec()
     });
@@ -162,6 +172,16 @@ mod tests {
         let e = ScimError::new(ErrorCode::PreconditionFailed, "changed");
         assert_eq!(for_family(e.clone(), Some(Family::Rfc)).code, ErrorCode::PreconditionFailed);
         assert_eq!(for_family(e, Some(Family::Organization)).code, ErrorCode::VersionConflict);
+    }
+
+    #[test]
+    fn family_b_maps_scim_types_outside_the_contract() {
+        let e = ScimError::new(ErrorCode::NoTarget, "nothing there");
+        let b = error_body(&e, "https://d", Family::Organization);
+        assert_eq!(b.scim_type, Some(scim_core::error::ScimType::InvalidValue));
+        assert_eq!(b.code, Some(23400));
+        let a = error_body(&e, "https://d", Family::Rfc);
+        assert_eq!(a.scim_type, Some(scim_core::error::ScimType::NoTarget));
     }
 
     #[test]

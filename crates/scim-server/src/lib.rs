@@ -28,6 +28,7 @@ pub mod middleware;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;
+pub mod profile;
 pub mod response;
 pub mod token;
 

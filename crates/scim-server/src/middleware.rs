@@ -301,10 +301,22 @@ async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Res
 
 /// Fallback for paths no route matches.
 pub async fn unknown_route(req: Request) -> ApiError {
-    ApiError::new(
-        ErrorCode::UnknownRoute,
-        format!("no route matches {}", req.uri().path().chars().take(200).collect::<String>()),
-    )
+    let path = req.uri().path();
+    let shown = path.chars().take(200).collect::<String>();
+    let literal = req
+        .extensions()
+        .get::<crate::context::Mount>()
+        .is_some_and(|m| m.family == crate::context::Family::Organization);
+    if literal && path.len() > 1 && path.ends_with('/') {
+        return ApiError::new(
+            ErrorCode::UnknownRoute,
+            format!(
+                "no route matches {shown}: the organization-scoped routes take no trailing \
+                 slash, and an empty id names no resource"
+            ),
+        );
+    }
+    ApiError::new(ErrorCode::UnknownRoute, format!("no route matches {shown}"))
 }
 
 /// Fallback for a known path with a method it does not support.

@@ -1,11 +1,13 @@
 //! The resource operations behind every route: create, read, replace, patch, delete.
 //!
 //! The single-resource routes and `/Bulk` both call these functions, so a bulk
-//! operation behaves exactly like the request it stands for.
+//! operation behaves exactly like the request it stands for. On family B, create, replace
+//! and patch also hold the result to the family's profile ([`crate::profile::check`]).
 
 use super::support::{self, Precondition, Projection};
 use crate::app::AppState;
 use crate::context::RequestCtx;
+use crate::profile;
 use scim_core::message::{PATCH_OP, PatchOperation, PatchRequest};
 use scim_core::patch::{self, MemberOp, PatchContext};
 use scim_core::policy::check_policies;
@@ -63,6 +65,7 @@ pub(crate) async fn create(
 ) -> Result<Stored, ScimError> {
     let resource = Resource::from_value(body)?;
     let mut resource = validate(resource, &st.registry, kind)?;
+    profile::check(ctx.family, kind, &resource, None)?;
     check_policies(&resource, &ctx.org.policies)?;
     let password = take_password(&mut resource);
     let members = match kind {
@@ -100,6 +103,7 @@ pub(crate) async fn replace(
     };
     let registry = st.registry.clone();
     let policies = ctx.org.policies.clone();
+    let family = ctx.family;
     let cond_check = cond.clone();
     let modifier: scim_store::Modifier = Box::new(move |stored: Stored| {
         if cond_check.needs_check() {
@@ -109,6 +113,7 @@ pub(crate) async fn replace(
         let pctx = PatchContext::new(&registry, kind).with_external_members(true);
         let replaced = scim_core::replace::replace(&current, incoming, &pctx)?;
         let mut new = replaced.resource;
+        profile::check(family, kind, &new, Some(&current))?;
         check_policies(&new, &policies)?;
         let _ = take_password(&mut new);
         let mut members = Vec::new();
@@ -184,6 +189,7 @@ pub(crate) async fn patch(
     }
     let registry = st.registry.clone();
     let policies = ctx.org.policies.clone();
+    let family = ctx.family;
     let cond_check = cond.clone();
     let ops = req.operations;
     let modifier: scim_store::Modifier = Box::new(move |stored: Stored| {
@@ -192,6 +198,8 @@ pub(crate) async fn patch(
         }
         let pctx = PatchContext::new(&registry, kind).with_external_members(true);
         let mut resource = without_rows(stored.resource, kind);
+        // The family's profile checks only what the PATCH changes: keep the stored state.
+        let before = profile::applies(family, kind).then(|| resource.clone());
         let outcome = patch::apply(&mut resource, &ops, &pctx)?;
         let mut members = Vec::new();
         for op in outcome.member_ops {
@@ -208,6 +216,7 @@ pub(crate) async fn patch(
             changed = true;
         }
         if changed {
+            profile::check(family, kind, &resource, before.as_ref())?;
             check_policies(&resource, &policies)?;
         }
         Ok(Change { resource, members, password_hash, changed })

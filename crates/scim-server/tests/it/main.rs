@@ -8,6 +8,7 @@
 mod auth;
 mod bulk;
 mod cli;
+mod contract;
 mod discovery;
 mod entra;
 mod errors;
