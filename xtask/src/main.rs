@@ -50,8 +50,13 @@ fn bench(what: Option<&str>) -> Result<()> {
     match what {
         Some("core") => core(),
         Some("store") => store(),
+        // A plain binary too: the flags after `server` (`--backend sqlite|postgres|all`) go to
+        // it; SCIM_LOADMIX_SECS, SCIM_LOADMIX_USERS, ... tune it (see benches/loadmix.rs).
+        Some("server") => run(cargo()
+            .args(["bench", "-p", "scim-server", "--bench", "loadmix", "--"])
+            .args(std::env::args().skip(3))),
         None | Some("all") => core().and_then(|()| store()),
-        Some(other) => bail!("unknown bench target '{other}' (expected: core, store, all)"),
+        Some(other) => bail!("unknown bench target '{other}' (expected: core, store, server, all)"),
     }
 }
 
@@ -63,7 +68,7 @@ fn main() -> Result<()> {
         Some("conformance") => conformance::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [core|store|all] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all]>"
+                "usage: cargo xtask <ci | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all]>"
             );
             std::process::exit(2);
         }
