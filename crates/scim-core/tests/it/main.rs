@@ -6,4 +6,5 @@ mod patch;
 mod path;
 mod projection;
 mod replace;
+mod roundtrip;
 mod validate;
