@@ -106,18 +106,17 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn(middleware::track))
         .with_state(state.clone());
-    let docs_base: Arc<str> = Arc::from(state.config.docs_base.as_str());
-    let dispatch = Dispatch { family, ops, docs_base };
+    let dispatch = Dispatch { family, ops };
     middleware::layers(Router::new().fallback_service(dispatch), &state)
 }
 
 /// Routes a request to the family-relative router (stripping the family's prefix) or to
-/// the operational router.
+/// the operational router. It runs inside the edge middleware, which scoped the request's
+/// docs base; it adds the family.
 #[derive(Clone, Debug)]
 struct Dispatch {
     family: Router,
     ops: Router,
-    docs_base: Arc<str>,
 }
 
 impl Service<Request> for Dispatch {
@@ -130,7 +129,7 @@ impl Service<Request> for Dispatch {
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        let docs = self.docs_base.clone();
+        let docs = error::current_docs_base();
         let Some((mount, rest)) = Mount::split(req.uri().path()) else {
             return Box::pin(error::scope(docs, None, self.ops.clone().oneshot(req)));
         };

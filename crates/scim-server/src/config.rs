@@ -34,8 +34,9 @@ pub struct Config {
     /// Public base URL (scheme and authority, optionally a path prefix) used for
     /// `meta.location` and `Location`; when unset, taken from `X-Forwarded-*`/`Host`.
     pub public_url: Option<String>,
-    /// Base of the `moreInfo` links of error bodies (`{docs_base}/errors#{code}`).
-    pub docs_base: String,
+    /// Base of the `moreInfo` links of error bodies (`{docs_base}/errors#{code}`); when
+    /// unset, the service's own public base URL + [`DOCS_PATH`], where it serves the page.
+    pub docs_base: Option<String>,
     /// Largest request body, after decompression, in bytes.
     pub max_body_bytes: usize,
     /// Longest time a request may take, in seconds, before it is answered with 503.
@@ -120,8 +121,9 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Default docs base: the `docs` folder of the repository, where `errors.md` lives.
-pub const DEFAULT_DOCS_BASE: &str = "https://github.com/scim-rs/scim/blob/main/docs";
+/// Where the service serves its own documentation (`/docs/errors`, `/docs/errors.md`); the
+/// default docs base is the public base URL followed by this path.
+pub const DOCS_PATH: &str = "/docs";
 
 impl Default for Config {
     fn default() -> Self {
@@ -130,7 +132,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             schema_dir: None,
             public_url: None,
-            docs_base: DEFAULT_DOCS_BASE.into(),
+            docs_base: None,
             max_body_bytes: 10 * 1024 * 1024,
             request_timeout_secs: 30,
             max_filter_length: 4096,
@@ -183,7 +185,7 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
-    /// Base of the moreInfo links in error bodies [env: SCIM_DOCS_BASE]
+    /// Base of the moreInfo links in error bodies [env: SCIM_DOCS_BASE] [default: the public URL + /docs]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docs_base: Option<String>,

@@ -6,6 +6,7 @@
 //! scope: GET, HEAD and searches need `scim:read`, everything else `scim:write`.
 
 use crate::app::AppState;
+use crate::config::{Config, DOCS_PATH};
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -287,7 +288,21 @@ fn org_header(headers: &HeaderMap) -> Result<Option<OrganizationSid>, ApiError> 
 /// `scheme://authority` of the service as the client sees it: the configured
 /// `public_url`, else `X-Forwarded-Proto`/`X-Forwarded-Host`/`Host`, else `listen`.
 pub fn origin(headers: &HeaderMap, state: &AppState) -> String {
-    if let Some(url) = &state.config.public_url {
+    origin_of(headers, &state.config)
+}
+
+/// The base of this request's `moreInfo` links: the configured `docs_base`, else the
+/// service's own [`origin`] followed by [`DOCS_PATH`], where it serves `errors` itself.
+pub fn docs_base(headers: &HeaderMap, config: &Config) -> String {
+    match &config.docs_base {
+        Some(base) => base.trim_end_matches('/').to_owned(),
+        None => format!("{}{DOCS_PATH}", origin_of(headers, config)),
+    }
+}
+
+/// [`origin`] from the configuration alone.
+fn origin_of(headers: &HeaderMap, config: &Config) -> String {
+    if let Some(url) = &config.public_url {
         return url.trim_end_matches('/').to_owned();
     }
     let first = |name: &str| {
@@ -305,7 +320,7 @@ pub fn origin(headers: &HeaderMap, state: &AppState) -> String {
     let host = first("x-forwarded-host")
         .or_else(|| first(header::HOST.as_str()))
         .filter(|h| valid_host(h))
-        .unwrap_or(&state.config.listen);
+        .unwrap_or(&config.listen);
     format!("{proto}://{host}")
 }
 

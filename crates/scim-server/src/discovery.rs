@@ -84,7 +84,8 @@ pub fn service_provider_config_doc(
     let c = &state.config;
     ServiceProviderConfig {
         schemas: vec![SERVICE_PROVIDER_CONFIG_SCHEMA.to_owned()],
-        documentation_uri: Some(c.docs_base.clone()),
+        // The one page every docs base serves (moreInfo links point into it).
+        documentation_uri: Some(format!("{}/errors", crate::error::current_docs_base())),
         patch: Supported { supported: true },
         bulk: BulkConfig {
             supported: true,

@@ -1,14 +1,17 @@
 //! The one error type of the HTTP layer and the one place that renders errors.
 //!
 //! Handlers return [`ApiError`]; it renders through [`ScimError::to_body`] with the
-//! configured `docs_base`, the family's rules (family B answers `PreconditionFailed` as
-//! 409 `VersionConflict`, and its `scimType` is one the Twilio contract allows, see
+//! request's docs base (the configured `docs_base`, else the service's own `/docs` on its
+//! public base URL, see [`crate::context::docs_base`]), the family's rules (family B
+//! answers `PreconditionFailed` as 409 `VersionConflict`, and its `scimType` is one the
+//! Twilio contract allows, see
 //! [`crate::profile::scim_type`]) and the status-specific headers (`WWW-Authenticate` on 401,
 //! `Retry-After` on 429/503). The docs base and family reach `IntoResponse` through a
 //! task-local set by the router's edge middleware (`scope`), so handlers need not pass
 //! them. Error responses that did not come from here (axum rejections, tower-http layers)
 //! are rewritten into SCIM errors by [`crate::middleware`], so every error is SCIM JSON.
 
+use crate::config::DOCS_PATH;
 use crate::context::Family;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
@@ -97,6 +100,12 @@ pub fn current_family() -> Option<Family> {
     RENDER.try_with(|c| c.family).ok().flatten()
 }
 
+/// The docs base of the request being served, when inside `scope`; outside any request,
+/// the path the service serves its documentation at ([`DOCS_PATH`], a relative link).
+pub fn current_docs_base() -> Arc<str> {
+    RENDER.try_with(|c| c.docs_base.clone()).unwrap_or_else(|_| Arc::from(DOCS_PATH))
+}
+
 /// Applies the family's error rules: family B reports a failed precondition as a 409
 /// version conflict (SPEC section 4), family A as 412 (RFC 7644 3.14).
 pub fn for_family(e: ScimError, family: Option<Family>) -> ScimError {
@@ -108,10 +117,10 @@ pub fn for_family(e: ScimError, family: Option<Family>) -> ScimError {
     }
 }
 
-/// The wire body of an error as this request's family and configuration render it (for
+/// The wire body of an error as this request's family and docs base render it (for
 /// bodies nested in other documents, such as bulk operation responses).
-pub fn error_body(e: &ScimError, docs_base: &str, family: Family) -> ErrorBody {
-    body_for(&for_family(e.clone(), Some(family)), docs_base, Some(family))
+pub fn error_body(e: &ScimError, family: Family) -> ErrorBody {
+    body_for(&for_family(e.clone(), Some(family)), &current_docs_base(), Some(family))
 }
 
 /// The wire body of an error already passed through [`for_family`]: on family B, a
@@ -158,7 +167,7 @@ impl IntoResponse for ApiError {
         let ctx = RENDER.try_with(Clone::clone).ok();
         match ctx {
             Some(c) => render(self.0, &c.docs_base, c.family),
-            None => render(self.0, crate::config::DEFAULT_DOCS_BASE, None),
+            None => render(self.0, DOCS_PATH, None),
         }
     }
 }
@@ -177,10 +186,11 @@ mod tests {
     #[test]
     fn family_b_maps_scim_types_outside_the_contract() {
         let e = ScimError::new(ErrorCode::NoTarget, "nothing there");
-        let b = error_body(&e, "https://d", Family::Organization);
+        let b = error_body(&e, Family::Organization);
         assert_eq!(b.scim_type, Some(scim_core::error::ScimType::InvalidValue));
         assert_eq!(b.code, Some(23400));
-        let a = error_body(&e, "https://d", Family::Rfc);
+        assert_eq!(b.more_info.as_deref(), Some("/docs/errors#23400"));
+        let a = error_body(&e, Family::Rfc);
         assert_eq!(a.scim_type, Some(scim_core::error::ScimType::NoTarget));
     }
 

@@ -22,6 +22,7 @@ pub mod body;
 pub mod config;
 pub mod context;
 pub mod discovery;
+pub mod docs;
 pub mod error;
 pub mod handlers;
 pub mod middleware;

@@ -33,15 +33,14 @@ pub static ZUORA_TRACK_ID: HeaderName = HeaderName::from_static("zuora-track-id"
 
 /// Wraps `router` in every layer of the service.
 pub fn layers(router: Router, state: &AppState) -> Router {
-    let docs_base = state.config.docs_base.clone();
-    let panic_docs = docs_base.clone();
+    // The panic catcher runs inside the edge, so the request's docs base is in scope.
     let on_panic = move |_: Box<dyn std::any::Any + Send + 'static>| {
         render(
             ScimError::new(
                 ErrorCode::Internal,
                 "internal error; the request id identifies it in the log",
             ),
-            &panic_docs,
+            &crate::error::current_docs_base(),
             None,
         )
     };
@@ -163,11 +162,15 @@ pub fn check_track_id(value: &[u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The SCIM edge: checks the tracking header and the declared body size, then makes sure
-/// the response is right: any error becomes SCIM JSON, the media type follows `Accept`,
-/// and `Zuora-Track-Id` is echoed.
+/// The SCIM edge: works out the request's docs base (the configured one, else this
+/// service's own `/docs` as the client addresses it) and scopes it for every error rendered
+/// below, checks the tracking header and the declared body size, then makes sure the
+/// response is right: any error becomes SCIM JSON, the media type follows `Accept`, and
+/// `Zuora-Track-Id` is echoed.
 async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let docs = state.config.docs_base.as_str();
+    let docs_base: std::sync::Arc<str> =
+        std::sync::Arc::from(crate::context::docs_base(req.headers(), &state.config));
+    let docs = &*docs_base;
     let track = req.headers().get(&ZUORA_TRACK_ID).cloned();
     if let Some(t) = &track
         && let Err(why) = check_track_id(t.as_bytes())
@@ -183,8 +186,7 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
         return render(crate::body::too_large(state.config.max_body_bytes).0, docs, None);
     }
     let plain_json = accepts_only_plain_json(req.headers().get(header::ACCEPT));
-    let docs_base: std::sync::Arc<str> = std::sync::Arc::from(docs);
-    let mut res = crate::error::scope(docs_base, None, next.run(req)).await;
+    let mut res = crate::error::scope(docs_base.clone(), None, next.run(req)).await;
     if res.status().as_u16() >= 400
         && res.extensions().get::<RenderedError>().is_none()
         && res.extensions().get::<crate::oauth::OAuthResponse>().is_none()

@@ -81,6 +81,8 @@ pub const ROUTES: &[RouteDoc] = &[
     root("GET", "/readyz", "The database is reachable"),
     root("GET", "/metrics", "Prometheus metrics"),
     root("GET", "/openapi.json", "This document"),
+    root("GET", "/docs/errors", "The error codes (docs/errors.md) as HTML; moreInfo links here"),
+    root("GET", "/docs/errors.md", "The error codes as markdown"),
 ];
 
 /// The family bases and their path parameters.

@@ -1,6 +1,8 @@
 //! Operational endpoints outside the route families: `/healthz` (the process is up),
-//! `/readyz` (the database answers), `/metrics` (Prometheus text) and `/openapi.json`.
-//! They need no credential: operators expose them to their own network only.
+//! `/readyz` (the database answers), `/metrics` (Prometheus text), `/openapi.json`, and the
+//! error documentation that `moreInfo` links point to (`/docs/errors`, see [`crate::docs`]).
+//! They need no credential: operators expose them to their own network only (the
+//! documentation is public text and may be exposed to anyone).
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -20,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(crate::docs::routes())
 }
 
 async fn healthz() -> Response {

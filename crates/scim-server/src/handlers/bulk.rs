@@ -208,7 +208,7 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
             };
             progressed = true;
             let failed = outcome.is_err();
-            record(st, ctx, op, i, outcome, &mut results, &mut resolved, &mut failed_ids);
+            record(ctx, op, i, outcome, &mut results, &mut resolved, &mut failed_ids);
             if failed {
                 errors += 1;
                 if fail_on_errors.is_some_and(|n| errors >= n) {
@@ -229,7 +229,7 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
                 let Some((data, later)) = split_circular(op, &resolved) else { continue };
                 let outcome = execute_with(st, ctx, op, Some(data), &resolved).await;
                 let failed = outcome.is_err();
-                record(st, ctx, op, i, outcome, &mut results, &mut resolved, &mut failed_ids);
+                record(ctx, op, i, outcome, &mut results, &mut resolved, &mut failed_ids);
                 if failed {
                     errors += 1;
                     if fail_on_errors.is_some_and(|n| errors >= n) {
@@ -251,7 +251,7 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
                     ErrorCode::UnresolvedBulkId,
                     "the operation's bulkId references form a cycle that cannot be resolved",
                 );
-                record(st, ctx, op, i, Err(e), &mut results, &mut resolved, &mut failed_ids);
+                record(ctx, op, i, Err(e), &mut results, &mut resolved, &mut failed_ids);
                 errors += 1;
                 if fail_on_errors.is_some_and(|n| errors >= n) {
                     stopped = true;
@@ -307,8 +307,7 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
                     // The group exists, but without these members: report the failure.
                     let e = crate::error::for_family(e, Some(ctx.family));
                     res.status = e.status().as_u16().to_string();
-                    res.response =
-                        serde_json::to_value(error_body(&e, &st.config.docs_base, ctx.family)).ok();
+                    res.response = serde_json::to_value(error_body(&e, ctx.family)).ok();
                 }
             }
         }
@@ -394,9 +393,7 @@ fn split_circular(
 }
 
 /// Stores an operation's response and, for a POST, what its bulkId resolved to.
-#[allow(clippy::too_many_arguments)]
 fn record(
-    st: &AppState,
     ctx: &RequestCtx,
     op: &BulkOperation,
     i: usize,
@@ -433,8 +430,7 @@ fn record(
                 res.location = Some(ctx.location(t.kind, &id));
             }
             res.status = e.status().as_u16().to_string();
-            res.response =
-                serde_json::to_value(error_body(&e, &st.config.docs_base, ctx.family)).ok();
+            res.response = serde_json::to_value(error_body(&e, ctx.family)).ok();
         }
     }
     if let Some(slot) = results.get_mut(i) {

@@ -186,7 +186,7 @@ async fn loaded_extension_schemas_are_advertised() {
     std::fs::write(dir.join("acme.json"), VENDOR).unwrap();
     std::fs::write(dir.join("README.txt"), "not a schema").unwrap();
     let registry = load_registry(Some(&dir)).unwrap();
-    let config = Config { docs_base: "https://docs.test".into(), ..Config::default() };
+    let config = Config { docs_base: Some("https://docs.test".into()), ..Config::default() };
     let app = app_from(config, registry).await;
     let v = app.get("/scim/v2/Schemas").await.json();
     assert_eq!(v["totalResults"], 4);

@@ -213,3 +213,83 @@ async fn slow_requests_are_scim_503() {
     r.assert_error(503, 21503);
     assert!(r.header("retry-after").is_some());
 }
+
+/// By default `moreInfo` points at the service's own `/docs/errors`, on the base URL the
+/// client addressed (like `meta.location`), and that link resolves to the entry.
+#[tokio::test]
+async fn more_info_defaults_to_the_services_own_docs_page() {
+    let app = app_with(|c| c.docs_base = None).await;
+    // No Host header: the listen address, as for meta.location.
+    let r = app.get("/scim/v2/Users/x").await;
+    assert_eq!(r.status, 404);
+    let v = r.json();
+    assert_eq!(v["code"], 21404);
+    assert_eq!(v["moreInfo"], "http://127.0.0.1:8080/docs/errors#21404");
+    // Host and X-Forwarded-Proto, on both families and on the operational router.
+    let org = format!("/Organizations/{}/scim/Users/x", app.org);
+    for (path, code) in [("/scim/v2/Users/x", 21404), (org.as_str(), 21404), ("/nope", 22404)] {
+        let r = app
+            .send(
+                req(Method::GET, path)
+                    .bearer(&app.token)
+                    .header("host", "scim.example:8443")
+                    .header("x-forwarded-proto", "https")
+                    .build(),
+            )
+            .await;
+        assert_eq!(r.json()["moreInfo"], format!("https://scim.example:8443/docs/errors#{code}"));
+    }
+    // Errors rendered by the edge itself (before any route) follow the same base.
+    let r = app
+        .send(
+            req(Method::GET, "/scim/v2/Users")
+                .bearer(&app.token)
+                .header("host", "scim.example")
+                .header("zuora-track-id", "a:b")
+                .build(),
+        )
+        .await;
+    assert_eq!(r.json()["moreInfo"], "http://scim.example/docs/errors#28400");
+    // Errors nested in a bulk response too.
+    let bulk = json!({"schemas":[scim_core::message::BULK_REQUEST],"Operations":[
+        {"method":"DELETE","path":"/Users/US0123456789abcdef0123456789abcdef"}]});
+    let r =
+        app.send(req(Method::POST, "/scim/v2/Bulk").bearer(&app.token).json(&bulk).build()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json()["Operations"][0]["response"]["moreInfo"],
+        "http://127.0.0.1:8080/docs/errors#20404"
+    );
+    // The ServiceProviderConfig's documentationUri is that page.
+    let spc = app.get("/scim/v2/ServiceProviderConfig").await.json();
+    assert_eq!(spc["documentationUri"], "http://127.0.0.1:8080/docs/errors");
+    // The link resolves on the same service, without a credential, to the entry.
+    let r = app.send(req(Method::GET, "/docs/errors").build()).await;
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8(r.bytes).unwrap().contains(r#"<a id="21404"></a>"#));
+    // A configured public_url is the base, as for meta.location.
+    let app = app_with(|c| {
+        c.docs_base = None;
+        c.public_url = Some("https://public.example/".into());
+    })
+    .await;
+    let v = app.get("/scim/v2/Users/x").await.json();
+    assert_eq!(v["moreInfo"], "https://public.example/docs/errors#21404");
+}
+
+#[tokio::test]
+async fn a_configured_docs_base_wins() {
+    let app = app_with(|c| {
+        c.docs_base = Some("https://help.example/scim/".into());
+        c.public_url = Some("https://public.example".into());
+    })
+    .await;
+    let r = app
+        .send(req(Method::GET, "/scim/v2/Users/x").bearer(&app.token).header("host", "h").build())
+        .await;
+    assert_eq!(r.json()["moreInfo"], "https://help.example/scim/errors#21404");
+    let r = app.send(req(Method::GET, "/nope").build()).await;
+    assert_eq!(r.json()["moreInfo"], "https://help.example/scim/errors#22404");
+    let spc = app.get("/scim/v2/ServiceProviderConfig").await.json();
+    assert_eq!(spc["documentationUri"], "https://help.example/scim/errors");
+}

@@ -1,5 +1,6 @@
-//! Operational endpoints: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, and the route
-//! table the OpenAPI document is generated from.
+//! Operational endpoints: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, the error
+//! documentation (`/docs/errors`), and the route table the OpenAPI document is generated
+//! from.
 
 use crate::support::{app, req};
 use http::Method;
@@ -78,4 +79,30 @@ async fn every_documented_route_is_routed() {
             r.status
         );
     }
+}
+
+/// `moreInfo` links resolve on the service itself: the error codes as HTML with every
+/// entry's anchor, and the markdown they come from; no credential needed.
+#[tokio::test]
+async fn error_docs_are_served_as_html_and_markdown() {
+    let app = app().await;
+    let r = app.send(req(Method::GET, "/docs/errors").build()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let html = String::from_utf8(r.bytes).unwrap();
+    assert!(html.starts_with("<!doctype html>"), "{html}");
+    assert!(html.contains(r#"id="20409""#), "{html}");
+    for code in scim_core::ErrorCode::ALL {
+        assert!(html.contains(&format!(r#"<a id="{}"></a>"#, code.code())), "{code:?}");
+    }
+    assert!(!html.contains("### "), "headings are rendered");
+    let r = app.send(req(Method::GET, "/docs/errors.md").build()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/markdown; charset=utf-8"));
+    let md = String::from_utf8(r.bytes).unwrap();
+    assert_eq!(md, include_str!("../../../../docs/errors.md"));
+    let r = app.send(req(Method::HEAD, "/docs/errors").build()).await;
+    assert_eq!(r.status, 200);
+    app.send(req(Method::POST, "/docs/errors").build()).await.assert_error(405, 20405);
+    app.send(req(Method::GET, "/docs/nope").build()).await.assert_error(404, 22404);
 }

@@ -32,7 +32,7 @@ pub async fn app() -> TestApp {
 }
 
 pub async fn app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
-    let mut config = Config { docs_base: "https://docs.test".into(), ..Config::default() };
+    let mut config = Config { docs_base: Some("https://docs.test".into()), ..Config::default() };
     configure(&mut config);
     app_from(config, Registry::builtin()).await
 }
