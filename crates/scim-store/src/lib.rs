@@ -73,6 +73,33 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         kind: ResourceKind,
         new: NewResource,
     ) -> Result<Stored>;
+    /// Creates many resources of one kind in one transaction, all or nothing (for bulk
+    /// loads and imports): each gets a fresh sid and `version` 1, and the answer is in input
+    /// order, as [`Store::create`] would answer each.
+    ///
+    /// Uniqueness is checked per resource, against the stored ones and against the earlier
+    /// ones of the same call, with the same semantics as `create`: the first resource (in
+    /// input order) whose `userName`/`displayName` or `externalId` is taken fails the whole
+    /// call with [`StoreError::Conflict`] naming that attribute and value, and nothing is
+    /// written. Any other error (an invalid document, an unknown member) also writes
+    /// nothing. An empty list is a no-op.
+    ///
+    /// [`SeaStore`] writes multi-row `INSERT`s in chunks, which makes this much cheaper per
+    /// resource than `create`. The provided default only loops over `create`: it is NOT
+    /// atomic and exists so that wrappers and test doubles keep compiling; a real store
+    /// overrides it, and a wrapper should delegate to its inner store.
+    async fn create_many(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        new: Vec<NewResource>,
+    ) -> Result<Vec<Stored>> {
+        let mut out = Vec::with_capacity(new.len());
+        for n in new {
+            out.push(self.create(org, kind, n).await?);
+        }
+        Ok(out)
+    }
     /// One resource (soft-deleted ones are hidden).
     async fn get(
         &self,

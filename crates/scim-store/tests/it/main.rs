@@ -15,6 +15,7 @@
     clippy::indexing_slicing
 )]
 
+mod batch;
 mod credentials;
 mod members;
 mod paging;
