@@ -85,21 +85,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// nothing. An empty list is a no-op.
     ///
     /// [`SeaStore`] writes multi-row `INSERT`s in chunks, which makes this much cheaper per
-    /// resource than `create`. The provided default only loops over `create`: it is NOT
-    /// atomic and exists so that wrappers and test doubles keep compiling; a real store
-    /// overrides it, and a wrapper should delegate to its inner store.
+    /// resource than `create`. Every implementation must keep the all-or-nothing promise;
+    /// a wrapper delegates to its inner store.
     async fn create_many(
         &self,
         org: OrganizationSid,
         kind: ResourceKind,
         new: Vec<NewResource>,
-    ) -> Result<Vec<Stored>> {
-        let mut out = Vec::with_capacity(new.len());
-        for n in new {
-            out.push(self.create(org, kind, n).await?);
-        }
-        Ok(out)
-    }
+    ) -> Result<Vec<Stored>>;
     /// One resource (soft-deleted ones are hidden).
     async fn get(
         &self,

@@ -87,6 +87,15 @@ impl Store for Switchable {
         self.check()?;
         self.inner.create(org, kind, new).await
     }
+    async fn create_many(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        new: Vec<NewResource>,
+    ) -> Result<Vec<Stored>> {
+        self.check()?;
+        self.inner.create_many(org, kind, new).await
+    }
     async fn get(
         &self,
         org: OrganizationSid,
