@@ -4,6 +4,7 @@
 //! [`dialect`], the filter and sort translation in [`sql`], the data layout and its
 //! migrations in [`migration`], RFC 9865 cursors in [`cursor`].
 
+mod conn;
 mod cursor;
 mod dialect;
 mod migration;
@@ -15,6 +16,7 @@ use crate::{
     Pagination, Policy, Query, ReadOptions, Result, Scope, Store, StoreError, Stored, TokenRecord,
 };
 use async_trait::async_trait;
+use conn::{Db, DbRow, Exec, ExecErr, Txn};
 use dialect::Dialect;
 use scim_core::message::SortOrder;
 use scim_core::resource::{Resource, get_ci};
@@ -24,10 +26,7 @@ use scim_core::{ErrorCode, ScimError};
 use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, JoinType, LockType, Order, Query as Q, SelectStatement,
 };
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    QueryResult, RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectOptions, Database};
 use sea_orm_migration::MigratorTrait;
 use serde_json::{Map, Value};
 use sql::{KeyKind, SortKey, T, Translator, col};
@@ -75,7 +74,9 @@ impl Default for StoreOptions {
 /// The [`Store`] on a SQL database through sea-orm.
 #[derive(Debug)]
 pub struct SeaStore {
-    db: DatabaseConnection,
+    db: Db,
+    /// The URL, kept to open a sea-orm connection for migrations when `db` is inline.
+    url: String,
     registry: Arc<Registry>,
     d: Dialect,
     opts: StoreOptions,
@@ -119,30 +120,21 @@ fn kind_of(s: &str) -> Result<ResourceKind> {
     }
 }
 
-fn db_err(e: DbErr) -> StoreError {
-    match &e {
-        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => StoreError::Unavailable(e.to_string()),
-        DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s))
-            if matches!(
-                &**s,
-                sea_orm::sqlx::Error::Io(_)
-                    | sea_orm::sqlx::Error::PoolTimedOut
-                    | sea_orm::sqlx::Error::PoolClosed
-                    | sea_orm::sqlx::Error::Tls(_)
-            ) =>
-        {
-            StoreError::Unavailable(e.to_string())
-        }
-        _ => StoreError::Internal(e.to_string()),
+fn db_err(e: impl Into<ExecErr>) -> StoreError {
+    let e = e.into();
+    if e.is_unavailable() {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Internal(e.to_string())
     }
 }
 
-fn is_unique(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+fn is_unique(e: &ExecErr) -> bool {
+    e.is_unique()
 }
 
-fn get<T: sea_orm::TryGetable>(r: &QueryResult, c: &str) -> Result<T> {
-    r.try_get::<T>("", c).map_err(db_err)
+fn get<T: conn::Col>(r: &DbRow, c: &str) -> Result<T> {
+    r.get::<T>(c).map_err(db_err)
 }
 
 fn scopes_json(scopes: &[Scope]) -> String {
@@ -265,7 +257,7 @@ struct Row {
 }
 
 impl Row {
-    fn from(r: &QueryResult) -> Result<Row> {
+    fn from(r: &DbRow) -> Result<Row> {
         let doc: String = get(r, "doc")?;
         let doc = match serde_json::from_str(&doc) {
             Ok(Value::Object(m)) => m,
@@ -336,6 +328,33 @@ impl SeaStore {
         registry: Arc<Registry>,
         opts: StoreOptions,
     ) -> Result<SeaStore> {
+        #[cfg(feature = "sqlite")]
+        if let Some((path, mode)) = conn::sqlite_file(url) {
+            let pool = conn::lite::Pool::open(path, mode)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            return Ok(SeaStore {
+                db: Db::Lite(pool),
+                url: url.to_owned(),
+                registry,
+                d: Dialect::Sqlite,
+                opts,
+                secrets: Mutex::new(HashMap::new()),
+            });
+        }
+        let db = Self::sea_connect(url, &opts).await?;
+        let d = Dialect::of(sea_orm::ConnectionTrait::get_database_backend(&db));
+        Ok(SeaStore {
+            db: Db::Sea(db),
+            url: url.to_owned(),
+            registry,
+            d,
+            opts,
+            secrets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A sea-orm (sqlx) connection pool for `url`.
+    async fn sea_connect(url: &str, opts: &StoreOptions) -> Result<sea_orm::DatabaseConnection> {
         let mut co = ConnectOptions::new(url.to_owned());
         co.sqlx_logging(false).acquire_timeout(opts.acquire_timeout);
         let sqlite = url.starts_with("sqlite:");
@@ -356,14 +375,23 @@ impl SeaStore {
                 // LIKE must honour case for caseExact attributes (and can then use indexes).
                 .pragma("case_sensitive_like", "ON")
         });
-        let db = Database::connect(co).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let d = Dialect::of(db.get_database_backend());
-        Ok(SeaStore { db, registry, d, opts, secrets: Mutex::new(HashMap::new()) })
+        Database::connect(co).await.map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
     /// Applies every pending migration (idempotent).
     pub async fn migrate(&self) -> Result<()> {
-        migration::Migrator::up(&self.db, None).await.map_err(db_err)
+        match &self.db {
+            Db::Sea(c) => migration::Migrator::up(c, None).await.map_err(db_err),
+            // sea-orm-migration runs on a sea-orm connection: open one for the duration.
+            #[cfg(feature = "sqlite")]
+            Db::Lite(_) => {
+                let opts = StoreOptions { max_connections: Some(1), ..self.opts.clone() };
+                let c = Self::sea_connect(&self.url, &opts).await?;
+                let done = migration::Migrator::up(&c, None).await.map_err(db_err);
+                let _ = c.close().await;
+                done
+            }
+        }
     }
 
     /// The schema registry the store translates filters with.
@@ -371,17 +399,8 @@ impl SeaStore {
         &self.registry
     }
 
-    async fn begin(&self) -> Result<DatabaseTransaction> {
-        let sqlite = self.d == Dialect::Sqlite;
-        self.db
-            .begin_with_options(TransactionOptions {
-                isolation_level: None,
-                access_mode: None,
-                // A write transaction from the start: no deadlock upgrading a read lock.
-                sqlite_transaction_mode: sqlite.then_some(SqliteTransactionMode::Immediate),
-            })
-            .await
-            .map_err(db_err)
+    async fn begin(&self) -> Result<Txn> {
+        self.db.begin().await.map_err(db_err)
     }
 
     fn doc_value(&self, doc: &Map<String, Value>) -> Result<Expr> {
@@ -421,7 +440,7 @@ impl SeaStore {
         }
     }
 
-    async fn row<C: ConnectionTrait>(
+    async fn row<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -447,7 +466,7 @@ impl SeaStore {
     }
 
     /// `members` of groups, keyed by group id (live members only, one join).
-    async fn members_of<C: ConnectionTrait>(
+    async fn members_of<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -485,7 +504,7 @@ impl SeaStore {
     }
 
     /// `groups` of users, keyed by user id (direct memberships in live groups).
-    async fn groups_of<C: ConnectionTrait>(
+    async fn groups_of<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -523,7 +542,7 @@ impl SeaStore {
     }
 
     /// Rows to [`Stored`], with members/groups per `read`.
-    async fn stored<C: ConnectionTrait>(
+    async fn stored<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -560,7 +579,7 @@ impl SeaStore {
             .collect())
     }
 
-    async fn one_stored<C: ConnectionTrait>(
+    async fn one_stored<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -575,7 +594,7 @@ impl SeaStore {
 
     /// Uniqueness of `userName`/`displayName` and `externalId` within the organization
     /// and kind (soft-deleted resources keep theirs).
-    async fn check_unique<C: ConnectionTrait>(
+    async fn check_unique<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -608,7 +627,7 @@ impl SeaStore {
 
     /// A write error: unique violations (a concurrent insert won the race) become a
     /// conflict naming the attribute (and the value, when one resource was written).
-    fn write_err(&self, e: DbErr, kind: ResourceKind, cols: Option<&Cols>) -> StoreError {
+    fn write_err(&self, e: ExecErr, kind: ResourceKind, cols: Option<&Cols>) -> StoreError {
         if is_unique(&e) {
             let msg = e.to_string();
             let unknown = || "(taken by a concurrent write)".to_owned();
@@ -629,7 +648,7 @@ impl SeaStore {
     /// [`SeaStore::check_unique`] for a batch of new resources, with `create`'s semantics
     /// per resource in input order: against the stored resources (one indexed `IN` query
     /// per chunk and key) and against the earlier resources of the batch.
-    async fn check_unique_many<C: ConnectionTrait>(
+    async fn check_unique_many<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -729,7 +748,7 @@ impl SeaStore {
         Ok(ins)
     }
 
-    async fn write_emails<C: ConnectionTrait>(
+    async fn write_emails<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -755,7 +774,7 @@ impl SeaStore {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn log<C: ConnectionTrait>(
+    async fn log<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -788,7 +807,7 @@ impl SeaStore {
     }
 
     /// Applies membership changes to group `group` in order.
-    async fn apply_members<C: ConnectionTrait>(
+    async fn apply_members<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -832,7 +851,7 @@ impl SeaStore {
         Ok(())
     }
 
-    async fn add_members<C: ConnectionTrait>(
+    async fn add_members<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -925,7 +944,7 @@ impl SeaStore {
         {
             return Ok(*s);
         }
-        let read = |r: Option<QueryResult>| -> Result<Option<[u8; 32]>> {
+        let read = |r: Option<DbRow>| -> Result<Option<[u8; 32]>> {
             let Some(r) = r else { return Ok(None) };
             let v: String = get(&r, "value")?;
             let mut out = [0u8; 32];
@@ -991,7 +1010,7 @@ impl SeaStore {
         if let Some(c) = cond {
             q.and_where(c.clone());
         }
-        let r = self.db.query_one(&q).await.map_err(db_err)?;
+        let r = self.db.scan_one(&q).await.map_err(db_err)?;
         let n: i64 = match r {
             Some(r) => get(&r, "n")?,
             None => 0,
@@ -1009,7 +1028,7 @@ fn key_value(kind: KeyKind, v: &Value) -> Expr {
     }
 }
 
-fn read_key(kind: KeyKind, r: &QueryResult) -> Result<Value> {
+fn read_key(kind: KeyKind, r: &DbRow) -> Result<Value> {
     Ok(match kind {
         KeyKind::Text => get::<Option<String>>(r, "sk")?.map(Value::String).unwrap_or(Value::Null),
         KeyKind::Real => get::<Option<f64>>(r, "sk")?
@@ -1541,7 +1560,7 @@ impl Store for SeaStore {
                 }
                 let offset = start_index.saturating_sub(1);
                 q.offset(offset).limit(*count);
-                let rows = self.db.query_all(&q).await.map_err(db_err)?;
+                let rows = self.db.scan_all(&q).await.map_err(db_err)?;
                 let got = u64::try_from(rows.len()).unwrap_or(u64::MAX);
                 // A short page that starts inside the results ends them: the total is
                 // known without a COUNT (the common `userName eq` lookup is one query).
@@ -1591,7 +1610,7 @@ impl Store for SeaStore {
                     q.and_where(keyset(&sk, desc, key, id));
                 }
                 q.limit(count.saturating_add(1));
-                let mut rows = self.db.query_all(&q).await.map_err(db_err)?;
+                let mut rows = self.db.scan_all(&q).await.map_err(db_err)?;
                 let more = u64::try_from(rows.len()).unwrap_or(u64::MAX) > *count;
                 rows.truncate(usize::try_from(*count).unwrap_or(usize::MAX));
                 // The first page counts once (later pages carry the total in the cursor);
@@ -1824,7 +1843,7 @@ fn cols_lenient(kind: ResourceKind, doc: &Map<String, Value>) -> Option<Cols> {
     cols(kind, doc).ok()
 }
 
-fn org_from(r: &QueryResult) -> Result<Organization> {
+fn org_from(r: &DbRow) -> Result<Organization> {
     let names: Vec<String> =
         serde_json::from_str(&get::<String>(r, "policies")?).unwrap_or_default();
     Ok(Organization {
@@ -1835,7 +1854,7 @@ fn org_from(r: &QueryResult) -> Result<Organization> {
     })
 }
 
-fn token_from(r: &QueryResult) -> Result<TokenRecord> {
+fn token_from(r: &DbRow) -> Result<TokenRecord> {
     Ok(TokenRecord {
         id: get(r, "id")?,
         org: parse_org(&get::<String>(r, "org")?)?,

@@ -1,0 +1,698 @@
+//! Where statements run: a sea-orm connection (PostgreSQL, MySQL, in-memory SQLite), or,
+//! for an SQLite file, a small pool of `rusqlite` connections that run each statement
+//! inline on the calling task.
+//!
+//! Every statement is built with sea-query either way; this module only decides which
+//! connection executes it. Why the SQLite file path bypasses sqlx: sqlx runs every SQLite
+//! connection on its own worker thread and hands each statement and each row across a
+//! channel, so a primary-key read that SQLite answers in a few microseconds costs two or
+//! more thread switches (a quarter of the server's CPU under load, measured with `perf`).
+//! SQLite is a library, not a server: a read in WAL mode never waits for a writer, so it
+//! is cheapest to run it right where it is needed.
+//!
+//! The inline pool (`lite`):
+//! - readers: any number of connections, taken from a free list for the duration of one
+//!   statement and put back; a statement never awaits while it holds one, so the list
+//!   grows to the number of runtime threads at most;
+//! - one writer connection behind an async mutex: every write and every transaction runs
+//!   on it, so writers of this process queue on the mutex (without blocking a thread)
+//!   instead of on SQLite's lock, and a transaction holds it from `BEGIN IMMEDIATE` to
+//!   `COMMIT` (or `ROLLBACK` when it is dropped unfinished);
+//! - only another process holding SQLite's write lock (an admin command) makes the writer
+//!   wait in SQLite's busy handler, for at most the 5 s busy timeout.
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, QueryResult,
+    SqlErr, StatementBuilder, TransactionTrait,
+};
+
+/// The result of a statement that returns no rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Done {
+    rows: u64,
+}
+
+impl Done {
+    /// Rows the statement changed.
+    pub(crate) fn rows_affected(&self) -> u64 {
+        self.rows
+    }
+}
+
+/// A failed statement, from either kind of connection.
+#[derive(Debug)]
+pub(crate) enum ExecErr {
+    /// From sea-orm / sqlx.
+    Sea(DbErr),
+    /// From an inline SQLite connection.
+    #[cfg(feature = "sqlite")]
+    Lite(rusqlite::Error),
+    /// A value that could not be bound or read.
+    Value(String),
+}
+
+impl From<DbErr> for ExecErr {
+    fn from(e: DbErr) -> Self {
+        ExecErr::Sea(e)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<rusqlite::Error> for ExecErr {
+    fn from(e: rusqlite::Error) -> Self {
+        ExecErr::Lite(e)
+    }
+}
+
+impl std::fmt::Display for ExecErr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExecErr::Sea(e) => e.fmt(f),
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(e) => e.fmt(f),
+            ExecErr::Value(m) => f.write_str(m),
+        }
+    }
+}
+
+impl ExecErr {
+    /// A unique or primary-key constraint was violated.
+    pub(crate) fn is_unique(&self) -> bool {
+        match self {
+            ExecErr::Sea(e) => matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))),
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(_) => false,
+            ExecErr::Value(_) => false,
+        }
+    }
+
+    /// The database could not be reached (as opposed to a statement that failed).
+    pub(crate) fn is_unavailable(&self) -> bool {
+        match self {
+            ExecErr::Sea(e) => match e {
+                DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
+                DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s))
+                | DbErr::Query(sea_orm::RuntimeErr::SqlxError(s)) => matches!(
+                    &**s,
+                    sea_orm::sqlx::Error::Io(_)
+                        | sea_orm::sqlx::Error::PoolTimedOut
+                        | sea_orm::sqlx::Error::PoolClosed
+                        | sea_orm::sqlx::Error::Tls(_)
+                ),
+                _ => false,
+            },
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::DiskFull
+            ),
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(_) => false,
+            ExecErr::Value(_) => false,
+        }
+    }
+}
+
+/// One result row.
+#[derive(Debug)]
+pub(crate) enum DbRow {
+    /// From sea-orm.
+    Sea(QueryResult),
+    /// From an inline SQLite connection.
+    #[cfg(feature = "sqlite")]
+    Lite(lite::Row),
+}
+
+impl DbRow {
+    /// Column `c`, converted to `T`.
+    pub(crate) fn get<T: Col>(&self, c: &str) -> Result<T, ExecErr> {
+        match self {
+            DbRow::Sea(r) => r.try_get::<T>("", c).map_err(ExecErr::Sea),
+            #[cfg(feature = "sqlite")]
+            DbRow::Lite(r) => {
+                let v = r.value(c).ok_or_else(|| ExecErr::Value(format!("no column '{c}'")))?;
+                T::lite(v).ok_or_else(|| {
+                    ExecErr::Value(format!("column '{c}' holds {:?}", v.data_type()))
+                })
+            }
+        }
+    }
+}
+
+/// A column type the store reads.
+pub(crate) trait Col: sea_orm::TryGetable + Sized {
+    /// From an SQLite value (`None`: the value does not fit the type).
+    #[cfg(feature = "sqlite")]
+    fn lite(v: &rusqlite::types::Value) -> Option<Self>;
+}
+
+#[cfg(feature = "sqlite")]
+use rusqlite::types::Value as LV;
+
+#[cfg(feature = "sqlite")]
+fn lite_text(v: &LV) -> Option<String> {
+    match v {
+        LV::Text(s) => Some(s.clone()),
+        LV::Integer(i) => Some(i.to_string()),
+        LV::Real(f) => Some(f.to_string()),
+        LV::Blob(b) => String::from_utf8(b.clone()).ok(),
+        LV::Null => None,
+    }
+}
+
+impl Col for String {
+    #[cfg(feature = "sqlite")]
+    fn lite(v: &LV) -> Option<Self> {
+        lite_text(v)
+    }
+}
+
+impl Col for Option<String> {
+    #[cfg(feature = "sqlite")]
+    fn lite(v: &LV) -> Option<Self> {
+        match v {
+            LV::Null => Some(None),
+            other => lite_text(other).map(Some),
+        }
+    }
+}
+
+impl Col for i64 {
+    #[cfg(feature = "sqlite")]
+    fn lite(v: &LV) -> Option<Self> {
+        match v {
+            LV::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+impl Col for Option<i32> {
+    #[cfg(feature = "sqlite")]
+    fn lite(v: &LV) -> Option<Self> {
+        match v {
+            LV::Null => Some(None),
+            LV::Integer(i) => i32::try_from(*i).ok().map(Some),
+            _ => None,
+        }
+    }
+}
+
+impl Col for bool {
+    #[cfg(feature = "sqlite")]
+    fn lite(v: &LV) -> Option<Self> {
+        match v {
+            LV::Integer(i) => Some(*i != 0),
+            _ => None,
+        }
+    }
+}
+
+impl Col for Option<bool> {
+    #[cfg(feature = "sqlite")]
+    fn lite(v: &LV) -> Option<Self> {
+        match v {
+            LV::Null => Some(None),
+            LV::Integer(i) => Some(Some(*i != 0)),
+            _ => None,
+        }
+    }
+}
+
+impl Col for Option<f64> {
+    #[cfg(feature = "sqlite")]
+    fn lite(v: &LV) -> Option<Self> {
+        match v {
+            LV::Null => Some(None),
+            LV::Real(f) => Some(Some(*f)),
+            #[allow(clippy::cast_precision_loss)]
+            LV::Integer(i) => Some(Some(*i as f64)),
+            _ => None,
+        }
+    }
+}
+
+/// Runs statements: a connection or a transaction.
+#[async_trait::async_trait]
+pub(crate) trait Exec: Sync {
+    /// The first row of a query, if any.
+    async fn query_one(&self, s: &dyn StatementBuilder) -> Result<Option<DbRow>, ExecErr>;
+    /// Every row of a query.
+    async fn query_all(&self, s: &dyn StatementBuilder) -> Result<Vec<DbRow>, ExecErr>;
+    /// A statement that returns no rows.
+    async fn execute(&self, s: &dyn StatementBuilder) -> Result<Done, ExecErr>;
+}
+
+/// Builds `s` for `b` (sea-orm's `StatementBuilder` is implemented for references too).
+struct Built<'a>(&'a dyn StatementBuilder);
+
+impl StatementBuilder for Built<'_> {
+    fn build(&self, b: &DbBackend) -> sea_orm::Statement {
+        self.0.build(b)
+    }
+}
+
+async fn sea_one<C: ConnectionTrait>(
+    c: &C,
+    s: &dyn StatementBuilder,
+) -> Result<Option<DbRow>, ExecErr> {
+    Ok(c.query_one(&Built(s)).await?.map(DbRow::Sea))
+}
+
+async fn sea_all<C: ConnectionTrait>(
+    c: &C,
+    s: &dyn StatementBuilder,
+) -> Result<Vec<DbRow>, ExecErr> {
+    Ok(c.query_all(&Built(s)).await?.into_iter().map(DbRow::Sea).collect())
+}
+
+async fn sea_exec<C: ConnectionTrait>(c: &C, s: &dyn StatementBuilder) -> Result<Done, ExecErr> {
+    Ok(Done { rows: c.execute(&Built(s)).await?.rows_affected() })
+}
+
+/// The store's database.
+#[derive(Debug)]
+pub(crate) enum Db {
+    /// Through sea-orm.
+    Sea(DatabaseConnection),
+    /// An SQLite file, run inline (module docs).
+    #[cfg(feature = "sqlite")]
+    Lite(lite::Pool),
+}
+
+/// An open transaction; dropped unfinished, it rolls back.
+pub(crate) enum Txn {
+    /// Through sea-orm.
+    Sea(DatabaseTransaction),
+    /// On the inline SQLite writer.
+    #[cfg(feature = "sqlite")]
+    Lite(lite::Txn),
+}
+
+impl Db {
+    /// Starts a transaction that writes (on SQLite: `BEGIN IMMEDIATE`).
+    pub(crate) async fn begin(&self) -> Result<Txn, ExecErr> {
+        match self {
+            Db::Sea(c) => {
+                let sqlite = c.get_database_backend() == DbBackend::Sqlite;
+                let t = c
+                    .begin_with_options(sea_orm::TransactionOptions {
+                        isolation_level: None,
+                        access_mode: None,
+                        // A write transaction from the start: no deadlock upgrading a lock.
+                        sqlite_transaction_mode: sqlite
+                            .then_some(sea_orm::SqliteTransactionMode::Immediate),
+                    })
+                    .await?;
+                Ok(Txn::Sea(t))
+            }
+            #[cfg(feature = "sqlite")]
+            Db::Lite(p) => Ok(Txn::Lite(p.begin().await?)),
+        }
+    }
+
+    /// Like [`Exec::query_all`], for a query that may visit many rows (a search page, a
+    /// filtered `COUNT`): on the inline SQLite pool it runs under
+    /// [`tokio::task::block_in_place`] on a multi-threaded runtime, so a long scan moves
+    /// the worker's other tasks to another thread instead of stalling them.
+    pub(crate) async fn scan_all(&self, s: &dyn StatementBuilder) -> Result<Vec<DbRow>, ExecErr> {
+        match self {
+            Db::Sea(c) => sea_all(c, s).await,
+            #[cfg(feature = "sqlite")]
+            Db::Lite(p) => lite::offload(|| p.read(|c| lite::query(c, s, false))),
+        }
+    }
+
+    /// [`Db::scan_all`] for one row.
+    pub(crate) async fn scan_one(
+        &self,
+        s: &dyn StatementBuilder,
+    ) -> Result<Option<DbRow>, ExecErr> {
+        match self {
+            Db::Sea(c) => sea_one(c, s).await,
+            #[cfg(feature = "sqlite")]
+            Db::Lite(p) => {
+                lite::offload(|| p.read(|c| lite::query(c, s, true))).map(|mut v| v.pop())
+            }
+        }
+    }
+
+    /// Checks that the database answers.
+    pub(crate) async fn ping(&self) -> Result<(), ExecErr> {
+        match self {
+            Db::Sea(c) => Ok(c.ping().await?),
+            #[cfg(feature = "sqlite")]
+            Db::Lite(p) => p.ping(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Exec for Db {
+    async fn query_one(&self, s: &dyn StatementBuilder) -> Result<Option<DbRow>, ExecErr> {
+        match self {
+            Db::Sea(c) => sea_one(c, s).await,
+            #[cfg(feature = "sqlite")]
+            Db::Lite(p) => p.read(|c| lite::query(c, s, true)).map(|mut v| v.pop()),
+        }
+    }
+
+    async fn query_all(&self, s: &dyn StatementBuilder) -> Result<Vec<DbRow>, ExecErr> {
+        match self {
+            Db::Sea(c) => sea_all(c, s).await,
+            #[cfg(feature = "sqlite")]
+            Db::Lite(p) => p.read(|c| lite::query(c, s, false)),
+        }
+    }
+
+    async fn execute(&self, s: &dyn StatementBuilder) -> Result<Done, ExecErr> {
+        match self {
+            Db::Sea(c) => sea_exec(c, s).await,
+            #[cfg(feature = "sqlite")]
+            Db::Lite(p) => p.write(s).await,
+        }
+    }
+}
+
+impl Txn {
+    /// Commits.
+    pub(crate) async fn commit(self) -> Result<(), ExecErr> {
+        match self {
+            Txn::Sea(t) => Ok(t.commit().await?),
+            #[cfg(feature = "sqlite")]
+            Txn::Lite(t) => t.commit(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Exec for Txn {
+    async fn query_one(&self, s: &dyn StatementBuilder) -> Result<Option<DbRow>, ExecErr> {
+        match self {
+            Txn::Sea(c) => sea_one(c, s).await,
+            #[cfg(feature = "sqlite")]
+            Txn::Lite(t) => t.with(|c| lite::query(c, s, true)).map(|mut v| v.pop()),
+        }
+    }
+
+    async fn query_all(&self, s: &dyn StatementBuilder) -> Result<Vec<DbRow>, ExecErr> {
+        match self {
+            Txn::Sea(c) => sea_all(c, s).await,
+            #[cfg(feature = "sqlite")]
+            Txn::Lite(t) => t.with(|c| lite::query(c, s, false)),
+        }
+    }
+
+    async fn execute(&self, s: &dyn StatementBuilder) -> Result<Done, ExecErr> {
+        match self {
+            Txn::Sea(c) => sea_exec(c, s).await,
+            #[cfg(feature = "sqlite")]
+            Txn::Lite(t) => t.with(|c| lite::execute(c, s)),
+        }
+    }
+}
+
+/// An SQLite file URL (`sqlite://path?mode=rwc`, `sqlite:path`) the inline pool can open:
+/// the path and whether to create the file. `None` for in-memory databases and for URLs
+/// with parameters or escapes this parser does not know; those go through sqlx.
+#[cfg(feature = "sqlite")]
+pub(crate) fn sqlite_file(url: &str) -> Option<(std::path::PathBuf, lite::Mode)> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, params) = match rest.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (rest, ""),
+    };
+    if path.is_empty()
+        || path.contains(":memory:")
+        || path.contains('%')
+        || path.starts_with("file:")
+    {
+        return None;
+    }
+    let mut mode = lite::Mode::ReadWrite;
+    for kv in params.split('&').filter(|kv| !kv.is_empty()) {
+        match kv.split_once('=')? {
+            ("mode", "rwc") => mode = lite::Mode::Create,
+            ("mode", "rw") => mode = lite::Mode::ReadWrite,
+            ("mode", "ro") => mode = lite::Mode::ReadOnly,
+            _ => return None,
+        }
+    }
+    Some((std::path::PathBuf::from(path), mode))
+}
+
+#[cfg(feature = "sqlite")]
+pub(crate) mod lite {
+    //! The inline SQLite pool (see the parent module).
+
+    use super::{Done, ExecErr};
+    use rusqlite::types::Value as LV;
+    use rusqlite::{Connection, OpenFlags};
+    use sea_orm::{DbBackend, StatementBuilder};
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// How an SQLite file is opened.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Mode {
+        /// Read and write; the file must exist.
+        ReadWrite,
+        /// Read and write; created when missing.
+        Create,
+        /// Read only.
+        ReadOnly,
+    }
+
+    /// Prepared statements kept per connection.
+    const STATEMENT_CACHE: usize = 256;
+
+    /// One materialised row: column names are shared by the rows of one query.
+    #[derive(Debug)]
+    pub(crate) struct Row {
+        names: Arc<[String]>,
+        values: Vec<LV>,
+    }
+
+    impl Row {
+        pub(crate) fn value(&self, c: &str) -> Option<&LV> {
+            let i = self.names.iter().position(|n| n == c)?;
+            self.values.get(i)
+        }
+    }
+
+    /// Reader connections and the one writer.
+    pub(crate) struct Pool {
+        path: PathBuf,
+        mode: Mode,
+        readers: Mutex<Vec<Connection>>,
+        writer: Arc<tokio::sync::Mutex<Connection>>,
+    }
+
+    impl std::fmt::Debug for Pool {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Pool").field("path", &self.path).field("mode", &self.mode).finish()
+        }
+    }
+
+    fn open(path: &PathBuf, mode: Mode) -> Result<Connection, ExecErr> {
+        let mut flags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        flags |= match mode {
+            Mode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            Mode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            Mode::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        };
+        let c = Connection::open_with_flags(path, flags)?;
+        c.busy_timeout(Duration::from_secs(5))?;
+        if mode != Mode::ReadOnly {
+            // WAL is a property of the file; setting it again is a no-op.
+            c.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        c.pragma_update(None, "synchronous", "NORMAL")?;
+        c.pragma_update(None, "foreign_keys", "ON")?;
+        // LIKE must honour case for caseExact attributes (and can then use indexes).
+        c.pragma_update(None, "case_sensitive_like", "ON")?;
+        // 16 MiB of page cache per connection and reads through a memory map: a hot
+        // working set is served without a read() per page.
+        c.pragma_update(None, "cache_size", -16_384)?;
+        c.pragma_update(None, "mmap_size", 1_i64 << 30)?;
+        c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(c)
+    }
+
+    impl Pool {
+        /// Opens the writer (creating the file when the mode says so) and one reader.
+        pub(crate) fn open(path: PathBuf, mode: Mode) -> Result<Pool, ExecErr> {
+            let writer = open(&path, mode)?;
+            let reader = open(&path, mode)?;
+            Ok(Pool {
+                path,
+                mode,
+                readers: Mutex::new(vec![reader]),
+                writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            })
+        }
+
+        /// Runs `f` on a reader connection (taken from the free list, or opened).
+        pub(crate) fn read<T>(
+            &self,
+            f: impl FnOnce(&Connection) -> Result<T, ExecErr>,
+        ) -> Result<T, ExecErr> {
+            let taken = self.readers.lock().ok().and_then(|mut l| l.pop());
+            let conn = match taken {
+                Some(c) => c,
+                None => open(&self.path, self.mode)?,
+            };
+            let out = f(&conn);
+            if let Ok(mut l) = self.readers.lock() {
+                l.push(conn);
+            }
+            out
+        }
+
+        pub(crate) fn ping(&self) -> Result<(), ExecErr> {
+            self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+        }
+
+        /// One statement on the writer, in its own implicit transaction.
+        pub(crate) async fn write(&self, s: &dyn StatementBuilder) -> Result<Done, ExecErr> {
+            let w = self.writer.lock().await;
+            execute(&w, s)
+        }
+
+        /// `BEGIN IMMEDIATE` on the writer, which the transaction holds until it ends.
+        pub(crate) async fn begin(&self) -> Result<Txn, ExecErr> {
+            let w = Arc::clone(&self.writer).lock_owned().await;
+            w.execute_batch("BEGIN IMMEDIATE")?;
+            Ok(Txn { conn: Mutex::new(w), open: true })
+        }
+    }
+
+    /// A transaction on the writer. (The guard sits in a `std` mutex, uncontended, only
+    /// so that the transaction is `Sync` like sea-orm's; a connection is `Send` only.)
+    pub(crate) struct Txn {
+        conn: Mutex<tokio::sync::OwnedMutexGuard<Connection>>,
+        open: bool,
+    }
+
+    impl Txn {
+        pub(crate) fn with<T>(
+            &self,
+            f: impl FnOnce(&Connection) -> Result<T, ExecErr>,
+        ) -> Result<T, ExecErr> {
+            let guard = self
+                .conn
+                .lock()
+                .map_err(|_| ExecErr::Value("a transaction's connection was poisoned".into()))?;
+            f(&guard)
+        }
+
+        pub(crate) fn commit(mut self) -> Result<(), ExecErr> {
+            self.with(|c| Ok(c.execute_batch("COMMIT")?))?;
+            self.open = false;
+            Ok(())
+        }
+    }
+
+    impl Drop for Txn {
+        fn drop(&mut self) {
+            if self.open {
+                // Nothing to report to: the statement that failed already did.
+                let _ = self.with(|c| Ok(c.execute_batch("ROLLBACK")?));
+            }
+        }
+    }
+
+    /// Runs `f`, which may block for long, without stalling the runtime's other tasks:
+    /// under `block_in_place` on a multi-threaded runtime, inline elsewhere (a
+    /// current-thread runtime has no other worker to hand its tasks to).
+    pub(crate) fn offload<T>(f: impl FnOnce() -> T) -> T {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let multi =
+            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+        if multi { tokio::task::block_in_place(f) } else { f() }
+    }
+
+    /// sea-query's values as SQLite values.
+    fn bind(v: sea_orm::Value) -> Result<LV, ExecErr> {
+        use sea_orm::Value as V;
+        let int = |i: Option<i64>| i.map_or(LV::Null, LV::Integer);
+        Ok(match v {
+            V::Bool(b) => int(b.map(i64::from)),
+            V::TinyInt(i) => int(i.map(i64::from)),
+            V::SmallInt(i) => int(i.map(i64::from)),
+            V::Int(i) => int(i.map(i64::from)),
+            V::BigInt(i) => int(i),
+            V::TinyUnsigned(i) => int(i.map(i64::from)),
+            V::SmallUnsigned(i) => int(i.map(i64::from)),
+            V::Unsigned(i) => int(i.map(i64::from)),
+            V::BigUnsigned(i) => match i {
+                None => LV::Null,
+                Some(u) => LV::Integer(
+                    i64::try_from(u)
+                        .map_err(|_| ExecErr::Value(format!("{u} is out of SQLite's range")))?,
+                ),
+            },
+            V::Float(f) => f.map_or(LV::Null, |f| LV::Real(f64::from(f))),
+            V::Double(f) => f.map_or(LV::Null, LV::Real),
+            V::String(s) => s.map_or(LV::Null, LV::Text),
+            V::Char(c) => c.map_or(LV::Null, |c| LV::Text(c.to_string())),
+            V::Bytes(b) => b.map_or(LV::Null, LV::Blob),
+            V::Json(j) => j.map_or(LV::Null, |j| LV::Text(j.to_string())),
+            other => return Err(ExecErr::Value(format!("unsupported SQL value {other:?}"))),
+        })
+    }
+
+    fn prepare<'c>(
+        c: &'c Connection,
+        s: &dyn StatementBuilder,
+    ) -> Result<(rusqlite::CachedStatement<'c>, Vec<LV>), ExecErr> {
+        let st = s.build(&DbBackend::Sqlite);
+        let values = match st.values {
+            Some(v) => v.0.into_iter().map(bind).collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        Ok((c.prepare_cached(&st.sql)?, values))
+    }
+
+    /// Runs a query; `first`: stop after one row.
+    pub(crate) fn query(
+        c: &Connection,
+        s: &dyn StatementBuilder,
+        first: bool,
+    ) -> Result<Vec<super::DbRow>, ExecErr> {
+        let (mut stmt, values) = prepare(c, s)?;
+        let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+        let n = names.len();
+        let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                values.push(r.get::<_, LV>(i)?);
+            }
+            out.push(super::DbRow::Lite(Row { names: Arc::clone(&names), values }));
+            if first {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs a statement that returns no rows.
+    pub(crate) fn execute(c: &Connection, s: &dyn StatementBuilder) -> Result<Done, ExecErr> {
+        let (mut stmt, values) = prepare(c, s)?;
+        let n = stmt.execute(rusqlite::params_from_iter(values))?;
+        Ok(Done { rows: u64::try_from(n).unwrap_or(u64::MAX) })
+    }
+}
