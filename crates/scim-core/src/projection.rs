@@ -132,54 +132,59 @@ fn decide(attr: &Attribute, ext: Option<&str>, inc: &[Sel], exc: &[Sel]) -> Deci
     }
 }
 
-fn project_value(attr: &Attribute, value: &Value, d: &Decision) -> Option<Value> {
+fn project_value(attr: &Attribute, value: Value, d: &Decision) -> Option<Value> {
     if attr.sub_attributes.is_empty() {
-        return Some(value.clone());
+        return Some(value);
     }
-    let filter_obj = |m: &Map<String, Value>| -> Map<String, Value> {
-        m.iter()
-            .filter(|(k, _)| {
-                let Some(sub) = attr.sub_attribute(k) else { return false };
-                if never(sub) {
-                    return false;
-                }
-                let lk = sub.name.to_ascii_lowercase();
-                if sub.returned == Returned::Always {
-                    return true;
-                }
-                match &d.only_subs {
-                    Some(only) => only.contains(&lk),
-                    None => sub.returned != Returned::Request && !d.excluded_subs.contains(&lk),
-                }
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+    let keep_sub = |k: &str| -> bool {
+        let Some(sub) = attr.sub_attribute(k) else { return false };
+        if never(sub) {
+            return false;
+        }
+        if sub.returned == Returned::Always {
+            return true;
+        }
+        let lk = sub.name.to_ascii_lowercase();
+        match &d.only_subs {
+            Some(only) => only.contains(&lk),
+            None => sub.returned != Returned::Request && !d.excluded_subs.contains(&lk),
+        }
+    };
+    let filter_obj = |mut m: Map<String, Value>| -> Option<Value> {
+        m.retain(|k, _| keep_sub(k));
+        (!m.is_empty()).then_some(Value::Object(m))
     };
     match value {
-        Value::Object(m) => {
-            let out = filter_obj(m);
-            (!out.is_empty()).then_some(Value::Object(out))
-        }
+        Value::Object(m) => filter_obj(m),
         Value::Array(items) => {
             let out: Vec<Value> = items
-                .iter()
+                .into_iter()
                 .filter_map(|el| match el {
-                    Value::Object(m) => {
-                        let o = filter_obj(m);
-                        (!o.is_empty()).then_some(Value::Object(o))
-                    }
-                    other => Some(other.clone()),
+                    Value::Object(m) => filter_obj(m),
+                    other => Some(other),
                 })
                 .collect();
             (!out.is_empty()).then_some(Value::Array(out))
         }
-        other => Some(other.clone()),
+        other => Some(other),
     }
 }
 
-/// Projects `resource` for a response (module docs).
+/// Projects `resource` for a response (module docs); [`project_owned`] without the copy.
 pub fn project(
     resource: &Resource,
+    attributes: &[String],
+    excluded: &[String],
+    registry: &Registry,
+    kind: ResourceKind,
+) -> Resource {
+    project_owned(resource.clone(), attributes, excluded, registry, kind)
+}
+
+/// Projects `resource` for a response (module docs), moving the values it keeps instead
+/// of copying them: what a response renders from a resource it no longer needs.
+pub fn project_owned(
+    resource: Resource,
     attributes: &[String],
     excluded: &[String],
     registry: &Registry,
@@ -188,49 +193,55 @@ pub fn project(
     let inc = parse_sels(attributes, registry, kind);
     let exc = parse_sels(excluded, registry, kind);
     let rt = registry.resource_type(kind);
+    let mut schemas_in: Option<Value> = None;
     let mut out = Map::new();
-    for (key, value) in resource.as_map() {
+    for (key, value) in resource.0 {
         if key.eq_ignore_ascii_case("schemas") {
+            schemas_in = Some(value);
             continue;
         }
-        if let Some(ext) = rt.schema_extensions.iter().find(|e| e.schema.eq_ignore_ascii_case(key))
+        if let Some(ext) = rt.schema_extensions.iter().find(|e| e.schema.eq_ignore_ascii_case(&key))
         {
             let (Some(schema), Value::Object(inner)) = (registry.schema(&ext.schema), value) else {
                 continue;
             };
             let mut projected = Map::new();
             for (k, v) in inner {
-                let Some(attr) = schema.attribute(k) else { continue };
+                let Some(attr) = schema.attribute(&k) else { continue };
                 let d = decide(attr, Some(&ext.schema), &inc, &exc);
                 if d.keep
                     && let Some(v) = project_value(attr, v, &d)
                 {
-                    projected.insert(k.clone(), v);
+                    projected.insert(k, v);
                 }
             }
             if !projected.is_empty() {
-                out.insert(key.clone(), Value::Object(projected));
+                out.insert(key, Value::Object(projected));
             }
             continue;
         }
-        let Some(attr) = crate::validate::lookup(registry, kind, None, key) else { continue };
+        let Some(attr) = crate::validate::lookup(registry, kind, None, &key) else { continue };
         let d = decide(attr, None, &inc, &exc);
         if d.keep
             && let Some(v) = project_value(attr, value, &d)
         {
-            out.insert(key.clone(), v);
+            out.insert(key, v);
         }
     }
-    let schemas: Vec<Value> = resource
-        .schemas()
-        .into_iter()
-        .filter(|s| {
-            s.eq_ignore_ascii_case(&rt.schema) || out.keys().any(|k| k.eq_ignore_ascii_case(s))
-        })
-        .map(|s| Value::String(s.to_owned()))
-        .collect();
     let mut result = Map::with_capacity(out.len() + 1);
-    if !schemas.is_empty() || resource.get("schemas").is_some() {
+    if let Some(declared) = schemas_in {
+        let schemas: Vec<Value> = match declared {
+            Value::Array(items) => items
+                .into_iter()
+                .filter(|s| {
+                    s.as_str().is_some_and(|s| {
+                        s.eq_ignore_ascii_case(&rt.schema)
+                            || out.keys().any(|k| k.eq_ignore_ascii_case(s))
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         result.insert("schemas".to_owned(), Value::Array(schemas));
     }
     result.extend(out);

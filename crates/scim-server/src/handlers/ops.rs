@@ -343,6 +343,12 @@ pub(crate) fn render(
         }
     }
     let resource = Resource(map);
-    scim_core::projection::project(&resource, &proj.attributes, &proj.excluded, &st.registry, kind)
-        .into_value()
+    scim_core::projection::project_owned(
+        resource,
+        &proj.attributes,
+        &proj.excluded,
+        &st.registry,
+        kind,
+    )
+    .into_value()
 }
