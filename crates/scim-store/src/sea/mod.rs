@@ -24,7 +24,7 @@ use scim_core::schema::{Registry, ResourceKind};
 use scim_core::sid::{GroupSid, OrganizationSid, UserSid};
 use scim_core::{ErrorCode, ScimError};
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, JoinType, LockType, Order, Query as Q, SelectStatement,
+    Alias, Expr, ExprTrait, JoinType, LockType, OnConflict, Order, Query as Q, SelectStatement,
 };
 use sea_orm::{ConnectOptions, Database};
 use sea_orm_migration::MigratorTrait;
@@ -898,29 +898,17 @@ impl SeaStore {
                     return Err(missing(&r.value));
                 }
             }
-            let mut q = Q::select();
-            q.column(("memberships", "member_id"))
-                .from("memberships")
-                .and_where(Expr::col(("memberships", "group_id")).eq(group))
-                .and_where(
-                    Expr::col(("memberships", "member_id"))
-                        .is_in(chunk.iter().map(|r| r.value.clone())),
-                );
-            let present: HashSet<String> = c
-                .query_all(&q)
-                .await
-                .map_err(db_err)?
-                .iter()
-                .map(|r| get::<String>(r, "member_id"))
-                .collect::<Result<_>>()?;
-            let new: Vec<&MemberRow> =
-                chunk.iter().filter(|r| !present.contains(&r.value)).collect();
-            if new.is_empty() {
-                continue;
-            }
+            // A member already present stays as it is: one statement, no lookup first, and
+            // a concurrent add of the same member is not an error.
             let mut ins = Q::insert();
-            ins.into_table("memberships").columns(["org", "group_id", "member_id", "member_type"]);
-            for r in new {
+            ins.into_table("memberships")
+                .columns(["org", "group_id", "member_id", "member_type"])
+                .on_conflict(
+                    OnConflict::columns(["group_id", "member_id"])
+                        .do_nothing_on(["member_id"])
+                        .to_owned(),
+                );
+            for r in chunk {
                 let t = match r.kind {
                     MemberKind::User => "User",
                     MemberKind::Group => "Group",
@@ -1391,7 +1379,15 @@ impl Store for SeaStore {
         let doc = sanitize(kind, resource.into_map());
         let cols = cols(kind, &doc)?;
         let old_cols = cols_lenient(kind, &row.doc);
-        self.check_unique(&txn, org, kind, &cols, Some(id)).await?;
+        // Only a key this write changes can newly collide (the unique indexes stay the
+        // last word either way).
+        let (name_same, ext_same) = match &old_cols {
+            Some(o) => (o.name_key == cols.name_key, o.external_id == cols.external_id),
+            None => (false, false),
+        };
+        if !(name_same && ext_same) {
+            self.check_unique(&txn, org, kind, &cols, Some(id)).await?;
+        }
         let at = now();
         let version = row.version + 1;
         let mut up = Q::update();
@@ -1423,10 +1419,8 @@ impl Store for SeaStore {
             self.apply_members(&txn, org, id, members).await?;
         }
         self.log(&txn, org, kind, id, ChangeOp::Update, version, &at).await?;
-        let row = self
-            .row(&txn, org, kind, id, Some(false), false)
-            .await?
-            .ok_or_else(|| StoreError::Internal("modified row not found".into()))?;
+        // The row as written (the update matched it by id and version): no read back.
+        let row = Row { doc, version, last_modified: at, deleted: false, ..row };
         let stored = self.one_stored(&txn, org, row, read).await?;
         txn.commit().await.map_err(db_err)?;
         Ok(stored)
