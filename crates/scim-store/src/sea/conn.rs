@@ -321,15 +321,20 @@ impl Db {
         }
     }
 
-    /// Like [`Exec::query_all`], for a query that may visit many rows (a search page, a
-    /// filtered `COUNT`): on the inline SQLite pool it runs under
-    /// [`tokio::task::block_in_place`] on a multi-threaded runtime, so a long scan moves
-    /// the worker's other tasks to another thread instead of stalling them.
-    pub(crate) async fn scan_all(&self, s: &dyn StatementBuilder) -> Result<Vec<DbRow>, ExecErr> {
+    /// [`Exec::query_all`] for a query that may visit many rows when `long` (a search
+    /// page or a `COUNT` that no selective index serves): on the inline SQLite pool it
+    /// then runs under [`tokio::task::block_in_place`] on a multi-threaded runtime, so a
+    /// long scan hands the worker's other tasks to another thread instead of stalling
+    /// them. Short queries stay inline: the hand-off costs a thread wake-up.
+    pub(crate) async fn scan_all(
+        &self,
+        s: &dyn StatementBuilder,
+        long: bool,
+    ) -> Result<Vec<DbRow>, ExecErr> {
         match self {
             Db::Sea(c) => sea_all(c, s).await,
             #[cfg(feature = "sqlite")]
-            Db::Lite(p) => lite::offload(|| p.read(|c| lite::query(c, s, false))),
+            Db::Lite(p) => lite::offload(long, || p.read(|c| lite::query(c, s, false))),
         }
     }
 
@@ -337,12 +342,13 @@ impl Db {
     pub(crate) async fn scan_one(
         &self,
         s: &dyn StatementBuilder,
+        long: bool,
     ) -> Result<Option<DbRow>, ExecErr> {
         match self {
             Db::Sea(c) => sea_one(c, s).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => {
-                lite::offload(|| p.read(|c| lite::query(c, s, true))).map(|mut v| v.pop())
+                lite::offload(long, || p.read(|c| lite::query(c, s, true))).map(|mut v| v.pop())
             }
         }
     }
@@ -517,6 +523,11 @@ pub(crate) mod lite {
         if mode != Mode::ReadOnly {
             // WAL is a property of the file; setting it again is a no-op.
             c.pragma_update(None, "journal_mode", "WAL")?;
+            // Checkpoint every ~40 MiB of WAL instead of SQLite's 4 MiB: a checkpoint runs
+            // in the commit that crosses the mark (two fsyncs and a copy of every page the
+            // WAL changed), and a page that many commits touch (an index's upper levels) is
+            // copied once per checkpoint, so fewer, larger checkpoints write less.
+            c.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         }
         c.pragma_update(None, "synchronous", "NORMAL")?;
         c.pragma_update(None, "foreign_keys", "ON")?;
@@ -613,13 +624,14 @@ pub(crate) mod lite {
         }
     }
 
-    /// Runs `f`, which may block for long, without stalling the runtime's other tasks:
-    /// under `block_in_place` on a multi-threaded runtime, inline elsewhere (a
-    /// current-thread runtime has no other worker to hand its tasks to).
-    pub(crate) fn offload<T>(f: impl FnOnce() -> T) -> T {
+    /// Runs `f`; when `long`, without stalling the runtime's other tasks: under
+    /// `block_in_place` on a multi-threaded runtime (a current-thread runtime has no other
+    /// worker to hand its tasks to, so there it runs inline).
+    pub(crate) fn offload<T>(long: bool, f: impl FnOnce() -> T) -> T {
         use tokio::runtime::{Handle, RuntimeFlavor};
-        let multi =
-            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+        let multi = long
+            && Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
         if multi { tokio::task::block_in_place(f) } else { f() }
     }
 

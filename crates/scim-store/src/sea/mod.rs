@@ -991,6 +991,7 @@ impl SeaStore {
         org: OrganizationSid,
         kind: ResourceKind,
         cond: Option<&Expr>,
+        long: bool,
     ) -> Result<u64> {
         let mut q = Q::select();
         q.expr_as(Expr::cust("COUNT(*)"), Alias::new("n")).from(T);
@@ -998,7 +999,7 @@ impl SeaStore {
         if let Some(c) = cond {
             q.and_where(c.clone());
         }
-        let r = self.db.scan_one(&q).await.map_err(db_err)?;
+        let r = self.db.scan_one(&q, long).await.map_err(db_err)?;
         let n: i64 = match r {
             Some(r) => get(&r, "n")?,
             None => 0,
@@ -1006,6 +1007,9 @@ impl SeaStore {
         Ok(u64::try_from(n).unwrap_or_default())
     }
 }
+
+/// An index page that skips more rows than this walks them: it counts as a long query.
+const DEEP: u64 = 2_000;
 
 fn key_value(kind: KeyKind, v: &Value) -> Expr {
     match (kind, v) {
@@ -1528,6 +1532,12 @@ impl Store for SeaStore {
             Some(p) => tr.sort_key(p)?,
             None => SortKey { expr: col("created"), kind: KeyKind::Text, nullable: false },
         };
+        // A query that may visit many rows (see `Db::scan_all`): a filter no selective
+        // index serves, or an explicit sort (only the default order is one index walk).
+        // A COUNT visits every match: it is long unless the filter is selective.
+        let selective = query.filter.as_ref().is_some_and(|f| tr.selective(f));
+        let long = !selective && (query.filter.is_some() || query.sort_by.is_some());
+        let long_count = !selective;
         let desc = query.sort_by.is_some() && query.sort_order == SortOrder::Descending;
         let dir = if desc { Order::Desc } else { Order::Asc };
 
@@ -1545,7 +1555,7 @@ impl Store for SeaStore {
         let (rows, total, next) = match &query.pagination {
             Pagination::Index { start_index, count } => {
                 if *count == 0 {
-                    let total = self.count(org, kind, cond.as_ref()).await?;
+                    let total = self.count(org, kind, cond.as_ref(), long_count).await?;
                     return Ok(Page {
                         resources: Vec::new(),
                         total_results: total,
@@ -1554,14 +1564,14 @@ impl Store for SeaStore {
                 }
                 let offset = start_index.saturating_sub(1);
                 q.offset(offset).limit(*count);
-                let rows = self.db.scan_all(&q).await.map_err(db_err)?;
+                let rows = self.db.scan_all(&q, long || offset > DEEP).await.map_err(db_err)?;
                 let got = u64::try_from(rows.len()).unwrap_or(u64::MAX);
                 // A short page that starts inside the results ends them: the total is
                 // known without a COUNT (the common `userName eq` lookup is one query).
                 let total = if got < *count && (got > 0 || offset == 0) {
                     offset.saturating_add(got)
                 } else {
-                    self.count(org, kind, cond.as_ref()).await?
+                    self.count(org, kind, cond.as_ref(), long_count).await?
                 };
                 (rows, total, None)
             }
@@ -1592,7 +1602,7 @@ impl Store for SeaStore {
                 if *count == 0 {
                     let total = match total {
                         Some(t) => t,
-                        None => self.count(org, kind, cond.as_ref()).await?,
+                        None => self.count(org, kind, cond.as_ref(), long_count).await?,
                     };
                     return Ok(Page {
                         resources: Vec::new(),
@@ -1604,7 +1614,7 @@ impl Store for SeaStore {
                     q.and_where(keyset(&sk, desc, key, id));
                 }
                 q.limit(count.saturating_add(1));
-                let mut rows = self.db.scan_all(&q).await.map_err(db_err)?;
+                let mut rows = self.db.scan_all(&q, long).await.map_err(db_err)?;
                 let more = u64::try_from(rows.len()).unwrap_or(u64::MAX) > *count;
                 rows.truncate(usize::try_from(*count).unwrap_or(usize::MAX));
                 // The first page counts once (later pages carry the total in the cursor);
@@ -1612,7 +1622,7 @@ impl Store for SeaStore {
                 let total = match total {
                     Some(t) => t,
                     None if !more => u64::try_from(rows.len()).unwrap_or(u64::MAX),
-                    None => self.count(org, kind, cond.as_ref()).await?,
+                    None => self.count(org, kind, cond.as_ref(), long_count).await?,
                 };
                 let next = match (more, rows.last()) {
                     (true, Some(last)) => {

@@ -106,6 +106,31 @@ impl<'a> Translator<'a> {
         self.tr(f, &Ctx::Resource)
     }
 
+    /// Whether `f` pins its matches through a unique or selective index (an `eq` on `id`,
+    /// `externalId`, `userName`, `displayName` or an e-mail value; `and` with one such
+    /// side, `or` of two), so that running it visits a handful of rows. Anything else may
+    /// visit every row of the organization.
+    pub(crate) fn selective(&self, f: &Filter) -> bool {
+        match f {
+            Filter::And(a, b) => self.selective(a) || self.selective(b),
+            Filter::Or(a, b) => self.selective(a) && self.selective(b),
+            Filter::Compare(p, CompareOp::Eq, v) if !matches!(v, CompValue::Null) => {
+                let Some(r) = compared_attr(p, self.reg, self.kind, None) else { return false };
+                if r.extension {
+                    return false;
+                }
+                let sub = r.sub_attribute.map(|s| s.name.as_str());
+                matches!(
+                    (self.kind, r.attribute.name.as_str(), sub),
+                    (_, "id" | "externalId" | "displayName", None)
+                        | (ResourceKind::User, "userName", None)
+                        | (ResourceKind::User, "emails", None | Some("value"))
+                )
+            }
+            _ => false,
+        }
+    }
+
     /// The condition of a `members[...]` value filter over `memberships` rows (for
     /// `MemberChange::RemoveWhere`): paths are `value`, `type`, `display`.
     pub(crate) fn member_filter(&self, f: &Filter) -> Result<Expr, StoreError> {
@@ -625,4 +650,34 @@ pub(crate) struct SortKey {
     pub(crate) expr: Expr,
     pub(crate) kind: KeyKind,
     pub(crate) nullable: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn selective(kind: ResourceKind, f: &str) -> bool {
+        let reg = Registry::builtin();
+        let tr = Translator { d: Dialect::Sqlite, reg: &reg, kind };
+        tr.selective(&Filter::parse(f).unwrap())
+    }
+
+    #[test]
+    fn selective_filters_are_indexed_equalities() {
+        use ResourceKind::{Group, User};
+        assert!(selective(User, r#"userName eq "a@b.c""#));
+        assert!(selective(User, r#"UserName eq "a@b.c" and active eq true"#));
+        assert!(selective(User, r#"externalId eq "x" or id eq "y""#));
+        assert!(selective(User, r#"emails.value eq "a@b.c""#));
+        assert!(selective(User, r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a""#));
+        assert!(selective(Group, r#"displayName eq "Sales""#));
+        assert!(!selective(Group, r#"userName eq "a""#));
+        assert!(!selective(User, r#"userName co "a""#));
+        assert!(!selective(User, r#"userName eq "a" or title eq "b""#));
+        assert!(!selective(User, r#"not (userName eq "a")"#));
+        assert!(!selective(User, r#"name.givenName eq "a""#));
+        assert!(!selective(User, "userName eq null"));
+        assert!(!selective(User, "active eq true"));
+    }
 }
