@@ -65,6 +65,19 @@ fn memory() -> (f64, f64) {
     (kb("VmHWM:"), kb("VmRSS:"))
 }
 
+/// `RssAnon` in MiB: the heap and stacks, without the file pages SQLite maps (`mmap_size`),
+/// which `VmRSS` counts although they are the OS's page cache, shared and reclaimable.
+fn anon() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("RssAnon:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
 /// Resets the peak resident set (Linux `clear_refs` 5), so a later `VmHWM` is the peak of
 /// what ran in between.
 fn reset_peak() -> bool {
@@ -281,6 +294,8 @@ async fn main() {
     report("co on a JSON attribute: first cursor page (+COUNT)", v);
     let reset = reset_peak();
     let before = memory().1;
+    let anon_before = anon();
+    let mut anon_peak = anon_before;
     let t = Instant::now();
     let (mut cursor, mut pages, mut matched, mut slowest) = (None, 0u64, 0u64, Duration::ZERO);
     loop {
@@ -290,6 +305,7 @@ async fn main() {
             .await
             .unwrap();
         slowest = slowest.max(tp.elapsed());
+        anon_peak = anon_peak.max(anon());
         pages += 1;
         matched += p.resources.len() as u64;
         cursor = p.next_cursor;
@@ -301,7 +317,7 @@ async fn main() {
     let walk = t.elapsed();
     let (peak, _) = memory();
     println!(
-        "co on a JSON attribute: all {matched} matches in {pages} cursor pages of 100: {:.2} s (slowest page {:.1} ms); RSS before {before:.0} MiB, peak during the walk {peak:.0} MiB{}",
+        "co on a JSON attribute: all {matched} matches in {pages} cursor pages of 100: {:.2} s (slowest page {:.1} ms); RSS before {before:.0} MiB, peak during the walk {peak:.0} MiB; anonymous memory (heap) before {anon_before:.0} MiB, peak after any page {anon_peak:.0} MiB{}",
         walk.as_secs_f64(),
         ms(slowest),
         if reset { "" } else { " (peak not reset: includes seeding)" }
