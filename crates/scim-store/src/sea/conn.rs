@@ -11,9 +11,12 @@
 //! is cheapest to run it right where it is needed.
 //!
 //! The inline pool (`lite`):
-//! - readers: any number of connections, taken from a free list for the duration of one
-//!   statement and put back; a statement never awaits while it holds one, so the list
-//!   grows to the number of runtime threads at most;
+//! - readers: connections taken from a free list for the duration of one statement and
+//!   put back; a statement never awaits while it holds one, so the list grows to the
+//!   number of runtime threads plus the long scans at most;
+//! - long scans (a search no selective index serves, a `COUNT`) run under
+//!   `block_in_place`, at most four at once; the others wait their turn without holding a
+//!   thread;
 //! - one writer connection behind an async mutex: every write and every transaction runs
 //!   on it, so writers of this process queue on the mutex (without blocking a thread)
 //!   instead of on SQLite's lock, and a transaction holds it from `BEGIN IMMEDIATE` to
@@ -334,7 +337,10 @@ impl Db {
         match self {
             Db::Sea(c) => sea_all(c, s).await,
             #[cfg(feature = "sqlite")]
-            Db::Lite(p) => lite::offload(long, || p.read(|c| lite::query(c, s, false))),
+            Db::Lite(p) => {
+                let _slot = p.scan_slot(long).await?;
+                lite::offload(long, || p.read(|c| lite::query(c, s, false)))
+            }
         }
     }
 
@@ -348,6 +354,7 @@ impl Db {
             Db::Sea(c) => sea_one(c, s).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => {
+                let _slot = p.scan_slot(long).await?;
                 lite::offload(long, || p.read(|c| lite::query(c, s, true))).map(|mut v| v.pop())
             }
         }
@@ -480,6 +487,9 @@ pub(crate) mod lite {
         ReadOnly,
     }
 
+    /// Long scans that run at once (see `Pool::scans`).
+    const SCANS: usize = 4;
+
     /// Prepared statements kept per connection.
     const STATEMENT_CACHE: usize = 256;
 
@@ -503,6 +513,9 @@ pub(crate) mod lite {
         mode: Mode,
         readers: Mutex<Vec<Connection>>,
         writer: Arc<tokio::sync::Mutex<Connection>>,
+        /// Long scans at once: each holds a thread and a reader connection (with its page
+        /// cache) for its whole run, so their number is bounded; more wait their turn.
+        scans: tokio::sync::Semaphore,
     }
 
     impl std::fmt::Debug for Pool {
@@ -553,7 +566,23 @@ pub(crate) mod lite {
                 mode,
                 readers: Mutex::new(vec![reader]),
                 writer: Arc::new(tokio::sync::Mutex::new(writer)),
+                scans: tokio::sync::Semaphore::new(SCANS),
             })
+        }
+
+        /// A turn for a long scan (none needed for a short query).
+        pub(crate) async fn scan_slot(
+            &self,
+            long: bool,
+        ) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, ExecErr> {
+            if !long {
+                return Ok(None);
+            }
+            self.scans
+                .acquire()
+                .await
+                .map(Some)
+                .map_err(|_| ExecErr::Value("the scan queue is closed".into()))
         }
 
         /// Runs `f` on a reader connection (taken from the free list, or opened).
