@@ -285,3 +285,37 @@ async fn concurrent_scans_and_point_reads() {
     })
     .await;
 }
+
+/// PostgreSQL plans from statistics; the store refreshes them as the data grows (a fresh
+/// database, a bulk load or a server with autovacuum off would otherwise have none, and a
+/// lookup by id would scan the organization).
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_statistics_follow_growth() {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    each(|env| async move {
+        if env.backend != Backend::Postgres {
+            return;
+        }
+        let users: Vec<_> =
+            (0..600).map(|i| new_user(json!({"userName": format!("u{i}@x.io")}))).collect();
+        env.store.create_many(env.a, User, users).await.unwrap();
+        let conn = Database::connect(env.url()).await.unwrap();
+        let sql = "SELECT reltuples::float8 AS n FROM pg_class WHERE relname = 'resources'";
+        let mut seen = -1.0;
+        for _ in 0..200 {
+            let row = conn
+                .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap();
+            seen = row.try_get::<f64>("", "n").unwrap();
+            if seen >= 600.0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        conn.close().await.unwrap();
+        assert!(seen >= 600.0, "resources statistics: {seen} rows");
+    })
+    .await;
+}

@@ -118,6 +118,11 @@ impl Env {
         Env { backend, store: Arc::new(store), a, b, url, cleanup }
     }
 
+    /// The database URL of this test.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Another store on the same database (a second replica), when the backend allows.
     pub async fn replica(&self, opts: StoreOptions) -> Option<Arc<dyn Store>> {
         if self.backend == Backend::SqliteMemory {
