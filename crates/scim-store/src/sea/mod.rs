@@ -860,6 +860,58 @@ impl SeaStore {
         Ok(())
     }
 
+    /// The groups that list `member` (a user or a group) in their `members` change when it
+    /// leaves or rejoins them (delete, soft delete, restore): their `version` and
+    /// `lastModified` move on in the same transaction, each with a change-log entry, so
+    /// ETags and conditional requests on those groups see the change. Runs before the
+    /// membership rows go.
+    async fn touch_groups_of<C: Exec>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        member: &str,
+        at: &str,
+    ) -> Result<()> {
+        let mut groups = Q::select();
+        groups
+            .column(("memberships", "group_id"))
+            .from("memberships")
+            .and_where(Expr::col(("memberships", "org")).eq(org.to_string()))
+            .and_where(Expr::col(("memberships", "member_id")).eq(member));
+        let live_groups = |q: &mut SelectStatement| -> Result<()> {
+            q.and_where(self.org_beside_ids(org)?)
+                .and_where(col("kind").eq(ResourceKind::Group.name()))
+                .and_where(col("deleted").eq(false))
+                .and_where(col("id").in_subquery(groups.clone()));
+            Ok(())
+        };
+        let mut up = Q::update();
+        up.table(T)
+            .value("version", Expr::col((T, "version")).add(1))
+            .value("last_modified", Expr::val(at))
+            .and_where(self.org_beside_ids(org)?)
+            .and_where(col("kind").eq(ResourceKind::Group.name()))
+            .and_where(col("deleted").eq(false))
+            .and_where(col("id").in_subquery(groups.clone()));
+        if c.execute(&up).await.map_err(db_err)?.rows_affected() == 0 {
+            return Ok(());
+        }
+        let mut rows = Q::select();
+        rows.columns([(T, "org"), (T, "kind"), (T, "id")])
+            .expr(Expr::val("update"))
+            .column((T, "version"))
+            .expr(Expr::val(at))
+            .from(T);
+        live_groups(&mut rows)?;
+        let mut ins = Q::insert();
+        ins.into_table("change_log")
+            .columns(["org", "kind", "id", "op", "version", "at"])
+            .select_from(rows)
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        c.execute(&ins).await.map_err(db_err)?;
+        Ok(())
+    }
+
     /// Applies membership changes to group `group` in order.
     async fn apply_members<C: Exec>(
         &self,
@@ -1519,6 +1571,7 @@ impl Store for SeaStore {
         }
         let at = now();
         let version = row.version + 1;
+        self.touch_groups_of(&txn, org, id, &at).await?;
         if soft {
             let mut doc = row.doc;
             let mut up = Q::update();
@@ -1576,6 +1629,7 @@ impl Store for SeaStore {
             .and_where(col("id").eq(id))
             .and_where(self.org_beside_ids(org)?);
         txn.execute(&up).await.map_err(db_err)?;
+        self.touch_groups_of(&txn, org, id, &at).await?;
         self.log(&txn, org, kind, id, ChangeOp::Restore, version, &at).await?;
         let row = self
             .row(&txn, org, kind, id, Some(false), false)

@@ -225,3 +225,43 @@ async fn deletes_cascade_out_of_memberships() {
     })
     .await;
 }
+
+/// A group's `members` change when a member is deleted, soft-deleted or restored: its
+/// version and lastModified move on, so an ETag taken before no longer matches.
+#[tokio::test(flavor = "multi_thread")]
+async fn member_deletes_and_restores_move_the_group_version() {
+    each(|env| async move {
+        let s = &env.store;
+        let u = user(s, env.a, json!({"userName":"u"})).await;
+        let v = user(s, env.a, json!({"userName":"v"})).await;
+        let other = s.create(env.a, Group, new_group("Other")).await.unwrap();
+        let g = s
+            .create(
+                env.a,
+                Group,
+                NewResource { members: vec![row(&u.id), row(&v.id)], ..new_group("G") },
+            )
+            .await
+            .unwrap();
+        let org = env.a;
+        let get = |id: String| {
+            let s = s.clone();
+            async move { s.get(org, Group, &id, ReadOptions::ALL).await.unwrap().unwrap() }
+        };
+        assert_eq!(g.version, 1);
+        s.delete(env.a, User, &u.id, None, true).await.unwrap();
+        let g1 = get(g.id.clone()).await;
+        assert_eq!((g1.version, values(&g1)), (2, vec![v.id.clone()]));
+        s.restore(env.a, User, &u.id).await.unwrap();
+        let g2 = get(g.id.clone()).await;
+        assert_eq!((g2.version, values(&g2)), (3, sorted(vec![u.id.clone(), v.id.clone()])));
+        s.delete(env.a, User, &v.id, None, false).await.unwrap();
+        let g3 = get(g.id.clone()).await;
+        assert_eq!((g3.version, values(&g3)), (4, vec![u.id.clone()]));
+        let meta = |st: &Stored| st.resource.get("meta").unwrap()["version"].clone();
+        assert_eq!(meta(&g3), json!("W/\"4\""));
+        // A group the member was never in keeps its version.
+        assert_eq!(get(other.id.clone()).await.version, 1);
+    })
+    .await;
+}
