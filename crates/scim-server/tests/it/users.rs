@@ -279,6 +279,14 @@ async fn soft_delete_policy_hides_and_restores() {
     app.get(&format!("/Users/{id}")).await.expect(404);
     let list = app.get("/Users?filter=userName%20eq%20%22soft@x.io%22").await;
     assert_eq!(list.body["totalResults"], 0);
+    // RFC 7644 3.6: the deleted user is not in conflict with a new one of the same name;
+    // while the new one lives, the old one cannot be restored over it.
+    let r = app.post("/Users", json!({"userName":"SOFT@x.io"})).await;
+    r.expect(201);
+    let again = r.id();
+    let taken = app.store.restore(app.org, scim_core::schema::ResourceKind::User, &id).await;
+    assert!(matches!(taken, Err(scim_store::StoreError::Conflict { .. })), "{taken:?}");
+    assert_eq!(app.delete(&format!("/Users/{again}")).await.status, 204);
     let restored =
         app.store.restore(app.org, scim_core::schema::ResourceKind::User, &id).await.unwrap();
     assert_eq!(restored.id, id);

@@ -647,7 +647,8 @@ impl SeaStore {
     }
 
     /// Uniqueness of `userName`/`displayName` and `externalId` within the organization
-    /// and kind (soft-deleted resources keep theirs).
+    /// and kind, among live resources (a soft-deleted one gives its keys up: see
+    /// [`tombstone`]).
     async fn check_unique<C: Exec>(
         &self,
         c: &C,
@@ -1121,6 +1122,12 @@ impl SeaStore {
     }
 }
 
+/// The `name_key` of a soft-deleted resource: unique (it holds the id) and never equal to
+/// a live key, which is always lowercase while ids start with `US`/`GR`.
+fn tombstone(id: &str) -> String {
+    format!("~deleted~{id}")
+}
+
 /// An index page that skips more rows than this walks them: it counts as a long query.
 const DEEP: u64 = 2_000;
 
@@ -1579,9 +1586,13 @@ impl Store for SeaStore {
                 doc.insert("active".into(), Value::Bool(false));
                 up.value("active", Expr::val(false));
             }
+            // RFC 7644 3.6: a deleted resource is not in conflict with a new one, so its
+            // unique keys give way (the document keeps them for a restore).
             up.table(T)
                 .values([
                     ("doc", self.doc_value(&doc)?),
+                    ("name_key", Expr::val(tombstone(id))),
+                    ("external_id", Expr::val(Option::<String>::None)),
                     ("deleted", Expr::val(true)),
                     ("last_modified", Expr::val(at.clone())),
                     ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
@@ -1619,16 +1630,21 @@ impl Store for SeaStore {
             .ok_or_else(|| StoreError::NotFound(format!("deleted {} '{id}'", kind.name())))?;
         let at = now();
         let version = row.version + 1;
+        // The keys come back from the document, unless a live resource took them meanwhile.
+        let keys = cols(kind, &row.doc)?;
+        self.check_unique(&txn, org, kind, &keys, Some(id)).await?;
         let mut up = Q::update();
         up.table(T)
             .values([
+                ("name_key", Expr::val(keys.name_key.clone())),
+                ("external_id", Expr::val(keys.external_id.clone())),
                 ("deleted", Expr::val(false)),
                 ("last_modified", Expr::val(at.clone())),
                 ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
             ])
             .and_where(col("id").eq(id))
             .and_where(self.org_beside_ids(org)?);
-        txn.execute(&up).await.map_err(db_err)?;
+        txn.execute(&up).await.map_err(|e| self.write_err(e, kind, Some(&keys)))?;
         self.touch_groups_of(&txn, org, id, &at).await?;
         self.log(&txn, org, kind, id, ChangeOp::Restore, version, &at).await?;
         let row = self

@@ -233,7 +233,8 @@ async fn concurrent_modifies_with_one_version_one_wins() {
 async fn soft_delete_hides_and_restore_brings_back() {
     each(|env| async move {
         let s = &env.store;
-        let u = user(s, env.a, json!({"userName":"soft","active":true})).await;
+        let u =
+            user(s, env.a, json!({"userName":"soft","externalId":"x-soft","active":true})).await;
         let g = group(s, env.a, "G").await;
         s.modify(
             env.a,
@@ -272,11 +273,17 @@ async fn soft_delete_hides_and_restore_brings_back() {
             s.delete(env.a, User, &u.id, None, true).await,
             Err(StoreError::NotFound(_))
         ));
-        // The userName stays reserved while the user can be restored.
+        // RFC 7644 3.6: a deleted user is not in conflict with a new one; while the new one
+        // holds the userName, the old one cannot come back.
+        let again = s
+            .create(env.a, User, new_user(json!({"userName":"SOFT","externalId":"x-soft"})))
+            .await
+            .unwrap();
         assert!(matches!(
-            s.create(env.a, User, new_user(json!({"userName":"SOFT"}))).await,
-            Err(StoreError::Conflict { .. })
+            s.restore(env.a, User, &u.id).await,
+            Err(StoreError::Conflict { attribute, .. }) if attribute == "userName"
         ));
+        s.delete(env.a, User, &again.id, None, false).await.unwrap();
         // Not restorable from another organization.
         assert!(matches!(s.restore(env.b, User, &u.id).await, Err(StoreError::NotFound(_))));
         let r = s.restore(env.a, User, &u.id).await.unwrap();
