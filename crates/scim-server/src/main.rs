@@ -196,20 +196,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Log lines the server queues for its writer thread before a request waits.
+const LOG_QUEUE_LINES: usize = 16_384;
+
 fn init_logging(config: &Config) {
+    let _ = init_logging_to(config, None);
+}
+
+/// The subscriber on stderr; with `lines`, log lines go through a bounded in-memory queue
+/// to a writer thread that writes them in batches (one `write` per batch, not per line),
+/// so a request never waits on the log's pipe or file. Never lossy: when the queue is
+/// full, the request waits. The guard flushes the queue when dropped.
+fn init_logging_to(
+    config: &Config,
+    lines: Option<usize>,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log_level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi);
+    let Some(lines) = lines else {
+        let builder = builder.with_writer(std::io::stderr);
+        let _ = match config.log_format {
+            LogFormat::Json => builder.json().try_init(),
+            LogFormat::Text => builder.try_init(),
+        };
+        return None;
+    };
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(lines)
+        .thread_name("scim-log")
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+    let builder = builder.with_writer(writer);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    Some(guard)
 }
 
 /// Connects to the database and applies pending migrations.
@@ -251,7 +277,8 @@ async fn open_store(
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    init_logging(&config);
+    // Held to the end of `serve`: dropping it writes out what is still queued.
+    let _log = init_logging_to(&config, Some(LOG_QUEUE_LINES));
     let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
     let store = open_store(&config, registry.clone()).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
