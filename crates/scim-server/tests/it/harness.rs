@@ -54,10 +54,35 @@ pub struct TestApp {
 
 static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+static SWEPT: std::sync::Once = std::sync::Once::new();
+
+/// Drops the databases that earlier test processes made and did not drop (the name carries
+/// the process id; a process that is gone is done with its databases).
+fn sweep_stale_databases(admin: &str) {
+    let Ok(out) = std::process::Command::new("psql")
+        .args(["-X", "-q", "-A", "-t", admin, "-c"])
+        .arg("SELECT datname FROM pg_database WHERE datname LIKE 'scim_server_it_%'")
+        .output()
+    else {
+        return;
+    };
+    for name in String::from_utf8_lossy(&out.stdout).lines().map(str::trim) {
+        let pid = name.strip_prefix("scim_server_it_").and_then(|r| r.split('_').next());
+        let alive = pid.is_some_and(|p| std::path::Path::new("/proc").join(p).exists());
+        if pid.is_some() && !alive && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            let _ = std::process::Command::new("psql")
+                .args(["-X", "-q", admin, "-c"])
+                .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .output();
+        }
+    }
+}
+
 /// A fresh, empty PostgreSQL database; its URL.
 async fn fresh_pg_database() -> String {
     let admin = std::env::var("SCIM_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    SWEPT.call_once(|| sweep_stale_databases(&admin));
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut rnd = [0u8; 6];
     getrandom::fill(&mut rnd).unwrap();
