@@ -24,7 +24,8 @@ use scim_core::schema::{Registry, ResourceKind};
 use scim_core::sid::{GroupSid, OrganizationSid, UserSid};
 use scim_core::{ErrorCode, ScimError};
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, JoinType, LockType, OnConflict, Order, Query as Q, SelectStatement,
+    Alias, Cond, Expr, ExprTrait, JoinType, LockType, OnConflict, Order, Query as Q,
+    SelectStatement,
 };
 use sea_orm::{ConnectOptions, Database};
 use sea_orm_migration::MigratorTrait;
@@ -879,21 +880,17 @@ impl SeaStore {
             .from("memberships")
             .and_where(Expr::col(("memberships", "org")).eq(org.to_string()))
             .and_where(Expr::col(("memberships", "member_id")).eq(member));
-        let live_groups = |q: &mut SelectStatement| -> Result<()> {
-            q.and_where(self.org_beside_ids(org)?)
-                .and_where(col("kind").eq(ResourceKind::Group.name()))
-                .and_where(col("deleted").eq(false))
-                .and_where(col("id").in_subquery(groups.clone()));
-            Ok(())
-        };
+        // The live groups that list `member`: the rows to touch, then to log.
+        let live_groups = Cond::all()
+            .add(self.org_beside_ids(org)?)
+            .add(col("kind").eq(ResourceKind::Group.name()))
+            .add(col("deleted").eq(false))
+            .add(col("id").in_subquery(groups));
         let mut up = Q::update();
         up.table(T)
             .value("version", Expr::col((T, "version")).add(1))
             .value("last_modified", Expr::val(at))
-            .and_where(self.org_beside_ids(org)?)
-            .and_where(col("kind").eq(ResourceKind::Group.name()))
-            .and_where(col("deleted").eq(false))
-            .and_where(col("id").in_subquery(groups.clone()));
+            .cond_where(live_groups.clone());
         if c.execute(&up).await.map_err(db_err)?.rows_affected() == 0 {
             return Ok(());
         }
@@ -902,8 +899,8 @@ impl SeaStore {
             .expr(Expr::val("update"))
             .column((T, "version"))
             .expr(Expr::val(at))
-            .from(T);
-        live_groups(&mut rows)?;
+            .from(T)
+            .cond_where(live_groups);
         let mut ins = Q::insert();
         ins.into_table("change_log")
             .columns(["org", "kind", "id", "op", "version", "at"])
