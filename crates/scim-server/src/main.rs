@@ -9,6 +9,11 @@ use scim_store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// mimalloc: the service allocates many small, short-lived values per request (JSON trees,
+/// headers, SQL values), where it is markedly faster than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "scim-server", version, about = "SCIM 2.0 service provider")]
 struct Cli {
