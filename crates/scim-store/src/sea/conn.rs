@@ -20,7 +20,9 @@
 //! - one writer connection behind an async mutex: every write and every transaction runs
 //!   on it, so writers of this process queue on the mutex (without blocking a thread)
 //!   instead of on SQLite's lock, and a transaction holds it from `BEGIN IMMEDIATE` to
-//!   `COMMIT` (or `ROLLBACK` when it is dropped unfinished);
+//!   `COMMIT` (or `ROLLBACK` when it is dropped unfinished); transactions that queue
+//!   behind one another share one `COMMIT` (group commit, see `lite::Txn`): each runs in a
+//!   savepoint of the batch and is acknowledged only once the batch is committed;
 //! - only another process holding SQLite's write lock (an admin command) makes the writer
 //!   wait in SQLite's busy handler, for at most the 5 s busy timeout.
 
@@ -403,7 +405,7 @@ impl Txn {
         match self {
             Txn::Sea(t) => Ok(t.commit().await?),
             #[cfg(feature = "sqlite")]
-            Txn::Lite(t) => t.commit(),
+            Txn::Lite(t) => t.commit().await,
         }
     }
 }
@@ -473,7 +475,8 @@ pub(crate) mod lite {
     use rusqlite::{Connection, OpenFlags};
     use sea_orm::{DbBackend, StatementBuilder};
     use std::path::PathBuf;
-    use std::sync::{Arc, Mutex};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex, OnceLock};
     use std::time::Duration;
 
     /// How an SQLite file is opened.
@@ -512,11 +515,81 @@ pub(crate) mod lite {
         path: PathBuf,
         mode: Mode,
         readers: Mutex<Vec<Connection>>,
-        writer: Arc<tokio::sync::Mutex<Connection>>,
+        writer: Arc<tokio::sync::Mutex<Writer>>,
+        /// Transactions waiting for the writer: while there are any, a finished
+        /// transaction leaves its batch open for them (see [`Txn::commit`]).
+        queued: Arc<AtomicUsize>,
         /// Long scans at once: each holds a thread and a reader connection (with its page
         /// cache) for its whole run, so their number is bounded; more wait their turn.
         scans: tokio::sync::Semaphore,
+        /// Moves committed pages from the WAL into the database file (none when
+        /// read-only).
+        _checkpointer: Option<Checkpointer>,
     }
+
+    /// How often the checkpointer runs.
+    const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+    /// A thread with a connection of its own that runs a passive checkpoint every
+    /// [`CHECKPOINT_EVERY`]: it copies the pages that committed transactions wrote to the
+    /// WAL into the database file and fsyncs both, without blocking readers or the writer.
+    /// It stops when the pool is dropped.
+    struct Checkpointer {
+        stop: Option<std::sync::mpsc::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl Checkpointer {
+        fn start(path: &PathBuf, mode: Mode) -> Result<Checkpointer, ExecErr> {
+            let conn = open(path, mode)?;
+            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            let thread = std::thread::Builder::new()
+                .name("sqlite-checkpoint".into())
+                .spawn(move || {
+                    use std::sync::mpsc::RecvTimeoutError;
+                    while let Err(RecvTimeoutError::Timeout) =
+                        stopped.recv_timeout(CHECKPOINT_EVERY)
+                    {
+                        // (busy, frames in the WAL, frames checkpointed): a busy or partial
+                        // checkpoint is finished by a later one.
+                        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                        });
+                        if let Err(e) = done {
+                            tracing::warn!(error = %e, "SQLite checkpoint failed");
+                        }
+                    }
+                })
+                .map_err(|e| ExecErr::Value(format!("cannot start the checkpointer: {e}")))?;
+            Ok(Checkpointer { stop: Some(stop), thread: Some(thread) })
+        }
+    }
+
+    impl Drop for Checkpointer {
+        fn drop(&mut self) {
+            drop(self.stop.take());
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    /// The writer connection and the batch (one SQLite transaction) open on it.
+    pub(crate) struct Writer {
+        conn: Connection,
+        batch: Option<Arc<Batch>>,
+        /// Transactions released into the open batch and waiting for its `COMMIT`.
+        members: usize,
+    }
+
+    /// Transactions committed together: the outcome of their one `COMMIT`.
+    #[derive(Default)]
+    struct Batch {
+        outcome: OnceLock<Result<(), String>>,
+    }
+
+    /// At most this many transactions share one `COMMIT`.
+    const MAX_BATCH: usize = 256;
 
     impl std::fmt::Debug for Pool {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -536,11 +609,12 @@ pub(crate) mod lite {
         if mode != Mode::ReadOnly {
             // WAL is a property of the file; setting it again is a no-op.
             c.pragma_update(None, "journal_mode", "WAL")?;
-            // Checkpoint every ~40 MiB of WAL instead of SQLite's 4 MiB: a checkpoint runs
-            // in the commit that crosses the mark (two fsyncs and a copy of every page the
-            // WAL changed), and a page that many commits touch (an index's upper levels) is
-            // copied once per checkpoint, so fewer, larger checkpoints write less.
-            c.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+            // No checkpoint in a commit: it would copy the WAL's pages into the database
+            // and fsync twice on the request's thread, stalling every request behind it.
+            // The pool's checkpointer thread does it instead (see `Checkpointer`).
+            c.pragma_update(None, "wal_autocheckpoint", 0)?;
+            // After a checkpoint, the WAL file is cut back to 64 MiB when it restarts.
+            c.pragma_update(None, "journal_size_limit", 64_i64 << 20)?;
         }
         c.pragma_update(None, "synchronous", "NORMAL")?;
         c.pragma_update(None, "foreign_keys", "ON")?;
@@ -562,11 +636,20 @@ pub(crate) mod lite {
             let writer = open(&path, mode)?;
             let reader = open(&path, mode)?;
             Ok(Pool {
-                path,
+                path: path.clone(),
                 mode,
                 readers: Mutex::new(vec![reader]),
-                writer: Arc::new(tokio::sync::Mutex::new(writer)),
+                writer: Arc::new(tokio::sync::Mutex::new(Writer {
+                    conn: writer,
+                    batch: None,
+                    members: 0,
+                })),
+                queued: Arc::new(AtomicUsize::new(0)),
                 scans: tokio::sync::Semaphore::new(SCANS),
+                _checkpointer: match mode {
+                    Mode::ReadOnly => None,
+                    Mode::ReadWrite | Mode::Create => Some(Checkpointer::start(&path, mode)?),
+                },
             })
         }
 
@@ -606,25 +689,97 @@ pub(crate) mod lite {
             self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
         }
 
-        /// One statement on the writer, in its own implicit transaction.
+        /// One statement on the writer, as a transaction of its own.
         pub(crate) async fn write(&self, s: &dyn StatementBuilder) -> Result<Done, ExecErr> {
-            let w = self.writer.lock().await;
-            execute(&w, s)
+            let t = self.begin().await?;
+            let done = t.with(|c| execute(c, s))?;
+            t.commit().await?;
+            Ok(done)
         }
 
-        /// `BEGIN IMMEDIATE` on the writer, which the transaction holds until it ends.
+        /// A transaction on the writer, which it holds until it commits or is dropped: a
+        /// savepoint in the writer's open batch (opened with `BEGIN IMMEDIATE` when there
+        /// is none).
         pub(crate) async fn begin(&self) -> Result<Txn, ExecErr> {
-            let w = Arc::clone(&self.writer).lock_owned().await;
-            w.execute_batch("BEGIN IMMEDIATE")?;
-            Ok(Txn { conn: Mutex::new(w), open: true })
+            let mut w = lock_writer(&self.writer, &self.queued).await;
+            if w.batch.is_none() {
+                w.conn.execute_batch("BEGIN IMMEDIATE")?;
+                w.batch = Some(Arc::default());
+                w.members = 0;
+            }
+            if let Err(e) = w.conn.execute_batch("SAVEPOINT txn") {
+                abandon_if_lost(&mut w, &e);
+                return Err(e.into());
+            }
+            Ok(Txn {
+                conn: Mutex::new(Some(w)),
+                writer: Arc::clone(&self.writer),
+                queued: Arc::clone(&self.queued),
+            })
         }
     }
 
-    /// A transaction on the writer. (The guard sits in a `std` mutex, uncontended, only
-    /// so that the transaction is `Sync` like sea-orm's; a connection is `Send` only.)
+    /// The writer, counted in `queued` while waiting for it (also when the wait is
+    /// abandoned).
+    async fn lock_writer(
+        writer: &Arc<tokio::sync::Mutex<Writer>>,
+        queued: &AtomicUsize,
+    ) -> tokio::sync::OwnedMutexGuard<Writer> {
+        struct Queued<'a>(&'a AtomicUsize);
+        impl Drop for Queued<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        queued.fetch_add(1, Ordering::SeqCst);
+        let _queued = Queued(queued);
+        Arc::clone(writer).lock_owned().await
+    }
+
+    /// `COMMIT`s the open batch and tells its members the outcome.
+    fn commit_batch(w: &mut Writer) -> Result<(), ExecErr> {
+        let done = w.conn.execute_batch("COMMIT");
+        if done.is_err() && !w.conn.is_autocommit() {
+            // A failed COMMIT can leave the transaction open: end it, so the next
+            // transaction starts clean.
+            let _ = w.conn.execute_batch("ROLLBACK");
+        }
+        let outcome = done.as_ref().map(|_| ()).map_err(ToString::to_string);
+        if let Some(b) = w.batch.take() {
+            let _ = b.outcome.set(outcome);
+        }
+        w.members = 0;
+        done.map_err(ExecErr::from)
+    }
+
+    /// After a failed statement: when SQLite rolled the whole batch back (a full disk, an
+    /// I/O error), tells its members and forgets it.
+    fn abandon_if_lost(w: &mut Writer, e: &rusqlite::Error) {
+        if w.batch.is_some() && w.conn.is_autocommit() {
+            if let Some(b) = w.batch.take() {
+                let _ = b.outcome.set(Err(format!("the transaction was rolled back: {e}")));
+            }
+            w.members = 0;
+        }
+    }
+
+    /// A transaction on the writer: a savepoint in the writer's batch.
+    ///
+    /// Group commit: SQLite pays for a commit per transaction (the WAL frames of every page
+    /// it changed, their checksums, the page cache's bookkeeping), and under concurrent
+    /// writes most of a small write's cost is that commit. So a transaction that finishes
+    /// while others wait for the writer releases its savepoint into the batch and lets the
+    /// next one run; the batch is committed once, by the last transaction that finds no one
+    /// waiting (or by the first member to come back for the outcome, or at
+    /// [`MAX_BATCH`] members). Every member reports success only after that `COMMIT`, so
+    /// nothing is acknowledged before it is in the database; a member that fails rolls
+    /// back to its savepoint and leaves the others' work alone. Alone, a transaction
+    /// commits at once, as before. (The guard sits in a `std` mutex, uncontended, only so
+    /// that the transaction is `Sync` like sea-orm's; a connection is `Send` only.)
     pub(crate) struct Txn {
-        conn: Mutex<tokio::sync::OwnedMutexGuard<Connection>>,
-        open: bool,
+        conn: Mutex<Option<tokio::sync::OwnedMutexGuard<Writer>>>,
+        writer: Arc<tokio::sync::Mutex<Writer>>,
+        queued: Arc<AtomicUsize>,
     }
 
     impl Txn {
@@ -632,25 +787,94 @@ pub(crate) mod lite {
             &self,
             f: impl FnOnce(&Connection) -> Result<T, ExecErr>,
         ) -> Result<T, ExecErr> {
-            let guard = self
+            let mut slot = self
                 .conn
                 .lock()
                 .map_err(|_| ExecErr::Value("a transaction's connection was poisoned".into()))?;
-            f(&guard)
+            let w = slot.as_mut().ok_or_else(|| ExecErr::Value("the transaction ended".into()))?;
+            if w.batch.is_none() {
+                return Err(ExecErr::Value("the transaction was rolled back".into()));
+            }
+            let out = f(&w.conn);
+            if let Err(ExecErr::Lite(e)) = &out {
+                abandon_if_lost(w, e);
+            }
+            out
         }
 
-        pub(crate) fn commit(mut self) -> Result<(), ExecErr> {
-            self.with(|c| Ok(c.execute_batch("COMMIT")?))?;
-            self.open = false;
-            Ok(())
+        fn take(&self) -> Option<tokio::sync::OwnedMutexGuard<Writer>> {
+            self.conn.lock().ok().and_then(|mut s| s.take())
+        }
+
+        /// Commits: releases the savepoint, then commits the batch now, or leaves it to a
+        /// waiting transaction and returns the outcome of the batch's `COMMIT`.
+        pub(crate) async fn commit(self) -> Result<(), ExecErr> {
+            let mut w =
+                self.take().ok_or_else(|| ExecErr::Value("the transaction ended".into()))?;
+            let Some(batch) = w.batch.clone() else {
+                return Err(ExecErr::Value("the transaction was rolled back".into()));
+            };
+            if let Err(e) = w.conn.execute_batch("RELEASE txn") {
+                rollback_member(&mut w);
+                return Err(e.into());
+            }
+            w.members += 1;
+            // A transaction runs without yielding from `BEGIN` to here, so on a busy
+            // runtime thread the requests that will write next have not got as far as
+            // queueing: let them, once, then commit unless someone queued.
+            if w.members < MAX_BATCH {
+                tokio::task::yield_now().await;
+            }
+            if self.queued.load(Ordering::SeqCst) == 0 || w.members >= MAX_BATCH {
+                return commit_batch(&mut w);
+            }
+            drop(w);
+            // Come back for the outcome, in a task of its own so that the batch is
+            // committed even if this request is abandoned: someone must.
+            let writer = Arc::clone(&self.writer);
+            let queued = Arc::clone(&self.queued);
+            let outcome = tokio::spawn(async move {
+                let mut w = lock_writer(&writer, &queued).await;
+                match batch.outcome.get() {
+                    Some(done) => done.clone(),
+                    None if w.batch.as_ref().is_some_and(|b| Arc::ptr_eq(b, &batch)) => {
+                        commit_batch(&mut w).map_err(|e| e.to_string())
+                    }
+                    None => Err("the transaction's batch was lost".to_owned()),
+                }
+            })
+            .await
+            .map_err(|e| ExecErr::Value(format!("the commit task failed: {e}")))?;
+            outcome.map_err(ExecErr::Value)
+        }
+    }
+
+    /// Undoes an unfinished transaction's work, keeping the rest of the batch; a batch
+    /// with no other member is rolled back.
+    fn rollback_member(w: &mut Writer) {
+        if w.batch.is_none() {
+            return;
+        }
+        let undone = w.conn.execute_batch("ROLLBACK TO txn; RELEASE txn");
+        if undone.is_err() || w.members == 0 {
+            if let Err(e) = &undone
+                && let Some(b) = w.batch.as_ref()
+            {
+                let _ = b.outcome.set(Err(format!("the transaction could not be undone: {e}")));
+            }
+            if !w.conn.is_autocommit() {
+                let _ = w.conn.execute_batch("ROLLBACK");
+            }
+            w.batch = None;
+            w.members = 0;
         }
     }
 
     impl Drop for Txn {
         fn drop(&mut self) {
-            if self.open {
-                // Nothing to report to: the statement that failed already did.
-                let _ = self.with(|c| Ok(c.execute_batch("ROLLBACK")?));
+            // Nothing to report to: the statement that failed already did.
+            if let Some(mut w) = self.take() {
+                rollback_member(&mut w);
             }
         }
     }
@@ -737,5 +961,148 @@ pub(crate) mod lite {
         let (mut stmt, values) = prepare(c, s)?;
         let n = stmt.execute(rusqlite::params_from_iter(values))?;
         Ok(Done { rows: u64::try_from(n).unwrap_or(u64::MAX) })
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::lite::{Mode, Pool};
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    struct TempDb(PathBuf);
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", self.0.display()));
+            }
+        }
+    }
+
+    fn pool(name: &str) -> (TempDb, Arc<Pool>) {
+        let path = std::env::temp_dir()
+            .join(format!("scim-store-groupcommit-{name}-{}.db", std::process::id()));
+        let tmp = TempDb(path.clone());
+        drop(TempDb(path.clone()));
+        let p = Pool::open(path, Mode::Create).unwrap();
+        p.read(|c| {
+            c.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY)")?;
+            Ok(())
+        })
+        .unwrap();
+        (tmp, Arc::new(p))
+    }
+
+    fn insert(t: &super::lite::Txn, k: &str) -> Result<(), super::ExecErr> {
+        t.with(|c| Ok(c.execute("INSERT INTO t (k) VALUES (?1)", [k]).map(|_| ())?))
+    }
+
+    /// What another connection (another process) sees: committed rows only.
+    fn committed(p: &Pool) -> Vec<String> {
+        p.read(|c| {
+            let mut st = c.prepare("SELECT k FROM t ORDER BY k")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .unwrap()
+    }
+
+    /// Lets the spawned tasks run until they are all parked (current-thread runtime).
+    async fn settle() {
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_commits_its_members_and_only_them() {
+        let (_tmp, p) = pool("members");
+        let first = p.begin().await.unwrap();
+        insert(&first, "a").unwrap();
+        // Three more transactions queue behind the first.
+        let mut waiting = Vec::new();
+        for (k, fail) in [("b", false), ("a", true), ("c", false)] {
+            let p = Arc::clone(&p);
+            waiting.push(tokio::spawn(async move {
+                let t = p.begin().await.unwrap();
+                match insert(&t, k) {
+                    // A failed transaction is dropped: its savepoint is undone.
+                    Err(e) => {
+                        assert!(e.is_unique(), "{e}");
+                        drop(t);
+                        Err(())
+                    }
+                    Ok(()) if fail => unreachable!("'a' was inserted twice"),
+                    Ok(()) => t.commit().await.map_err(|_| ()),
+                }
+            }));
+        }
+        settle().await;
+        // Others wait: the first leaves the batch open for them and returns only once it
+        // is committed, with everything that queued behind it.
+        first.commit().await.unwrap();
+        let outcomes: Vec<_> = futures::future::join_all(waiting).await;
+        let outcomes: Vec<bool> = outcomes.into_iter().map(|o| o.unwrap().is_ok()).collect();
+        assert_eq!(outcomes, [true, false, true]);
+        assert_eq!(committed(&p), ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_member_leaves_the_batch_to_the_others() {
+        let (_tmp, p) = pool("abandoned");
+        let first = p.begin().await.unwrap();
+        insert(&first, "a").unwrap();
+        let p2 = Arc::clone(&p);
+        let second = tokio::spawn(async move {
+            let t = p2.begin().await.unwrap();
+            insert(&t, "b").unwrap();
+            // Abandoned before it commits (a cancelled request).
+            drop(t);
+        });
+        settle().await;
+        let committing = tokio::spawn(async move { first.commit().await });
+        second.await.unwrap();
+        committing.await.unwrap().unwrap();
+        assert_eq!(committed(&p), ["a"]);
+        // The writer is free and starts clean.
+        let t = p.begin().await.unwrap();
+        insert(&t, "c").unwrap();
+        t.commit().await.unwrap();
+        assert_eq!(committed(&p), ["a", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_member_whose_request_is_cancelled_is_still_committed() {
+        let (_tmp, p) = pool("cancelled");
+        let first = p.begin().await.unwrap();
+        insert(&first, "a").unwrap();
+        let p2 = Arc::clone(&p);
+        let second = tokio::spawn(async move {
+            let t = p2.begin().await.unwrap();
+            insert(&t, "b").unwrap();
+            t.commit().await.unwrap();
+        });
+        settle().await;
+        // The first hands the batch on and is cancelled while it waits for the outcome.
+        use futures::FutureExt as _;
+        assert!(first.commit().now_or_never().is_none(), "it committed alone");
+        second.await.unwrap();
+        settle().await;
+        assert_eq!(committed(&p), ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn alone_a_transaction_commits_at_once() {
+        let (_tmp, p) = pool("alone");
+        let t = p.begin().await.unwrap();
+        insert(&t, "a").unwrap();
+        assert!(committed(&p).is_empty());
+        t.commit().await.unwrap();
+        assert_eq!(committed(&p), ["a"]);
+        let t = p.begin().await.unwrap();
+        insert(&t, "b").unwrap();
+        drop(t);
+        assert_eq!(committed(&p), ["a"]);
     }
 }
