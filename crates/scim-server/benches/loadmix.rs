@@ -24,6 +24,7 @@
 //! `SCIM_LOADMIX_WARMUP_SECS` (unmeasured lead-in per scenario, default 1),
 //! `SCIM_LOADMIX_USERS` (default 10000), `SCIM_LOADMIX_CONNECTIONS` (default 32),
 //! `SCIM_LOADMIX_BACKEND` (`sqlite`, `postgres` or `all`; `--backend` wins),
+//! `SCIM_LOADMIX_ONLY` (a comma-separated subset of `get,filter,create,patch,page`),
 //! `SCIM_LOADMIX_PG_URL` (server URL without a database, default
 //! `postgres://postgres@127.0.0.1:5432`), `SCIM_LOADMIX_SERVER_ARGS` (extra `serve` flags,
 //! whitespace-separated, e.g. `--log-level warn` to see what request logging costs).
@@ -759,6 +760,8 @@ struct Settings {
     load: Load,
     pin: bool,
     extra_args: Vec<String>,
+    /// `SCIM_LOADMIX_ONLY`: the scenarios to run (all when unset).
+    only: Option<Vec<Scenario>>,
 }
 
 fn settings() -> Settings {
@@ -810,6 +813,18 @@ fn settings() -> Settings {
         },
         pin,
         extra_args,
+        only: std::env::var("SCIM_LOADMIX_ONLY").ok().map(|v| {
+            v.split(',')
+                .filter_map(|name| match name.trim() {
+                    "get" => Some(Scenario::Get),
+                    "filter" => Some(Scenario::Filter),
+                    "create" => Some(Scenario::Create),
+                    "patch" => Some(Scenario::Patch),
+                    "page" => Some(Scenario::Page),
+                    _ => None,
+                })
+                .collect()
+        }),
     }
 }
 
@@ -884,7 +899,7 @@ async fn measure_server(
             created: AtomicU64::new(0),
         });
         let mut out = Vec::new();
-        for sc in Scenario::ALL {
+        for sc in Scenario::ALL.into_iter().filter(|sc| s.only.as_ref().is_none_or(|o| o.contains(sc))) {
             let o = run_scenario(&s.load, &t, proc.pid(), sc, &seeded).await;
             eprintln!("loadmix: {backend:?} {}: {:.0} req/s", sc.name(), o.rps);
             out.push((sc, o));
