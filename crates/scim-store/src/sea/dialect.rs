@@ -20,6 +20,15 @@ pub(crate) enum Dialect {
 }
 
 impl Dialect {
+    /// The sea-orm backend that writes this dialect.
+    pub(crate) fn backend(self) -> DbBackend {
+        match self {
+            Dialect::Sqlite => DbBackend::Sqlite,
+            Dialect::Postgres => DbBackend::Postgres,
+            Dialect::MySql => DbBackend::MySql,
+        }
+    }
+
     pub(crate) fn of(b: DbBackend) -> Self {
         match b {
             DbBackend::Postgres => Self::Postgres,

@@ -16,7 +16,7 @@ use crate::{
     Pagination, Policy, Query, ReadOptions, Result, Scope, Store, StoreError, Stored, TokenRecord,
 };
 use async_trait::async_trait;
-use conn::{Db, DbRow, Exec, ExecErr, Txn};
+use conn::{Db, DbRow, Exec, ExecErr, Shape, Shapes, Txn};
 use dialect::Dialect;
 use scim_core::message::SortOrder;
 use scim_core::resource::{Resource, get_ci};
@@ -83,6 +83,7 @@ pub struct SeaStore {
     opts: StoreOptions,
     secrets: Mutex<HashMap<String, [u8; 32]>>,
     stats: Arc<Stats>,
+    shapes: Shapes,
 }
 
 /// Keeps PostgreSQL's planner statistics fresh as the store grows (see [`Stats::wrote`]).
@@ -393,6 +394,7 @@ impl SeaStore {
                 opts,
                 secrets: Mutex::new(HashMap::new()),
                 stats: Arc::default(),
+                shapes: Shapes::default(),
             });
         }
         let db = Self::sea_connect(url, &opts).await?;
@@ -405,6 +407,7 @@ impl SeaStore {
             opts,
             secrets: Mutex::new(HashMap::new()),
             stats: Arc::default(),
+            shapes: Shapes::default(),
         })
     }
 
@@ -504,16 +507,22 @@ impl SeaStore {
         deleted: Option<bool>,
         lock: bool,
     ) -> Result<Option<Row>> {
-        let mut q = self.select_rows()?;
-        q.and_where(col("id").eq(id))
-            .and_where(self.org_beside_ids(org)?)
-            .and_where(col("kind").eq(kind.name()));
-        if let Some(d) = deleted {
-            q.and_where(col("deleted").eq(d));
-        }
-        if lock {
-            self.lock(&mut q);
-        }
+        let mut values: Vec<sea_orm::Value> =
+            vec![id.into(), org.to_string().into(), kind.name().into()];
+        values.extend(deleted.map(sea_orm::Value::from));
+        let q = self.shapes.get(self.d.backend(), Shape::Row { deleted, lock }, values, || {
+            let mut q = self.select_rows()?;
+            q.and_where(col("id").eq(id))
+                .and_where(self.org_beside_ids(org)?)
+                .and_where(col("kind").eq(kind.name()));
+            if let Some(d) = deleted {
+                q.and_where(col("deleted").eq(d));
+            }
+            if lock {
+                self.lock(&mut q);
+            }
+            Ok(q)
+        })?;
         match c.query_one(&q).await.map_err(db_err)? {
             Some(r) => Ok(Some(Row::from(&r)?)),
             None => Ok(None),
@@ -567,21 +576,31 @@ impl SeaStore {
     ) -> Result<HashMap<String, Vec<Value>>> {
         let mut out: HashMap<String, Vec<Value>> = HashMap::new();
         for chunk in users.chunks(CHUNK) {
-            let mut q = Q::select();
-            q.columns([("m", "member_id"), ("m", "group_id")])
-                .column(("r", "display"))
-                .from_as("memberships", "m")
-                .join_as(
-                    JoinType::InnerJoin,
-                    T,
-                    Alias::new("r"),
-                    Expr::col(("r", "id")).equals(("m", "group_id")),
-                )
-                .and_where(Expr::col(("m", "org")).eq(org.to_string()))
-                .and_where(Expr::col(("m", "member_id")).is_in(chunk.iter().cloned()))
-                .and_where(Expr::col(("r", "deleted")).eq(false))
-                .order_by(("m", "member_id"), Order::Asc)
-                .order_by(("m", "group_id"), Order::Asc);
+            let build = || {
+                let mut q = Q::select();
+                q.columns([("m", "member_id"), ("m", "group_id")])
+                    .column(("r", "display"))
+                    .from_as("memberships", "m")
+                    .join_as(
+                        JoinType::InnerJoin,
+                        T,
+                        Alias::new("r"),
+                        Expr::col(("r", "id")).equals(("m", "group_id")),
+                    )
+                    .and_where(Expr::col(("m", "org")).eq(org.to_string()))
+                    .and_where(Expr::col(("m", "member_id")).is_in(chunk.iter().cloned()))
+                    .and_where(Expr::col(("r", "deleted")).eq(false))
+                    .order_by(("m", "member_id"), Order::Asc)
+                    .order_by(("m", "group_id"), Order::Asc);
+                Ok(q)
+            };
+            let q = match chunk {
+                [user] => {
+                    let values = vec![org.to_string().into(), user.clone().into(), false.into()];
+                    self.shapes.get(self.d.backend(), Shape::GroupsOfOne, values, build)?
+                }
+                _ => conn::Stmt::Built(build()?),
+            };
             for r in c.query_all(&q).await.map_err(db_err)? {
                 let u: String = get(&r, "member_id")?;
                 let mut m = Map::new();
@@ -2000,4 +2019,54 @@ fn token_from(r: &DbRow) -> Result<TokenRecord> {
         scopes: parse_scopes(&get::<String>(r, "scopes")?),
         created: get(r, "created")?,
     })
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The hot statements' values are listed in the builder's order, so their SQL is
+    /// built once (an SQLite file runs inline, in-memory SQLite through sqlx).
+    #[tokio::test]
+    async fn hot_statements_are_built_once() {
+        let path =
+            std::env::temp_dir().join(format!("scim-store-shapes-{}.db", std::process::id()));
+        for url in [format!("sqlite://{}?mode=rwc", path.display()), "sqlite::memory:".to_owned()] {
+            let store = SeaStore::connect_with(
+                &url,
+                Arc::new(Registry::builtin()),
+                StoreOptions::default(),
+            )
+            .await
+            .unwrap();
+            store.migrate().await.unwrap();
+            let org = store.create_organization("shapes", &[]).await.unwrap().sid;
+            let user = Resource::from_value(serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "shape@example.com"
+            }))
+            .unwrap();
+            let nr = NewResource { resource: user, members: Vec::new(), password_hash: None };
+            let made = store.create(org, ResourceKind::User, nr).await.unwrap();
+            for _ in 0..2 {
+                let got = store
+                    .get(
+                        org,
+                        ResourceKind::User,
+                        &made.id,
+                        ReadOptions { members: false, groups: true },
+                    )
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(got.id, made.id);
+            }
+            assert!(store.shapes.has(Shape::Row { deleted: Some(false), lock: false }), "{url}");
+            assert!(store.shapes.has(Shape::GroupsOfOne), "{url}");
+        }
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+        }
+    }
 }
