@@ -275,7 +275,7 @@ impl StatementBuilder for Prebuilt {
 /// A statement to run: built now, or prebuilt.
 pub(crate) enum Stmt {
     /// Built by sea-query for this call.
-    Built(sea_orm::sea_query::SelectStatement),
+    Built(Box<sea_orm::sea_query::SelectStatement>),
     /// From the cache of shapes.
     Pre(Prebuilt),
 }
@@ -283,7 +283,7 @@ pub(crate) enum Stmt {
 impl StatementBuilder for Stmt {
     fn build(&self, b: &DbBackend) -> sea_orm::Statement {
         match self {
-            Stmt::Built(q) => StatementBuilder::build(q, b),
+            Stmt::Built(q) => StatementBuilder::build(&**q, b),
             Stmt::Pre(p) => p.build(b),
         }
     }
@@ -327,7 +327,7 @@ impl Shapes {
         } else if let Ok(mut m) = self.0.write() {
             m.insert(shape, std::sync::Arc::from(st.sql));
         }
-        Ok(Stmt::Built(q))
+        Ok(Stmt::Built(Box::new(q)))
     }
 
     /// Whether `shape` is cached.

@@ -599,7 +599,7 @@ impl SeaStore {
                     let values = vec![org.to_string().into(), user.clone().into(), false.into()];
                     self.shapes.get(self.d.backend(), Shape::GroupsOfOne, values, build)?
                 }
-                _ => conn::Stmt::Built(build()?),
+                _ => conn::Stmt::Built(Box::new(build()?)),
             };
             for r in c.query_all(&q).await.map_err(db_err)? {
                 let u: String = get(&r, "member_id")?;
