@@ -1123,6 +1123,19 @@ mod tests {
         }
     }
 
+    /// A second transaction that queues for the writer, inserts "b", then commits or is
+    /// dropped.
+    fn queue_second(p: &Arc<Pool>, commit: bool) -> tokio::task::JoinHandle<()> {
+        let p = Arc::clone(p);
+        tokio::spawn(async move {
+            let t = p.begin().await.unwrap();
+            insert(&t, "b").unwrap();
+            if commit {
+                t.commit().await.unwrap();
+            }
+        })
+    }
+
     #[tokio::test]
     async fn a_batch_commits_its_members_and_only_them() {
         let (_tmp, p) = pool("members");
@@ -1161,13 +1174,8 @@ mod tests {
         let (_tmp, p) = pool("abandoned");
         let first = p.begin().await.unwrap();
         insert(&first, "a").unwrap();
-        let p2 = Arc::clone(&p);
-        let second = tokio::spawn(async move {
-            let t = p2.begin().await.unwrap();
-            insert(&t, "b").unwrap();
-            // Abandoned before it commits (a cancelled request).
-            drop(t);
-        });
+        // The second is abandoned before it commits (a cancelled request).
+        let second = queue_second(&p, false);
         settle().await;
         let committing = tokio::spawn(async move { first.commit().await });
         second.await.unwrap();
@@ -1185,12 +1193,7 @@ mod tests {
         let (_tmp, p) = pool("cancelled");
         let first = p.begin().await.unwrap();
         insert(&first, "a").unwrap();
-        let p2 = Arc::clone(&p);
-        let second = tokio::spawn(async move {
-            let t = p2.begin().await.unwrap();
-            insert(&t, "b").unwrap();
-            t.commit().await.unwrap();
-        });
+        let second = queue_second(&p, true);
         settle().await;
         // The first hands the batch on and is cancelled while it waits for the outcome.
         use futures::FutureExt as _;
