@@ -2026,13 +2026,50 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    /// Server databases to check too: a fresh database on each server whose feature is on
+    /// and that `SCIM_TEST_BACKENDS` (as in the trait suite) does not leave out.
+    async fn server_urls(tag: &str) -> Vec<(String, String, String)> {
+        use sea_orm::ConnectionTrait as _;
+        let wanted = |name: &str| {
+            std::env::var("SCIM_TEST_BACKENDS")
+                .map_or(true, |s| s.trim().is_empty() || s.contains("all") || s.contains(name))
+        };
+        let mut servers = Vec::new();
+        if cfg!(feature = "postgres") && wanted("postgres") {
+            servers.push("postgres://postgres@127.0.0.1:5432");
+        }
+        if cfg!(feature = "mysql") && wanted("mysql") {
+            servers.push("mysql://root@127.0.0.1:3306");
+        }
+        let mut out = Vec::new();
+        for base in servers {
+            let admin = if base.starts_with("postgres") {
+                format!("{base}/postgres")
+            } else {
+                base.to_owned()
+            };
+            let db = format!("scim_shapes_{tag}_{}", std::process::id());
+            let conn = Database::connect(&admin).await.unwrap();
+            conn.execute_unprepared(&format!("CREATE DATABASE {db}")).await.unwrap();
+            conn.close().await.unwrap();
+            out.push((format!("{base}/{db}"), admin, db));
+        }
+        out
+    }
+
     /// The hot statements' values are listed in the builder's order, so their SQL is
-    /// built once (an SQLite file runs inline, in-memory SQLite through sqlx).
+    /// built once: on an SQLite file (inline), in-memory SQLite (sqlx), and PostgreSQL and
+    /// MariaDB, whose `WHERE` clauses differ.
     #[tokio::test]
     async fn hot_statements_are_built_once() {
+        use sea_orm::ConnectionTrait as _;
         let path =
             std::env::temp_dir().join(format!("scim-store-shapes-{}.db", std::process::id()));
-        for url in [format!("sqlite://{}?mode=rwc", path.display()), "sqlite::memory:".to_owned()] {
+        let servers = server_urls("hot").await;
+        let mut urls =
+            vec![format!("sqlite://{}?mode=rwc", path.display()), "sqlite::memory:".to_owned()];
+        urls.extend(servers.iter().map(|(u, _, _)| u.clone()));
+        for url in urls {
             let store = SeaStore::connect_with(
                 &url,
                 Arc::new(Registry::builtin()),
@@ -2067,6 +2104,12 @@ mod tests {
         }
         for ext in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+        }
+        for (_, admin, db) in servers {
+            let conn = Database::connect(&admin).await.unwrap();
+            let force = if admin.starts_with("postgres") { " WITH (FORCE)" } else { "" };
+            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {db}{force}")).await.unwrap();
+            conn.close().await.unwrap();
         }
     }
 }
