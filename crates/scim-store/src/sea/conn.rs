@@ -258,7 +258,6 @@ pub(crate) trait Exec: Sync {
     async fn execute(&self, s: &dyn StatementBuilder) -> Result<Done, ExecErr>;
 }
 
-/// Builds `s` for `b` (sea-orm's `StatementBuilder` is implemented for references too).
 /// A statement of a fixed shape whose SQL was built once (see `Shapes`): the text, and
 /// this call's values in the order the builder binds them.
 pub(crate) struct Prebuilt {
@@ -337,6 +336,7 @@ impl Shapes {
     }
 }
 
+/// Builds `s` for `b` (sea-orm's `StatementBuilder` is implemented for references too).
 struct Built<'a>(&'a dyn StatementBuilder);
 
 impl StatementBuilder for Built<'_> {
