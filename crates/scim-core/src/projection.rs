@@ -17,7 +17,9 @@
 
 use crate::resource::Resource;
 use crate::schema::{Attribute, Mutability, Registry, ResourceKind, Returned};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// One parsed attribute name: `ext` is the extension URN (`None` for core and common
 /// attributes); `name` `None` means the whole schema.
@@ -132,26 +134,28 @@ fn decide(attr: &Attribute, ext: Option<&str>, inc: &[Sel], exc: &[Sel]) -> Deci
     }
 }
 
+/// Whether sub-attribute `k` of `attr` survives decision `d`.
+fn keep_sub(attr: &Attribute, d: &Decision, k: &str) -> bool {
+    let Some(sub) = attr.sub_attribute(k) else { return false };
+    if never(sub) {
+        return false;
+    }
+    if sub.returned == Returned::Always {
+        return true;
+    }
+    let lk = sub.name.to_ascii_lowercase();
+    match &d.only_subs {
+        Some(only) => only.contains(&lk),
+        None => sub.returned != Returned::Request && !d.excluded_subs.contains(&lk),
+    }
+}
+
 fn project_value(attr: &Attribute, value: Value, d: &Decision) -> Option<Value> {
     if attr.sub_attributes.is_empty() {
         return Some(value);
     }
-    let keep_sub = |k: &str| -> bool {
-        let Some(sub) = attr.sub_attribute(k) else { return false };
-        if never(sub) {
-            return false;
-        }
-        if sub.returned == Returned::Always {
-            return true;
-        }
-        let lk = sub.name.to_ascii_lowercase();
-        match &d.only_subs {
-            Some(only) => only.contains(&lk),
-            None => sub.returned != Returned::Request && !d.excluded_subs.contains(&lk),
-        }
-    };
     let filter_obj = |mut m: Map<String, Value>| -> Option<Value> {
-        m.retain(|k, _| keep_sub(k));
+        m.retain(|k, _| keep_sub(attr, d, k));
         (!m.is_empty()).then_some(Value::Object(m))
     };
     match value {
@@ -190,62 +194,328 @@ pub fn project_owned(
     registry: &Registry,
     kind: ResourceKind,
 ) -> Resource {
-    let inc = parse_sels(attributes, registry, kind);
-    let exc = parse_sels(excluded, registry, kind);
-    let rt = registry.resource_type(kind);
-    let mut schemas_in: Option<Value> = None;
-    let mut out = Map::new();
-    for (key, value) in resource.0 {
-        if key.eq_ignore_ascii_case("schemas") {
-            schemas_in = Some(value);
-            continue;
+    Projector::new(attributes, excluded, registry, kind).project(resource)
+}
+
+/// One top-level member of a resource handed to [`Projector::write`]: JSON text as stored
+/// (not parsed into a tree unless the projection has to look inside it) or a value.
+#[derive(Debug)]
+pub enum Part<'a> {
+    /// JSON text, written out as it is when the projection keeps all of it.
+    Raw(&'a RawValue),
+    /// A value.
+    Value(Value),
+}
+
+/// A projection (`attributes`, `excludedAttributes`) parsed once, for every resource of a
+/// response (module docs).
+#[derive(Debug)]
+pub struct Projector<'r> {
+    inc: Vec<Sel>,
+    exc: Vec<Sel>,
+    registry: &'r Registry,
+    kind: ResourceKind,
+}
+
+impl<'r> Projector<'r> {
+    /// Parses `attributes` and `excluded` for resources of `kind`.
+    pub fn new(
+        attributes: &[String],
+        excluded: &[String],
+        registry: &'r Registry,
+        kind: ResourceKind,
+    ) -> Self {
+        Self {
+            inc: parse_sels(attributes, registry, kind),
+            exc: parse_sels(excluded, registry, kind),
+            registry,
+            kind,
         }
-        if let Some(ext) = rt.schema_extensions.iter().find(|e| e.schema.eq_ignore_ascii_case(&key))
-        {
-            let (Some(schema), Value::Object(inner)) = (registry.schema(&ext.schema), value) else {
+    }
+
+    /// The extension of this resource type that `key` names, with its schema.
+    fn extension(&self, key: &str) -> Option<(&'r str, Option<&'r crate::schema::Schema>)> {
+        let rt = self.registry.resource_type(self.kind);
+        rt.schema_extensions
+            .iter()
+            .find(|e| e.schema.eq_ignore_ascii_case(key))
+            .map(|e| (e.schema.as_str(), self.registry.schema(&e.schema)))
+    }
+
+    /// Projects `resource` (module docs).
+    pub fn project(&self, resource: Resource) -> Resource {
+        let mut schemas_in: Option<Value> = None;
+        let mut out = Map::new();
+        for (key, value) in resource.0 {
+            if key.eq_ignore_ascii_case("schemas") {
+                schemas_in = Some(value);
+                continue;
+            }
+            if let Some((urn, schema)) = self.extension(&key) {
+                let (Some(schema), Value::Object(inner)) = (schema, value) else {
+                    continue;
+                };
+                let mut projected = Map::new();
+                for (k, v) in inner {
+                    let Some(attr) = schema.attribute(&k) else { continue };
+                    let d = decide(attr, Some(urn), &self.inc, &self.exc);
+                    if d.keep
+                        && let Some(v) = project_value(attr, v, &d)
+                    {
+                        projected.insert(k, v);
+                    }
+                }
+                if !projected.is_empty() {
+                    out.insert(key, Value::Object(projected));
+                }
+                continue;
+            }
+            let Some(attr) = crate::validate::lookup(self.registry, self.kind, None, &key) else {
                 continue;
             };
-            let mut projected = Map::new();
-            for (k, v) in inner {
-                let Some(attr) = schema.attribute(&k) else { continue };
-                let d = decide(attr, Some(&ext.schema), &inc, &exc);
-                if d.keep
-                    && let Some(v) = project_value(attr, v, &d)
-                {
-                    projected.insert(k, v);
-                }
+            let d = decide(attr, None, &self.inc, &self.exc);
+            if d.keep
+                && let Some(v) = project_value(attr, value, &d)
+            {
+                out.insert(key, v);
             }
-            if !projected.is_empty() {
-                out.insert(key, Value::Object(projected));
-            }
-            continue;
         }
-        let Some(attr) = crate::validate::lookup(registry, kind, None, &key) else { continue };
-        let d = decide(attr, None, &inc, &exc);
-        if d.keep
-            && let Some(v) = project_value(attr, value, &d)
-        {
-            out.insert(key, v);
+        let mut result = Map::with_capacity(out.len() + 1);
+        if let Some(declared) = schemas_in {
+            let schemas = self.schemas(declared, |s| out.keys().any(|k| k.eq_ignore_ascii_case(s)));
+            result.insert("schemas".to_owned(), Value::Array(schemas));
         }
+        result.extend(out);
+        Resource(result)
     }
-    let mut result = Map::with_capacity(out.len() + 1);
-    if let Some(declared) = schemas_in {
-        let schemas: Vec<Value> = match declared {
+
+    /// The declared `schemas` kept in a response: the core schema and the schemas still
+    /// present (`present` says whether a top-level key of the response matches).
+    fn schemas(&self, declared: Value, present: impl Fn(&str) -> bool) -> Vec<Value> {
+        let core = &self.registry.resource_type(self.kind).schema;
+        match declared {
             Value::Array(items) => items
                 .into_iter()
-                .filter(|s| {
-                    s.as_str().is_some_and(|s| {
-                        s.eq_ignore_ascii_case(&rt.schema)
-                            || out.keys().any(|k| k.eq_ignore_ascii_case(s))
-                    })
-                })
+                .filter(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(core) || present(s)))
                 .collect(),
             _ => Vec::new(),
-        };
-        result.insert("schemas".to_owned(), Value::Array(schemas));
+        }
     }
-    result.extend(out);
-    Resource(result)
+
+    /// Writes the projection of the resource made of `members` (its top-level attributes
+    /// in order) to `out` as a JSON object: exactly what serialising
+    /// [`Projector::project`] of the same resource writes, without parsing into a tree the
+    /// stored text of attributes the projection keeps whole.
+    ///
+    /// Errors only when a [`Part::Raw`] is not valid JSON.
+    pub fn write<'a>(
+        &self,
+        members: impl IntoIterator<Item = (Cow<'a, str>, Part<'a>)>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), serde_json::Error> {
+        let mut schemas_in: Option<Part<'a>> = None;
+        let mut body: Vec<u8> = Vec::with_capacity(512);
+        let mut kept: Vec<Cow<'a, str>> = Vec::new();
+        for (key, part) in members {
+            if key.eq_ignore_ascii_case("schemas") {
+                schemas_in = Some(part);
+                continue;
+            }
+            if let Some((urn, schema)) = self.extension(&key) {
+                let Some(schema) = schema else { continue };
+                let inner: Vec<(Cow<'a, str>, Part<'a>)> = match part {
+                    Part::Raw(raw) => match raw_entries(raw)? {
+                        Some(entries) => {
+                            entries.into_iter().map(|(k, v)| (k, Part::Raw(v))).collect()
+                        }
+                        None => continue,
+                    },
+                    Part::Value(Value::Object(m)) => {
+                        m.into_iter().map(|(k, v)| (Cow::Owned(k), Part::Value(v))).collect()
+                    }
+                    Part::Value(_) => continue,
+                };
+                let mut obj: Vec<u8> = Vec::new();
+                let mut any = false;
+                for (k, v) in inner {
+                    let Some(attr) = schema.attribute(&k) else { continue };
+                    let d = decide(attr, Some(urn), &self.inc, &self.exc);
+                    if d.keep && write_member(&mut obj, !any, &k, attr, v, &d)? {
+                        any = true;
+                    }
+                }
+                if any {
+                    if !kept.is_empty() {
+                        body.push(b',');
+                    }
+                    serde_json::to_writer(&mut body, key.as_ref())?;
+                    body.extend_from_slice(b":{");
+                    body.extend_from_slice(&obj);
+                    body.push(b'}');
+                    kept.push(key);
+                }
+                continue;
+            }
+            let Some(attr) = crate::validate::lookup(self.registry, self.kind, None, &key) else {
+                continue;
+            };
+            let d = decide(attr, None, &self.inc, &self.exc);
+            if d.keep && write_member(&mut body, kept.is_empty(), &key, attr, part, &d)? {
+                kept.push(key);
+            }
+        }
+        out.push(b'{');
+        if let Some(declared) = schemas_in {
+            let declared = match declared {
+                Part::Raw(raw) => serde_json::from_str(raw.get())?,
+                Part::Value(v) => v,
+            };
+            let schemas =
+                self.schemas(declared, |s| kept.iter().any(|k| k.eq_ignore_ascii_case(s)));
+            out.extend_from_slice(b"\"schemas\":");
+            serde_json::to_writer(&mut *out, &schemas)?;
+            if !kept.is_empty() {
+                out.push(b',');
+            }
+        }
+        out.extend_from_slice(&body);
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// Writes `"key":<projected value>` (after a comma unless `first`) when the projection of
+/// `part` is not empty; says whether it wrote.
+fn write_member(
+    out: &mut Vec<u8>,
+    first: bool,
+    key: &str,
+    attr: &Attribute,
+    part: Part<'_>,
+    d: &Decision,
+) -> Result<bool, serde_json::Error> {
+    let value = match part {
+        Part::Raw(raw) if attr.sub_attributes.is_empty() || raw_kept_whole(attr, raw, d)? => {
+            Part::Raw(raw)
+        }
+        Part::Raw(raw) => match project_value(attr, serde_json::from_str(raw.get())?, d) {
+            Some(v) => Part::Value(v),
+            None => return Ok(false),
+        },
+        Part::Value(v) => match project_value(attr, v, d) {
+            Some(v) => Part::Value(v),
+            None => return Ok(false),
+        },
+    };
+    if !first {
+        out.push(b',');
+    }
+    serde_json::to_writer(&mut *out, key)?;
+    out.push(b':');
+    match value {
+        Part::Raw(raw) => out.extend_from_slice(raw.get().as_bytes()),
+        Part::Value(v) => serde_json::to_writer(&mut *out, &v)?,
+    }
+    Ok(true)
+}
+
+/// Whether [`project_value`] would return the value of `raw` unchanged.
+fn raw_kept_whole(
+    attr: &Attribute,
+    raw: &RawValue,
+    d: &Decision,
+) -> Result<bool, serde_json::Error> {
+    let object_kept = |raw: &RawValue| -> Result<bool, serde_json::Error> {
+        Ok(match raw_entries(raw)? {
+            Some(entries) => {
+                !entries.is_empty() && entries.iter().all(|(k, _)| keep_sub(attr, d, k))
+            }
+            None => true,
+        })
+    };
+    match raw.get().trim_start().as_bytes().first() {
+        Some(b'{') => object_kept(raw),
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(raw.get())?;
+            if items.is_empty() {
+                return Ok(false);
+            }
+            for item in items {
+                if !object_kept(item)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        _ => Ok(true),
+    }
+}
+
+/// The members of a JSON object as text (`None` when `raw` is not an object), keys
+/// borrowed where they hold no escapes.
+pub fn raw_entries(
+    raw: &RawValue,
+) -> Result<Option<Vec<(Cow<'_, str>, &RawValue)>>, serde_json::Error> {
+    if raw.get().trim_start().as_bytes().first() != Some(&b'{') {
+        return Ok(None);
+    }
+    Ok(Some(raw_object(raw.get())?))
+}
+
+/// The members of the JSON object `text`, in order, values as text.
+pub fn raw_object(text: &str) -> Result<Vec<(Cow<'_, str>, &RawValue)>, serde_json::Error> {
+    serde_json::from_str::<RawObject<'_>>(text).map(|o| o.0)
+}
+
+/// A JSON object as its members' text (see [`raw_object`]).
+struct RawObject<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+/// A key, borrowed from the input when it holds no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawObject<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawObject<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawObject<'de>, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
+                    out.push((k.0, v));
+                }
+                Ok(RawObject(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Whether a response projected with `attributes`/`excluded` would include the top-level

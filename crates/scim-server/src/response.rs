@@ -20,15 +20,18 @@ pub fn scim_response_with(
     headers: HeaderMap,
 ) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => {
-            let mut res = (status, bytes).into_response();
-            res.headers_mut().extend(headers);
-            res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-            res
-        }
+        Ok(bytes) => scim_bytes_with(status, bytes, headers),
         Err(e) => ApiError::new(ErrorCode::Internal, format!("serialising a response: {e}"))
             .into_response(),
     }
+}
+
+/// A SCIM JSON response of JSON already written to `bytes`, with `headers`.
+pub fn scim_bytes_with(status: StatusCode, bytes: Vec<u8>, headers: HeaderMap) -> Response {
+    let mut res = (status, bytes).into_response();
+    res.headers_mut().extend(headers);
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    res
 }
 
 /// `ETag` and, when given, `Location` headers for a single-resource response.

@@ -93,14 +93,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         kind: ResourceKind,
         new: Vec<NewResource>,
     ) -> Result<Vec<Stored>>;
-    /// One resource (soft-deleted ones are hidden).
+    /// One resource (soft-deleted ones are hidden), its document still text.
+    async fn get_raw(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        id: &str,
+        read: ReadOptions,
+    ) -> Result<Option<RawStored>>;
+    /// One resource (soft-deleted ones are hidden): [`Store::get_raw`], parsed.
     async fn get(
         &self,
         org: OrganizationSid,
         kind: ResourceKind,
         id: &str,
         read: ReadOptions,
-    ) -> Result<Option<Stored>>;
+    ) -> Result<Option<Stored>> {
+        match self.get_raw(org, kind, id, read).await? {
+            Some(raw) => Ok(Some(raw.parse()?)),
+            None => Ok(None),
+        }
+    }
     /// Read-modify-write in one transaction; `expected_version` makes it conditional.
     async fn modify(
         &self,
@@ -122,8 +135,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// Undoes a soft delete.
     async fn restore(&self, org: OrganizationSid, kind: ResourceKind, id: &str) -> Result<Stored>;
-    /// Filtered, sorted, paginated query, run in the database.
-    async fn query(&self, org: OrganizationSid, kind: ResourceKind, query: &Query) -> Result<Page>;
+    /// Filtered, sorted, paginated query, run in the database; documents still text.
+    async fn query_raw(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        query: &Query,
+    ) -> Result<RawPage>;
+    /// Filtered, sorted, paginated query: [`Store::query_raw`], parsed.
+    async fn query(&self, org: OrganizationSid, kind: ResourceKind, query: &Query) -> Result<Page> {
+        self.query_raw(org, kind, query).await?.parse()
+    }
     /// Sets `active: false` on every named user in one transaction; if any id is unknown,
     /// nothing changes and the error names them.
     async fn deactivate_users(&self, org: OrganizationSid, ids: &[String]) -> Result<Vec<Stored>>;

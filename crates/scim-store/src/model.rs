@@ -5,9 +5,11 @@ use scim_core::message::SortOrder;
 use scim_core::path::AttrPath;
 pub use scim_core::policy::Policy;
 use scim_core::resource::Resource;
+use scim_core::schema::ResourceKind;
 use scim_core::sid::OrganizationSid;
 use scim_core::{ErrorCode, ScimError};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// A tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,6 +185,111 @@ pub struct Stored {
     pub version: u64,
     /// Whether it is soft-deleted (only visible to `restore`).
     pub deleted: bool,
+}
+
+/// A stored resource as read, before its document is parsed: what a response renders
+/// from without building a tree of the whole document (see
+/// `scim_core::projection::Projector::write`). [`RawStored::parse`] gives the [`Stored`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawStored {
+    /// The resource's id.
+    pub id: String,
+    /// Its kind.
+    pub kind: ResourceKind,
+    /// The version, bumped by every write.
+    pub version: u64,
+    /// Whether it is soft-deleted.
+    pub deleted: bool,
+    /// `meta.created`.
+    pub created: String,
+    /// `meta.lastModified`.
+    pub last_modified: String,
+    /// The stored document, a JSON object: the resource without `id`, `meta`, `members`
+    /// and `groups`.
+    pub doc: String,
+    /// `members` (groups) or `groups` (users) per [`ReadOptions`], each
+    /// `{"value", "display"?, "type"}`; `None` when not read.
+    pub refs: Option<Vec<Value>>,
+}
+
+impl RawStored {
+    /// The name of the attribute [`RawStored::refs`] fills.
+    pub fn refs_attribute(&self) -> &'static str {
+        match self.kind {
+            ResourceKind::Group => "members",
+            ResourceKind::User => "groups",
+        }
+    }
+
+    /// `meta` as the API shows it (without `location`).
+    pub fn meta(&self) -> Map<String, Value> {
+        let mut meta = Map::new();
+        meta.insert("resourceType".into(), Value::String(self.kind.name().into()));
+        meta.insert("created".into(), Value::String(self.created.clone()));
+        meta.insert("lastModified".into(), Value::String(self.last_modified.clone()));
+        meta.insert("version".into(), Value::String(format!("W/\"{}\"", self.version)));
+        meta
+    }
+
+    /// Parses the document into a [`Stored`]: `schemas`, `id`, the rest of the document,
+    /// `members`/`groups` when read, `meta`.
+    pub fn parse(self) -> crate::Result<Stored> {
+        let doc = match serde_json::from_str(&self.doc) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                return Err(StoreError::Internal("a stored document is not a JSON object".into()));
+            }
+        };
+        Ok(self.assemble(doc))
+    }
+
+    /// [`RawStored::parse`] with the document already parsed.
+    pub(crate) fn assemble(self, mut doc: Map<String, Value>) -> Stored {
+        let mut out = Map::with_capacity(doc.len() + 3);
+        if let Some(s) = doc.shift_remove("schemas") {
+            out.insert("schemas".into(), s);
+        }
+        out.insert("id".into(), Value::String(self.id.clone()));
+        out.extend(doc);
+        let meta = self.meta();
+        let key = self.refs_attribute();
+        if let Some(refs) = self.refs {
+            out.insert(key.into(), Value::Array(refs));
+        }
+        out.insert("meta".into(), Value::Object(meta));
+        Stored {
+            resource: Resource(out),
+            id: self.id,
+            version: self.version,
+            deleted: self.deleted,
+        }
+    }
+}
+
+/// One page of results before their documents are parsed (see [`RawStored`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawPage {
+    /// The resources.
+    pub resources: Vec<RawStored>,
+    /// Total matches (index pagination always; cursor pagination too).
+    pub total_results: u64,
+    /// RFC 9865: cursor of the next page, `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl RawPage {
+    /// Parses every document (see [`RawStored::parse`]).
+    pub fn parse(self) -> crate::Result<Page> {
+        Ok(Page {
+            resources: self
+                .resources
+                .into_iter()
+                .map(RawStored::parse)
+                .collect::<Result<_, _>>()?,
+            total_results: self.total_results,
+            next_cursor: self.next_cursor,
+        })
+    }
 }
 
 /// The outcome of a [`Modifier`](crate::Modifier).

@@ -1,7 +1,7 @@
 //! `attributes` / `excludedAttributes` (RFC 7644 3.4.2.5, 3.9).
 
 use proptest::prelude::*;
-use scim_core::projection::{needs_attribute, project};
+use scim_core::projection::{Part, Projector, needs_attribute, project, raw_object};
 use scim_core::resource::Resource;
 use scim_core::schema::{ENTERPRISE_USER_SCHEMA as ENT, Registry, ResourceKind, USER_SCHEMA};
 use serde_json::{Value, json};
@@ -105,4 +105,78 @@ fn name() -> impl Strategy<Value = String> {
         Just(format!("{USER_SCHEMA}:password")),
         "[a-zA-Z.:]{0,12}",
     ]
+}
+
+/// A user document made of a random choice of members, in random order: known and unknown
+/// attributes, sub-attributes the schema does not declare, empty and odd-shaped values.
+fn doc() -> impl Strategy<Value = Value> {
+    let member = prop_oneof![
+        Just(("schemas", json!([USER_SCHEMA, ENT]))),
+        Just(("schemas", json!([USER_SCHEMA, ENT, "urn:x:unknown"]))),
+        Just(("id", json!("US0123456789abcdef0123456789abcdef"))),
+        Just(("userName", json!("a\"b\\c@x.io"))),
+        Just(("password", json!("secret"))),
+        Just(("displayName", json!("Ünïcode \u{1F600}"))),
+        Just(("active", json!(false))),
+        Just(("title", Value::Null)),
+        Just(("nickName", json!(1.5e300))),
+        Just(("bogus", json!({"a": 1}))),
+        Just(("name", json!({"givenName": "A", "familyName": "B"}))),
+        Just(("name", json!({"givenName": "A", "bogus": "B"}))),
+        Just(("name", json!({}))),
+        Just(("emails", json!([{"value": "a@x.io", "type": "work", "primary": true}]))),
+        Just(("emails", json!([{"value": "a@x.io", "bogus": 1}, "loose", {}]))),
+        Just(("emails", json!([]))),
+        Just(("emails", json!("not-an-array"))),
+        Just(("groups", json!([{"value": "GR1", "display": "g", "type": "direct", "$ref": "x"}]))),
+        Just((ENT, json!({"employeeNumber": "7", "department": "R&D"}))),
+        Just((ENT, json!({"manager": {"value": "US1", "displayName": "m", "bogus": 2}, "zzz": 1}))),
+        Just((ENT, json!({"bogus": 1}))),
+        Just((ENT, json!("not-an-object"))),
+        Just(("meta", json!({"resourceType": "User", "version": "W/\"1\""}))),
+    ];
+    proptest::collection::vec(member, 0..12).prop_shuffle().prop_map(|members| {
+        let mut m = serde_json::Map::new();
+        for (k, v) in members {
+            m.insert(k.to_owned(), v);
+        }
+        Value::Object(m)
+    })
+}
+
+proptest! {
+    /// Writing a resource from its stored text is byte for byte what projecting its tree
+    /// and serialising the result gives.
+    #[test]
+    fn writing_stored_text_equals_projecting_the_tree(
+        doc in doc(),
+        attrs in proptest::collection::vec(name(), 0..3),
+        excl in proptest::collection::vec(name(), 0..3),
+        as_values in any::<bool>(),
+    ) {
+        let registry = Registry::builtin();
+        let text = serde_json::to_string(&doc).unwrap();
+        let projector = Projector::new(&attrs, &excl, &registry, ResourceKind::User);
+        let want = serde_json::to_vec(&projector.project(Resource::from_value(doc.clone()).unwrap())).unwrap();
+        let mut got = Vec::new();
+        if as_values {
+            let parts = doc.as_object().unwrap().clone().into_iter()
+                .map(|(k, v)| (std::borrow::Cow::Owned(k), Part::Value(v)));
+            projector.write(parts, &mut got).unwrap();
+        } else {
+            let parts = raw_object(&text).unwrap().into_iter().map(|(k, v)| (k, Part::Raw(v)));
+            projector.write(parts, &mut got).unwrap();
+        }
+        prop_assert_eq!(String::from_utf8(got).unwrap(), String::from_utf8(want).unwrap());
+    }
+}
+
+#[test]
+fn raw_objects_keep_order_and_unescape_keys() {
+    let entries = raw_object(r#"{"b":1,"a\"q":{"x":[1]},"c":"s"}"#).unwrap();
+    let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_ref()).collect();
+    assert_eq!(keys, ["b", "a\"q", "c"]);
+    assert_eq!(entries[1].1.get(), r#"{"x":[1]}"#);
+    assert!(raw_object("[1]").is_err());
+    assert!(raw_object("{\"a\":").is_err());
 }

@@ -11,12 +11,14 @@ use crate::profile;
 use scim_core::message::{PATCH_OP, PatchOperation, PatchRequest};
 use scim_core::patch::{self, MemberOp, PatchContext};
 use scim_core::policy::check_policies;
+use scim_core::projection::{Part, Projector, raw_object};
 use scim_core::resource::{Member, Resource, key_ci};
 use scim_core::schema::ResourceKind;
 use scim_core::validate::{take_password, validate};
 use scim_core::{ErrorCode, ScimError};
-use scim_store::{Change, MemberChange, MemberRow, NewResource, ReadOptions, Stored};
+use scim_store::{Change, MemberChange, MemberRow, NewResource, RawStored, ReadOptions, Stored};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Hashes a human password with Argon2id (PHC string), off the async runtime: it is
@@ -322,25 +324,10 @@ pub(crate) fn render(
             map.insert("meta".into(), Value::Object(meta));
         }
     }
-    let refs = match kind {
-        ResourceKind::Group => "members",
-        ResourceKind::User => "groups",
-    };
-    if let Some(key) = key_ci(&map, refs).map(str::to_owned)
+    if let Some(key) = key_ci(&map, refs_attribute(kind)).map(str::to_owned)
         && let Some(Value::Array(items)) = map.get_mut(&key)
     {
-        for item in items.iter_mut().filter_map(Value::as_object_mut) {
-            let target = match kind {
-                ResourceKind::User => Some(ResourceKind::Group),
-                ResourceKind::Group => {
-                    item.get("value").and_then(Value::as_str).and_then(support::kind_of_id)
-                }
-            };
-            let value = item.get("value").and_then(Value::as_str).map(str::to_owned);
-            if let (Some(t), Some(v)) = (target, value) {
-                item.insert("$ref".into(), Value::String(ctx.location(t, &v)));
-            }
-        }
+        add_refs(ctx, kind, items);
     }
     let resource = Resource(map);
     scim_core::projection::project_owned(
@@ -351,4 +338,68 @@ pub(crate) fn render(
         kind,
     )
     .into_value()
+}
+
+/// The attribute that lists a resource's references: a group's `members`, a user's
+/// `groups`.
+fn refs_attribute(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Group => "members",
+        ResourceKind::User => "groups",
+    }
+}
+
+/// Adds `$ref` (on the request's route family) to each member or group item.
+fn add_refs(ctx: &RequestCtx, kind: ResourceKind, items: &mut [Value]) {
+    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+        let target = match kind {
+            ResourceKind::User => Some(ResourceKind::Group),
+            ResourceKind::Group => {
+                item.get("value").and_then(Value::as_str).and_then(support::kind_of_id)
+            }
+        };
+        let value = item.get("value").and_then(Value::as_str).map(str::to_owned);
+        if let (Some(t), Some(v)) = (target, value) {
+            item.insert("$ref".into(), Value::String(ctx.location(t, &v)));
+        }
+    }
+}
+
+/// Reads one resource as stored text (404 when missing or malformed).
+pub(crate) async fn get_raw(
+    st: &AppState,
+    ctx: &RequestCtx,
+    kind: ResourceKind,
+    id: &str,
+    read: ReadOptions,
+) -> Result<RawStored, ScimError> {
+    support::check_id(kind, id)?;
+    st.store.get_raw(ctx.org.sid, kind, id, read).await?.ok_or_else(|| not_found(kind, id))
+}
+
+/// Writes a resource read as text to `out` as JSON: the same bytes [`render`] gives for the
+/// parsed resource, but the stored text of every attribute the projection keeps whole is
+/// copied, not parsed and serialised again.
+pub(crate) fn render_raw(
+    ctx: &RequestCtx,
+    raw: RawStored,
+    projector: &Projector<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), ScimError> {
+    let kind = raw.kind;
+    let broken = || ScimError::new(ErrorCode::Internal, "a stored document is not a JSON object");
+    let entries = raw_object(&raw.doc).map_err(|_| broken())?;
+    let mut meta = raw.meta();
+    meta.insert("location".into(), Value::String(ctx.location(kind, &raw.id)));
+    let refs = raw.refs.map(|mut items| {
+        add_refs(ctx, kind, &mut items);
+        (Cow::Borrowed(refs_attribute(kind)), Part::Value(Value::Array(items)))
+    });
+    // The projection writes `schemas` first wherever it is, then the rest in this order:
+    // `id`, the stored attributes, the references, `meta` (as in the parsed resource).
+    let parts = std::iter::once((Cow::Borrowed("id"), Part::Value(Value::String(raw.id))))
+        .chain(entries.into_iter().map(|(k, v)| (k, Part::Raw(v))))
+        .chain(refs)
+        .chain(std::iter::once((Cow::Borrowed("meta"), Part::Value(Value::Object(meta)))));
+    projector.write(parts, out).map_err(|_| broken())
 }

@@ -7,7 +7,7 @@ use crate::app::AppState;
 use crate::body::{ScimBytes, ScimJson};
 use crate::context::RequestCtx;
 use crate::error::ApiError;
-use crate::response::{resource_headers, scim_response, scim_response_with};
+use crate::response::{resource_headers, scim_bytes_with, scim_response, scim_response_with};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
@@ -157,13 +157,16 @@ pub(crate) async fn get<K: Kind>(
 ) -> Result<Response, ApiError> {
     let proj = params.projection();
     let read = proj.read_options(&st.registry, K::KIND);
-    let stored = ops::get(&st, &ctx, K::KIND, &id, read).await?;
-    if support::none_match_hits(header_str(&headers, header::IF_NONE_MATCH), stored.version) {
+    let raw = ops::get_raw(&st, &ctx, K::KIND, &id, read).await?;
+    let version = support::etag(raw.version);
+    if support::none_match_hits(header_str(&headers, header::IF_NONE_MATCH), raw.version) {
         let mut res = StatusCode::NOT_MODIFIED.into_response();
-        res.headers_mut().extend(resource_headers(&support::etag(stored.version), None));
+        res.headers_mut().extend(resource_headers(&version, None));
         return Ok(res);
     }
-    Ok(resource_response(&st, &ctx, K::KIND, StatusCode::OK, stored, &proj))
+    let mut body = Vec::with_capacity(raw.doc.len() + 512);
+    ops::render_raw(&ctx, raw, &proj.projector(&st.registry, K::KIND), &mut body)?;
+    Ok(scim_bytes_with(StatusCode::OK, body, resource_headers(&version, None)))
 }
 
 /// `PUT /Users/{id}`, `PUT /Groups/{id}`.
@@ -223,7 +226,7 @@ pub(crate) async fn list<K: Kind>(
 ) -> Result<Response, ApiError> {
     let req = search::from_query(&params.0)?;
     let body = search::search(&st, &ctx, K::KIND, req).await?;
-    Ok(scim_response(StatusCode::OK, &body))
+    Ok(scim_bytes_with(StatusCode::OK, body, HeaderMap::new()))
 }
 
 /// Parses a SearchRequest body.
@@ -239,7 +242,7 @@ pub(crate) async fn search_post<K: Kind>(
     ScimJson(body): ScimJson<Value>,
 ) -> Result<Response, ApiError> {
     let body = search::search(&st, &ctx, K::KIND, search_body(body)?).await?;
-    Ok(scim_response(StatusCode::OK, &body))
+    Ok(scim_bytes_with(StatusCode::OK, body, HeaderMap::new()))
 }
 
 /// `POST /.search` across users and groups.
@@ -249,7 +252,7 @@ pub(crate) async fn search_root(
     ScimJson(body): ScimJson<Value>,
 ) -> Result<Response, ApiError> {
     let body = search::search_all(&st, &ctx, search_body(body)?).await?;
-    Ok(scim_response(StatusCode::OK, &body))
+    Ok(scim_bytes_with(StatusCode::OK, body, HeaderMap::new()))
 }
 
 /// `POST /Bulk`.

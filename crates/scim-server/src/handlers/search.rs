@@ -18,12 +18,12 @@ use super::support::Projection;
 use crate::app::AppState;
 use crate::context::RequestCtx;
 use scim_core::filter::{Filter, Limits};
-use scim_core::message::{ListResponse, SearchRequest, SortOrder};
+use scim_core::message::{LIST_RESPONSE, SearchRequest, SortOrder};
 use scim_core::path::AttrPath;
+use scim_core::projection::Projector;
 use scim_core::schema::{AttrType, Registry, ResourceKind};
 use scim_core::{ErrorCode, ScimError};
-use scim_store::{Page, Pagination, Query};
-use serde_json::Value;
+use scim_store::{Pagination, Query, RawPage, RawStored};
 
 /// Builds a [`SearchRequest`] from query parameters (names case-insensitive, unknown
 /// names ignored, the last occurrence of a name wins).
@@ -148,7 +148,7 @@ pub(crate) async fn search(
     ctx: &RequestCtx,
     kind: ResourceKind,
     req: SearchRequest,
-) -> Result<Value, ScimError> {
+) -> Result<Vec<u8>, ScimError> {
     let filter = parse_filter(st, req.filter.as_deref().unwrap_or_default())?;
     if let Some(f) = &filter {
         check_filter(&st.registry, kind, f)?;
@@ -172,36 +172,68 @@ pub(crate) async fn search(
         pagination,
         read: proj.read_options(&st.registry, kind),
     };
-    let page = st.store.query(ctx.org.sid, kind, &query).await?;
-    let resources = render_page(st, ctx, kind, page.resources, &proj);
-    Ok(list_response(
-        resources,
-        page.total_results,
-        (!cursor_mode).then_some(start),
-        page.next_cursor,
-    ))
+    let page = st.store.query_raw(ctx.org.sid, kind, &query).await?;
+    let mut items = Items::default();
+    items.render(ctx, page.resources, &proj.projector(&st.registry, kind))?;
+    Ok(items.list_response(page.total_results, (!cursor_mode).then_some(start), page.next_cursor))
 }
 
-fn render_page(
-    st: &AppState,
-    ctx: &RequestCtx,
-    kind: ResourceKind,
-    items: Vec<scim_store::Stored>,
-    proj: &Projection,
-) -> Vec<Value> {
-    items.into_iter().map(|s| ops::render(st, ctx, kind, s, proj)).collect()
+/// The rendered `Resources` of a ListResponse.
+#[derive(Default)]
+struct Items {
+    json: Vec<u8>,
+    count: u64,
 }
 
-fn list_response(
-    resources: Vec<Value>,
-    total: u64,
-    start_index: Option<u64>,
-    next_cursor: Option<String>,
-) -> Value {
-    let mut list = ListResponse::new(resources, total, start_index.unwrap_or(1));
-    list.start_index = start_index;
-    list.next_cursor = next_cursor;
-    serde_json::to_value(list).unwrap_or(Value::Null)
+impl Items {
+    /// Renders `page` (see [`ops::render_raw`]) after the items so far.
+    fn render(
+        &mut self,
+        ctx: &RequestCtx,
+        page: Vec<RawStored>,
+        projector: &Projector<'_>,
+    ) -> Result<(), ScimError> {
+        if self.json.is_empty() {
+            let size: usize = page.iter().map(|r| r.doc.len() + 384).sum();
+            self.json.reserve(size);
+        }
+        for raw in page {
+            if self.count > 0 {
+                self.json.push(b',');
+            }
+            ops::render_raw(ctx, raw, projector, &mut self.json)?;
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    /// The ListResponse (RFC 7644 3.4.2) holding these items, as JSON.
+    fn list_response(
+        self,
+        total: u64,
+        start_index: Option<u64>,
+        next_cursor: Option<String>,
+    ) -> Vec<u8> {
+        use std::io::Write;
+        let mut out = Vec::with_capacity(self.json.len() + 192);
+        // Writing to a Vec cannot fail.
+        let _ = write!(
+            out,
+            "{{\"schemas\":[\"{LIST_RESPONSE}\"],\"totalResults\":{total},\"itemsPerPage\":{}",
+            self.count
+        );
+        if let Some(s) = start_index {
+            let _ = write!(out, ",\"startIndex\":{s}");
+        }
+        if let Some(c) = next_cursor {
+            out.extend_from_slice(b",\"nextCursor\":");
+            let _ = serde_json::to_writer(&mut out, &c);
+        }
+        out.extend_from_slice(b",\"Resources\":[");
+        out.extend_from_slice(&self.json);
+        out.extend_from_slice(b"]}");
+        out
+    }
 }
 
 /// The per-type parts of a root search.
@@ -216,7 +248,7 @@ pub(crate) async fn search_all(
     st: &AppState,
     ctx: &RequestCtx,
     req: SearchRequest,
-) -> Result<Value, ScimError> {
+) -> Result<Vec<u8>, ScimError> {
     let filter = parse_filter(st, req.filter.as_deref().unwrap_or_default())?;
     let mut types = Vec::new();
     let mut first_error = None;
@@ -253,12 +285,12 @@ pub(crate) async fn search_all(
             let mut offset = start - 1; // resources to skip before this page
             let mut remaining = count;
             let mut total = 0u64;
-            let mut resources = Vec::new();
+            let mut items = Items::default();
             for t in &types {
                 // Skip `offset` of this type's results (the store counts from 1).
-                let page: Page = st
+                let page: RawPage = st
                     .store
-                    .query(
+                    .query_raw(
                         ctx.org.sid,
                         t.kind,
                         &query(t, Pagination::Index { start_index: offset + 1, count: remaining }),
@@ -267,9 +299,9 @@ pub(crate) async fn search_all(
                 total += page.total_results;
                 offset = offset.saturating_sub(page.total_results);
                 remaining = remaining.saturating_sub(page.resources.len() as u64);
-                resources.extend(render_page(st, ctx, t.kind, page.resources, &proj));
+                items.render(ctx, page.resources, &proj.projector(&st.registry, t.kind))?;
             }
-            Ok(list_response(resources, total, Some(start), None))
+            Ok(items.list_response(total, Some(start), None))
         }
         Some(cursor) => {
             let cursor = cursor.trim();
@@ -302,7 +334,7 @@ pub(crate) async fn search_all(
                 };
                 let page = st
                     .store
-                    .query(
+                    .query_raw(
                         ctx.org.sid,
                         t.kind,
                         &query(t, Pagination::Cursor { cursor: inner.clone(), count }),
@@ -324,8 +356,9 @@ pub(crate) async fn search_all(
                     (None, Some(n)) => Some(format!("{}.", type_prefix(n.kind))),
                     (None, None) => None,
                 };
-                let resources = render_page(st, ctx, t.kind, page.resources, &proj);
-                return Ok(list_response(resources, total, None, next));
+                let mut items = Items::default();
+                items.render(ctx, page.resources, &proj.projector(&st.registry, t.kind))?;
+                return Ok(items.list_response(total, None, next));
             }
         }
     }

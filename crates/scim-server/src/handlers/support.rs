@@ -188,6 +188,15 @@ impl Projection {
         )
     }
 
+    /// This projection parsed for resources of `kind`.
+    pub(crate) fn projector<'r>(
+        &self,
+        registry: &'r Registry,
+        kind: ResourceKind,
+    ) -> scim_core::projection::Projector<'r> {
+        scim_core::projection::Projector::new(&self.attributes, &self.excluded, registry, kind)
+    }
+
     /// What the store must load for a response of `kind` under this projection: a group
     /// read that does not return `members` never touches membership rows (SPEC section 6).
     pub(crate) fn read_options(&self, registry: &Registry, kind: ResourceKind) -> ReadOptions {

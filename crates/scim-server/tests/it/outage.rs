@@ -96,15 +96,15 @@ impl Store for Switchable {
         self.check()?;
         self.inner.create_many(org, kind, new).await
     }
-    async fn get(
+    async fn get_raw(
         &self,
         org: OrganizationSid,
         kind: ResourceKind,
         id: &str,
         read: ReadOptions,
-    ) -> Result<Option<Stored>> {
+    ) -> Result<Option<RawStored>> {
         self.check()?;
-        self.inner.get(org, kind, id, read).await
+        self.inner.get_raw(org, kind, id, read).await
     }
     async fn modify(
         &self,
@@ -133,9 +133,14 @@ impl Store for Switchable {
         self.check()?;
         self.inner.restore(org, kind, id).await
     }
-    async fn query(&self, org: OrganizationSid, kind: ResourceKind, query: &Query) -> Result<Page> {
+    async fn query_raw(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        query: &Query,
+    ) -> Result<RawPage> {
         self.check()?;
-        self.inner.query(org, kind, query).await
+        self.inner.query_raw(org, kind, query).await
     }
     async fn deactivate_users(&self, org: OrganizationSid, ids: &[String]) -> Result<Vec<Stored>> {
         self.check()?;

@@ -12,14 +12,15 @@ mod sql;
 
 use crate::{
     Change, ChangeOp, ChangeRecord, ClientRecord, IdempotencyBegin, IdempotentAnswer, MemberChange,
-    MemberKind, MemberRow, Modifier, NewClient, NewResource, NewToken, Organization, Page,
-    Pagination, Policy, Query, ReadOptions, Result, Scope, Store, StoreError, Stored, TokenRecord,
+    MemberKind, MemberRow, Modifier, NewClient, NewResource, NewToken, Organization, Pagination,
+    Policy, Query, RawPage, RawStored, ReadOptions, Result, Scope, Store, StoreError, Stored,
+    TokenRecord,
 };
 use async_trait::async_trait;
 use conn::{Db, DbRow, Exec, ExecErr, Shape, Shapes, Txn};
 use dialect::Dialect;
 use scim_core::message::SortOrder;
-use scim_core::resource::{Resource, get_ci};
+use scim_core::resource::get_ci;
 use scim_core::schema::{Registry, ResourceKind};
 use scim_core::sid::{GroupSid, OrganizationSid, UserSid};
 use scim_core::{ErrorCode, ScimError};
@@ -310,52 +311,52 @@ struct Row {
     deleted: bool,
 }
 
+/// One `resources` row as read, its document still text.
+fn raw_row(r: &DbRow) -> Result<RawStored> {
+    let version: i64 = get(r, "version")?;
+    Ok(RawStored {
+        id: get(r, "id")?,
+        kind: kind_of(&get::<String>(r, "kind")?)?,
+        version: u64::try_from(version).unwrap_or_default(),
+        deleted: get(r, "deleted")?,
+        created: get(r, "created")?,
+        last_modified: get(r, "last_modified")?,
+        doc: get(r, "doc")?,
+        refs: None,
+    })
+}
+
 impl Row {
     fn from(r: &DbRow) -> Result<Row> {
-        let doc: String = get(r, "doc")?;
-        let doc = match serde_json::from_str(&doc) {
+        let raw = raw_row(r)?;
+        let doc = match serde_json::from_str(&raw.doc) {
             Ok(Value::Object(m)) => m,
             _ => return Err(StoreError::Internal("a stored document is not a JSON object".into())),
         };
-        let version: i64 = get(r, "version")?;
         Ok(Row {
-            id: get(r, "id")?,
-            kind: kind_of(&get::<String>(r, "kind")?)?,
+            id: raw.id,
+            kind: raw.kind,
             doc,
-            version: u64::try_from(version).unwrap_or_default(),
-            created: get(r, "created")?,
-            last_modified: get(r, "last_modified")?,
-            deleted: get(r, "deleted")?,
+            version: raw.version,
+            created: raw.created,
+            last_modified: raw.last_modified,
+            deleted: raw.deleted,
         })
     }
 
     /// The document as the API shows it: `schemas`, `id`, the rest, members/groups, `meta`.
-    fn into_stored(self, members: Option<Vec<Value>>, groups: Option<Vec<Value>>) -> Stored {
-        let mut out = Map::new();
-        let mut doc = self.doc;
-        if let Some(s) = doc.remove("schemas") {
-            out.insert("schemas".into(), s);
-        }
-        out.insert("id".into(), Value::String(self.id.clone()));
-        out.extend(doc);
-        if let Some(m) = members {
-            out.insert("members".into(), Value::Array(m));
-        }
-        if let Some(g) = groups {
-            out.insert("groups".into(), Value::Array(g));
-        }
-        let mut meta = Map::new();
-        meta.insert("resourceType".into(), Value::String(self.kind.name().into()));
-        meta.insert("created".into(), Value::String(self.created));
-        meta.insert("lastModified".into(), Value::String(self.last_modified));
-        meta.insert("version".into(), Value::String(format!("W/\"{}\"", self.version)));
-        out.insert("meta".into(), Value::Object(meta));
-        Stored {
-            resource: Resource(out),
+    fn into_stored(self, refs: Option<Vec<Value>>) -> Stored {
+        let raw = RawStored {
             id: self.id,
+            kind: self.kind,
             version: self.version,
             deleted: self.deleted,
-        }
+            created: self.created,
+            last_modified: self.last_modified,
+            doc: String::new(),
+            refs,
+        };
+        raw.assemble(self.doc)
     }
 }
 
@@ -498,7 +499,8 @@ impl SeaStore {
         }
     }
 
-    async fn row<C: Exec>(
+    /// The `resources` row of `id`.
+    async fn row_of<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
@@ -506,7 +508,7 @@ impl SeaStore {
         id: &str,
         deleted: Option<bool>,
         lock: bool,
-    ) -> Result<Option<Row>> {
+    ) -> Result<Option<DbRow>> {
         let mut values: Vec<sea_orm::Value> =
             vec![id.into(), org.to_string().into(), kind.name().into()];
         values.extend(deleted.map(sea_orm::Value::from));
@@ -523,7 +525,19 @@ impl SeaStore {
             }
             Ok(q)
         })?;
-        match c.query_one(&q).await.map_err(db_err)? {
+        c.query_one(&q).await.map_err(db_err)
+    }
+
+    async fn row<C: Exec>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        id: &str,
+        deleted: Option<bool>,
+        lock: bool,
+    ) -> Result<Option<Row>> {
+        match self.row_of(c, org, kind, id, deleted, lock).await? {
             Some(r) => Ok(Some(Row::from(&r)?)),
             None => Ok(None),
         }
@@ -615,6 +629,41 @@ impl SeaStore {
         Ok(out)
     }
 
+    /// `members` of the groups and `groups` of the users among `items` (kind and id), per
+    /// `read`, keyed by id.
+    async fn refs<C: Exec>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        items: impl Iterator<Item = (ResourceKind, &str)>,
+        read: ReadOptions,
+    ) -> Result<HashMap<String, Vec<Value>>> {
+        let (mut groups, mut users) = (Vec::new(), Vec::new());
+        for (kind, id) in items {
+            match kind {
+                ResourceKind::Group if read.members => groups.push(id.to_owned()),
+                ResourceKind::User if read.groups => users.push(id.to_owned()),
+                _ => {}
+            }
+        }
+        let mut out = HashMap::new();
+        if !groups.is_empty() {
+            out.extend(self.members_of(c, org, &groups).await?);
+        }
+        if !users.is_empty() {
+            out.extend(self.groups_of(c, org, &users).await?);
+        }
+        Ok(out)
+    }
+
+    /// Whether `read` fills the references of a resource of `kind`.
+    fn reads_refs(kind: ResourceKind, read: ReadOptions) -> bool {
+        match kind {
+            ResourceKind::Group => read.members,
+            ResourceKind::User => read.groups,
+        }
+    }
+
     /// Rows to [`Stored`], with members/groups per `read`.
     async fn stored<C: Exec>(
         &self,
@@ -623,34 +672,34 @@ impl SeaStore {
         rows: Vec<Row>,
         read: ReadOptions,
     ) -> Result<Vec<Stored>> {
-        let groups: Vec<String> =
-            rows.iter().filter(|r| r.kind == ResourceKind::Group).map(|r| r.id.clone()).collect();
-        let users: Vec<String> =
-            rows.iter().filter(|r| r.kind == ResourceKind::User).map(|r| r.id.clone()).collect();
-        let mut members = if read.members && !groups.is_empty() {
-            self.members_of(c, org, &groups).await?
-        } else {
-            HashMap::new()
-        };
-        let mut memberships = if read.groups && !users.is_empty() {
-            self.groups_of(c, org, &users).await?
-        } else {
-            HashMap::new()
-        };
+        let mut refs =
+            self.refs(c, org, rows.iter().map(|r| (r.kind, r.id.as_str())), read).await?;
         Ok(rows
             .into_iter()
             .map(|r| {
-                let (m, g) = match r.kind {
-                    ResourceKind::Group => {
-                        (read.members.then(|| members.remove(&r.id).unwrap_or_default()), None)
-                    }
-                    ResourceKind::User => {
-                        (None, read.groups.then(|| memberships.remove(&r.id).unwrap_or_default()))
-                    }
-                };
-                r.into_stored(m, g)
+                let mine =
+                    Self::reads_refs(r.kind, read).then(|| refs.remove(&r.id).unwrap_or_default());
+                r.into_stored(mine)
             })
             .collect())
+    }
+
+    /// Rows still as text, with members/groups per `read`.
+    async fn raw_stored<C: Exec>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        mut rows: Vec<RawStored>,
+        read: ReadOptions,
+    ) -> Result<Vec<RawStored>> {
+        let mut refs =
+            self.refs(c, org, rows.iter().map(|r| (r.kind, r.id.as_str())), read).await?;
+        for r in &mut rows {
+            if Self::reads_refs(r.kind, read) {
+                r.refs = Some(refs.remove(&r.id).unwrap_or_default());
+            }
+        }
+        Ok(rows)
     }
 
     async fn one_stored<C: Exec>(
@@ -1479,17 +1528,22 @@ impl Store for SeaStore {
         Ok(stored)
     }
 
-    async fn get(
+    async fn get_raw(
         &self,
         org: OrganizationSid,
         kind: ResourceKind,
         id: &str,
         read: ReadOptions,
-    ) -> Result<Option<Stored>> {
-        match self.row(&self.db, org, kind, id, Some(false), false).await? {
-            Some(row) => Ok(Some(self.one_stored(&self.db, org, row, read).await?)),
-            None => Ok(None),
+    ) -> Result<Option<RawStored>> {
+        let Some(row) = self.row_of(&self.db, org, kind, id, Some(false), false).await? else {
+            return Ok(None);
+        };
+        let mut raw = raw_row(&row)?;
+        if Self::reads_refs(kind, read) {
+            let mut refs = self.refs(&self.db, org, std::iter::once((kind, id)), read).await?;
+            raw.refs = Some(refs.remove(id).unwrap_or_default());
         }
+        Ok(Some(raw))
     }
 
     async fn modify(
@@ -1672,7 +1726,12 @@ impl Store for SeaStore {
         Ok(stored)
     }
 
-    async fn query(&self, org: OrganizationSid, kind: ResourceKind, query: &Query) -> Result<Page> {
+    async fn query_raw(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        query: &Query,
+    ) -> Result<RawPage> {
         let tr = Translator { d: self.d, reg: &self.registry, kind };
         let cond = match &query.filter {
             Some(f) => {
@@ -1709,7 +1768,7 @@ impl Store for SeaStore {
             Pagination::Index { start_index, count } => {
                 if *count == 0 {
                     let total = self.count(org, kind, cond.as_ref(), long_count).await?;
-                    return Ok(Page {
+                    return Ok(RawPage {
                         resources: Vec::new(),
                         total_results: total,
                         next_cursor: None,
@@ -1757,7 +1816,7 @@ impl Store for SeaStore {
                         Some(t) => t,
                         None => self.count(org, kind, cond.as_ref(), long_count).await?,
                     };
-                    return Ok(Page {
+                    return Ok(RawPage {
                         resources: Vec::new(),
                         total_results: total,
                         next_cursor: None,
@@ -1796,9 +1855,9 @@ impl Store for SeaStore {
                 (rows, total, next)
             }
         };
-        let rows = rows.iter().map(Row::from).collect::<Result<Vec<_>>>()?;
-        let resources = self.stored(&self.db, org, rows, query.read).await?;
-        Ok(Page { resources, total_results: total, next_cursor: next })
+        let rows = rows.iter().map(raw_row).collect::<Result<Vec<_>>>()?;
+        let resources = self.raw_stored(&self.db, org, rows, query.read).await?;
+        Ok(RawPage { resources, total_results: total, next_cursor: next })
     }
 
     async fn deactivate_users(&self, org: OrganizationSid, ids: &[String]) -> Result<Vec<Stored>> {
@@ -1846,7 +1905,7 @@ impl Store for SeaStore {
                 self.log(&txn, org, ResourceKind::User, id, ChangeOp::Update, row.version, &at)
                     .await?;
             }
-            out.push(row.into_stored(None, None));
+            out.push(row.into_stored(None));
         }
         txn.commit().await.map_err(db_err)?;
         Ok(out)
@@ -2079,7 +2138,7 @@ mod tests {
             .unwrap();
             store.migrate().await.unwrap();
             let org = store.create_organization("shapes", &[]).await.unwrap().sid;
-            let user = Resource::from_value(serde_json::json!({
+            let user = scim_core::resource::Resource::from_value(serde_json::json!({
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                 "userName": "shape@example.com"
             }))
