@@ -68,6 +68,9 @@ enum Cover {
 }
 
 fn cover(sels: &[Sel], ext: Option<&str>, attr: &Attribute) -> Cover {
+    if sels.is_empty() {
+        return Cover::None;
+    }
     let name = attr.name.to_ascii_lowercase();
     let mut subs = Vec::new();
     for s in sels {
@@ -143,10 +146,10 @@ fn keep_sub(attr: &Attribute, d: &Decision, k: &str) -> bool {
     if sub.returned == Returned::Always {
         return true;
     }
-    let lk = sub.name.to_ascii_lowercase();
+    let named = |list: &[String]| list.iter().any(|n| n.eq_ignore_ascii_case(&sub.name));
     match &d.only_subs {
-        Some(only) => only.contains(&lk),
-        None => sub.returned != Returned::Request && !d.excluded_subs.contains(&lk),
+        Some(only) => named(only),
+        None => sub.returned != Returned::Request && !named(&d.excluded_subs),
     }
 }
 

@@ -185,7 +185,7 @@ impl FromRequestParts<AppState> for RequestCtx {
             scopes: cred.scopes,
             credential_id: cred.id,
         };
-        tracing::Span::current().record("org", tracing::field::display(ctx.org.sid));
+        crate::log::set_org(ctx.org.sid);
         parts.extensions.insert(ctx.clone());
         Ok(ctx)
     }

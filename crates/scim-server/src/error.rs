@@ -61,9 +61,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         // The store's own detail may hold SQL or driver text: log it, never send it.
         match &e {
-            StoreError::Internal(detail) => tracing::error!(error = %detail, "store error"),
+            StoreError::Internal(detail) => {
+                tracing::error!(request_id = %crate::log::request_id(), error = %detail, "store error")
+            }
             StoreError::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "database unavailable")
+                tracing::warn!(request_id = %crate::log::request_id(), error = %detail, "database unavailable")
             }
             _ => {}
         }
@@ -136,7 +138,7 @@ fn body_for(e: &ScimError, docs_base: &str, family: Option<Family>) -> ErrorBody
 pub fn render(e: ScimError, docs_base: &str, family: Option<Family>) -> Response {
     let e = for_family(e, family);
     if e.code == ErrorCode::Internal {
-        tracing::error!(detail = %e.detail, "internal error");
+        tracing::error!(request_id = %crate::log::request_id(), detail = %e.detail, "internal error");
     }
     let status = e.status();
     let body = serde_json::to_vec(&body_for(&e, docs_base, family)).unwrap_or_else(|_| {

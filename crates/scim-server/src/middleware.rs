@@ -1,5 +1,5 @@
 //! The layers around every route (SPEC sections 4 and 8), outermost first:
-//! request id (echo or generate) -> trace span carrying the request id -> request id on the
+//! request id (echo or generate) -> access log (see [`crate::log`]) -> request id on the
 //! response -> CORS -> gzip response compression -> the SCIM edge (tracking header, early
 //! 413, media type of responses, every error as SCIM JSON) -> gzip request decompression
 //! -> panic catcher (SCIM 500) -> request timeout (SCIM 503).
@@ -23,8 +23,6 @@ use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -52,11 +50,7 @@ pub fn layers(router: Router, state: &AppState) -> Router {
         ServiceBuilder::new()
             .map_request(drop_bad_request_id)
             .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeHexId))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(make_span)
-                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
-            )
+            .layer(axum::middleware::from_fn(crate::log::access_log))
             .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
             .layer(cors(&state.config.cors_origins))
             .layer(
@@ -98,17 +92,6 @@ fn drop_bad_request_id<B>(mut req: http::Request<B>) -> http::Request<B> {
         req.headers_mut().remove(&X_REQUEST_ID);
     }
     req
-}
-
-fn make_span<B>(req: &http::Request<B>) -> tracing::Span {
-    let id = req.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-    tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %req.method(),
-        path = %req.uri().path(),
-        org = tracing::field::Empty,
-    )
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

@@ -206,7 +206,7 @@ async fn issue(state: &AppState, req: Request) -> Result<Response, OAuthError> {
         (None, _, _) => return Err(OAuthError::client(false)),
     };
     let found = state.store.client(&client_id).await.map_err(|e| {
-        tracing::warn!(error = %e, "client lookup failed");
+        tracing::warn!(request_id = %crate::log::request_id(), error = %e, "client lookup failed");
         OAuthError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             error: "temporarily_unavailable",
@@ -270,7 +270,7 @@ async fn issue(state: &AppState, req: Request) -> Result<Response, OAuthError> {
         jti: hex::encode(jti),
     };
     let secret = state.store.shared_secret(SIGNING_SECRET).await.map_err(|e| {
-        tracing::warn!(error = %e, "signing secret unavailable");
+        tracing::warn!(request_id = %crate::log::request_id(), error = %e, "signing secret unavailable");
         OAuthError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             error: "temporarily_unavailable",

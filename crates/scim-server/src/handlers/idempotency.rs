@@ -93,7 +93,7 @@ where
                 match state.store.idempotency_complete(org, &key, answer).await {
                     Ok(()) => guard.disarm(),
                     Err(e) => {
-                        tracing::warn!(error = %e, "recording an idempotent answer failed");
+                        tracing::warn!(request_id = %crate::log::request_id(), error = %e, "recording an idempotent answer failed");
                         guard.abort_now().await;
                     }
                 }
@@ -198,7 +198,7 @@ impl AbortGuard {
         if let Some(store) = self.store.take()
             && let Err(e) = store.idempotency_abort(self.org, &self.key).await
         {
-            tracing::warn!(error = %e, "releasing an idempotency key failed");
+            tracing::warn!(request_id = %crate::log::request_id(), error = %e, "releasing an idempotency key failed");
         }
     }
 }
@@ -210,7 +210,7 @@ impl Drop for AbortGuard {
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move {
                     if let Err(e) = store.idempotency_abort(org, &key).await {
-                        tracing::warn!(error = %e, "releasing an idempotency key failed");
+                        tracing::warn!(request_id = %crate::log::request_id(), error = %e, "releasing an idempotency key failed");
                     }
                 });
             }
