@@ -79,7 +79,17 @@ macro_rules! sid {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}{:032x}", $prefix, self.0)
+                // By hand: `{:032x}` of a u128 is a slow path of `core::fmt`, and sids
+                // are written into every query and response.
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut buf = [0u8; 34];
+                let (p, digits) = buf.split_at_mut(2);
+                p.copy_from_slice($prefix.as_bytes());
+                for (i, d) in digits.iter_mut().enumerate() {
+                    let nibble = (self.0 >> (4 * (31 - i))) & 0xf;
+                    *d = HEX.get(nibble as usize).copied().unwrap_or(b'0');
+                }
+                f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
             }
         }
 
@@ -167,6 +177,11 @@ mod tests {
             let sid = GroupSid::from_u128(v);
             let json = serde_json::to_string(&sid).unwrap();
             prop_assert_eq!(serde_json::from_str::<GroupSid>(&json).unwrap(), sid);
+        }
+
+        #[test]
+        fn display_is_prefix_and_32_hex_digits(v in any::<u128>()) {
+            prop_assert_eq!(UserSid::from_u128(v).to_string(), format!("US{v:032x}"));
         }
 
         #[test]

@@ -1586,18 +1586,25 @@ impl Store for SeaStore {
         let at = now();
         let version = row.version + 1;
         let mut up = Q::update();
-        up.table(T)
-            .values([
-                ("doc", self.doc_value(&doc)?),
-                ("name_key", Expr::val(cols.name_key.clone())),
-                ("display_name_lower", Expr::val(cols.display_name_lower.clone())),
-                ("display", Expr::val(cols.display.clone())),
-                ("external_id", Expr::val(cols.external_id.clone())),
-                ("active", Expr::val(cols.active)),
-                ("last_modified", Expr::val(at.clone())),
-                ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
-            ])
-            .and_where(col("id").eq(id))
+        up.table(T).values([
+            ("doc", self.doc_value(&doc)?),
+            ("display", Expr::val(cols.display.clone())),
+            ("active", Expr::val(cols.active)),
+            ("last_modified", Expr::val(at.clone())),
+            ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
+        ]);
+        // An indexed column is set only when its value changes: SQLite rewrites the
+        // entries of every index on a column an UPDATE sets, changed or not.
+        if !name_same {
+            up.value("name_key", Expr::val(cols.name_key.clone()));
+        }
+        if !ext_same {
+            up.value("external_id", Expr::val(cols.external_id.clone()));
+        }
+        if old_cols.as_ref().map(|c| &c.display_name_lower) != Some(&cols.display_name_lower) {
+            up.value("display_name_lower", Expr::val(cols.display_name_lower.clone()));
+        }
+        up.and_where(col("id").eq(id))
             .and_where(self.org_beside_ids(org)?)
             .and_where(col("version").eq(i64::try_from(row.version).unwrap_or(i64::MAX)));
         if let Some(p) = password_hash {
