@@ -301,6 +301,8 @@ pub(crate) struct Shapes(std::sync::RwLock<std::collections::HashMap<Shape, std:
 pub(crate) enum Shape {
     /// `SeaStore::row`: by id, with or without a `deleted` condition, locked or not.
     Row { deleted: Option<bool>, lock: bool },
+    /// `SeaStore::get_raw` of a user with its groups in the same statement.
+    UserWithGroups,
     /// `SeaStore::groups_of` for one user.
     GroupsOfOne,
 }

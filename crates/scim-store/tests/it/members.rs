@@ -265,3 +265,51 @@ async fn member_deletes_and_restores_move_the_group_version() {
     })
     .await;
 }
+
+/// A user read with its groups lists every live group it is a direct member of, once, in
+/// group id order, with the group's display name; soft-deleted groups and other
+/// organizations' groups never appear.
+#[tokio::test]
+async fn a_users_groups_are_the_live_direct_ones_in_id_order() {
+    each(|env| async move {
+        let s = &env.store;
+        let u = user(s, env.a, json!({"userName": "member@x.io"})).await;
+        let other = user(s, env.a, json!({"userName": "other@x.io"})).await;
+        let mut groups = Vec::new();
+        for name in ["Zeta", "Alpha", "Mid", "Gone"] {
+            let g = s
+                .create(
+                    env.a,
+                    Group,
+                    NewResource { members: vec![row(&u.id), row(&other.id)], ..new_group(name) },
+                )
+                .await
+                .unwrap();
+            groups.push(g);
+        }
+        let gone = groups.pop().unwrap();
+        s.delete(env.a, Group, &gone.id, None, true).await.unwrap();
+        let lonely = user(s, env.a, json!({"userName": "lonely@x.io"})).await;
+        let got = s.get(env.a, User, &u.id, ReadOptions::ALL).await.unwrap().unwrap();
+        groups.sort_by(|a, b| a.id.cmp(&b.id));
+        let want: Vec<Value> = groups
+            .iter()
+            .map(|g| {
+                let name = g.resource.get("displayName").unwrap().clone();
+                json!({"value": g.id, "display": name, "type": "direct"})
+            })
+            .collect();
+        assert_eq!(got.resource.get("groups").unwrap(), &Value::Array(want));
+        let none = s.get(env.a, User, &lonely.id, ReadOptions::ALL).await.unwrap().unwrap();
+        assert_eq!(none.resource.get("groups").unwrap(), &json!([]));
+        // Not visible from another organization, with or without groups.
+        assert!(s.get(env.b, User, &u.id, ReadOptions::ALL).await.unwrap().is_none());
+        assert!(
+            s.get(env.a, User, "US00000000000000000000000000000000", ReadOptions::ALL)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    })
+    .await;
+}
