@@ -37,17 +37,20 @@ pub fn set_org(org: OrganizationSid) {
     let _ = LOG.try_with(|l| l.org.set(Some(org)));
 }
 
-/// The middleware: runs the request in its log scope and writes its line.
-pub async fn access_log(req: Request, next: Next) -> Response {
+/// The middleware: runs the request in its log scope and writes its line. It also gives every request its `X-Request-Id` (see [`crate::middleware::request_id`])
+/// and every response the same one.
+pub async fn access_log(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = req.headers().get(&crate::middleware::X_REQUEST_ID).cloned();
+    let id_value = crate::middleware::request_id(req.headers());
+    req.headers_mut().insert(crate::middleware::X_REQUEST_ID.clone(), id_value.clone());
+    let request_id = Some(id_value);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let id = || request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-");
     let span = tracing::debug_span!("request", request_id = %id(), method = %method, path = %path);
     let ctx = LogCtx { request_id: request_id.clone(), org: Cell::new(None) };
     let mut fut = std::pin::pin!(LOG.scope(ctx, next.run(req).instrument(span)));
-    let res = (&mut fut).await;
+    let mut res = (&mut fut).await;
     let org = fut.as_mut().take_value().and_then(|c| c.org.get());
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let status = res.status().as_u16();
@@ -62,6 +65,9 @@ pub async fn access_log(req: Request, next: Next) -> Response {
             request_id = %id(), method = %method, path = %path, status, latency_ms,
             "request"
         ),
+    }
+    if let Some(v) = &request_id {
+        res.headers_mut().insert(crate::middleware::X_REQUEST_ID.clone(), v.clone());
     }
     res
 }
