@@ -85,7 +85,16 @@ pub struct SeaStore {
     secrets: Mutex<HashMap<String, [u8; 32]>>,
     stats: Arc<Stats>,
     shapes: Shapes,
+    counts: Counts,
 }
+
+/// Unfiltered `COUNT`s of live resources on SQLite, each with the organization's last
+/// change-log sequence number when it was taken (see [`SeaStore::count`]).
+#[derive(Debug, Default)]
+struct Counts(Mutex<HashMap<(OrganizationSid, ResourceKind), (i64, u64)>>);
+
+/// Organizations whose counts [`Counts`] keeps at most (it starts over when full).
+const COUNTS_KEPT: usize = 4096;
 
 /// Keeps PostgreSQL's planner statistics fresh as the store grows (see [`Stats::wrote`]).
 #[derive(Debug, Default)]
@@ -420,6 +429,7 @@ impl SeaStore {
                 secrets: Mutex::new(HashMap::new()),
                 stats: Arc::default(),
                 shapes: Shapes::default(),
+                counts: Counts::default(),
             });
         }
         let db = Self::sea_connect(url, &opts).await?;
@@ -433,6 +443,7 @@ impl SeaStore {
             secrets: Mutex::new(HashMap::new()),
             stats: Arc::default(),
             shapes: Shapes::default(),
+            counts: Counts::default(),
         })
     }
 
@@ -1242,7 +1253,52 @@ impl SeaStore {
             .and_where(col("deleted").eq(false));
     }
 
+    /// The number of live resources of `kind` matching `cond`.
+    ///
+    /// On SQLite an unfiltered count is remembered with the organization's last change-log
+    /// sequence number, read before counting, and answered from memory while that number
+    /// stays the same: every write that adds, deletes or restores a resource logs a change
+    /// in its own transaction, and SQLite's single writer hands out sequence numbers in
+    /// commit order, so an unchanged number means an unchanged count (for any process
+    /// sharing the file). On PostgreSQL and MySQL sequence numbers are not in commit order:
+    /// they always count.
     async fn count(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        cond: Option<&Expr>,
+        long: bool,
+    ) -> Result<u64> {
+        if cond.is_some() || self.d != Dialect::Sqlite {
+            return self.count_rows(org, kind, cond, long).await;
+        }
+        let mut q = Q::select();
+        q.expr_as(Expr::cust("COALESCE(MAX(seq), 0)"), Alias::new("s"))
+            .from("change_log")
+            .and_where(Expr::col("org").eq(org.to_string()));
+        let seq: i64 = match self.db.query_one(&q).await.map_err(db_err)? {
+            Some(r) => get::<i64>(&r, "s")?,
+            None => 0,
+        };
+        let key = (org, kind);
+        let known = self.counts.0.lock().ok().and_then(|m| m.get(&key).copied());
+        if let Some((at, n)) = known
+            && at == seq
+        {
+            return Ok(n);
+        }
+        let n = self.count_rows(org, kind, None, long).await?;
+        if let Ok(mut m) = self.counts.0.lock() {
+            if m.len() >= COUNTS_KEPT {
+                m.clear();
+            }
+            m.insert(key, (seq, n));
+        }
+        Ok(n)
+    }
+
+    /// `COUNT(*)` of the live resources of `kind` matching `cond`.
+    async fn count_rows(
         &self,
         org: OrganizationSid,
         kind: ResourceKind,

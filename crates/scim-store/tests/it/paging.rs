@@ -243,3 +243,45 @@ async fn cursors_expire() {
     })
     .await;
 }
+
+/// `totalResults` of an unfiltered query follows every create, delete (hard and soft) and
+/// restore, made through this store or another replica of the same database, and only the
+/// organization's own changes move it.
+#[tokio::test(flavor = "multi_thread")]
+async fn unfiltered_totals_follow_every_change() {
+    each(|env| async move {
+        let s = &env.store;
+        let total = |st: std::sync::Arc<dyn scim_store::Store>, org| async move {
+            let all =
+                Query { pagination: Pagination::Index { start_index: 1, count: 0 }, ..q(None) };
+            st.query(org, User, &all).await.unwrap().total_results
+        };
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            ids.push(user(s, env.a, json!({"userName": format!("t{i}")})).await.id);
+        }
+        assert_eq!(total(s.clone(), env.a).await, 3);
+        assert_eq!(total(s.clone(), env.a).await, 3);
+        // A page without count 0 reports the same total.
+        let page = Query { pagination: Pagination::Index { start_index: 1, count: 2 }, ..q(None) };
+        assert_eq!(s.query(env.a, User, &page).await.unwrap().total_results, 3);
+        // Another organization's writes leave it alone.
+        user(s, env.b, json!({"userName": "elsewhere"})).await;
+        assert_eq!(total(s.clone(), env.a).await, 3);
+        assert_eq!(total(s.clone(), env.b).await, 1);
+        let other = env.replica(StoreOptions::default()).await;
+        let writer = other.clone().unwrap_or_else(|| s.clone());
+        ids.push(user(&writer, env.a, json!({"userName": "t3"})).await.id);
+        assert_eq!(total(s.clone(), env.a).await, 4);
+        s.delete(env.a, User, &ids[0], None, true).await.unwrap();
+        assert_eq!(total(s.clone(), env.a).await, 3);
+        writer.restore(env.a, User, &ids[0]).await.unwrap();
+        assert_eq!(total(s.clone(), env.a).await, 4);
+        writer.delete(env.a, User, &ids[1], None, false).await.unwrap();
+        assert_eq!(total(s.clone(), env.a).await, 3);
+        if let Some(r) = other {
+            assert_eq!(total(r, env.a).await, 3);
+        }
+    })
+    .await;
+}
