@@ -186,7 +186,6 @@ impl FromRequestParts<AppState> for RequestCtx {
             credential_id: cred.id,
         };
         crate::log::set_org(ctx.org.sid);
-        parts.extensions.insert(ctx.clone());
         Ok(ctx)
     }
 }

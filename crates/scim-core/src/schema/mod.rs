@@ -136,7 +136,11 @@ pub struct Attribute {
 impl Attribute {
     /// The sub-attribute named `name`, case-insensitively.
     pub fn sub_attribute(&self, name: &str) -> Option<&Attribute> {
-        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        // Exact first: stored and most client documents use the schema's own spelling.
+        let subs = &self.sub_attributes;
+        subs.iter()
+            .find(|a| a.name == name)
+            .or_else(|| subs.iter().find(|a| a.name.eq_ignore_ascii_case(name)))
     }
 
     /// A single-valued attribute of the given type with RFC defaults.
@@ -179,7 +183,12 @@ pub struct Schema {
 impl Schema {
     /// The top-level attribute named `name`, case-insensitively.
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
-        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        // Exact first: stored and most client documents use the schema's own spelling.
+        let attrs = &self.attributes;
+        attrs
+            .iter()
+            .find(|a| a.name == name)
+            .or_else(|| attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name)))
     }
 }
 

@@ -128,9 +128,10 @@ async fn claim(req: Request, state: &AppState, raw_key: &HeaderValue) -> Result<
         })?
         .to_owned();
     let (mut parts, body) = req.into_parts();
-    // Authenticate first: keys belong to an organization. The extractor leaves the
-    // context in the extensions, so the handler does not authenticate again.
+    // Authenticate first: keys belong to an organization. The context goes into the
+    // extensions, so the handler does not authenticate again.
     let ctx = RequestCtx::from_request_parts(&mut parts, state).await?;
+    parts.extensions.insert(ctx.clone());
     let bytes = read_limited(body, state.config.max_body_bytes).await?;
     let mut h = Sha256::new();
     h.update(parts.method.as_str().as_bytes());
