@@ -454,11 +454,13 @@ fn raw_kept_whole(
     }
 }
 
+/// The members of a JSON object in order: each key (borrowed where it holds no escapes)
+/// with its value's text.
+pub type RawMembers<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
+
 /// The members of a JSON object as text (`None` when `raw` is not an object), keys
 /// borrowed where they hold no escapes.
-pub fn raw_entries(
-    raw: &RawValue,
-) -> Result<Option<Vec<(Cow<'_, str>, &RawValue)>>, serde_json::Error> {
+pub fn raw_entries(raw: &RawValue) -> Result<Option<RawMembers<'_>>, serde_json::Error> {
     if raw.get().trim_start().as_bytes().first() != Some(&b'{') {
         return Ok(None);
     }
@@ -466,12 +468,12 @@ pub fn raw_entries(
 }
 
 /// The members of the JSON object `text`, in order, values as text.
-pub fn raw_object(text: &str) -> Result<Vec<(Cow<'_, str>, &RawValue)>, serde_json::Error> {
+pub fn raw_object(text: &str) -> Result<RawMembers<'_>, serde_json::Error> {
     serde_json::from_str::<RawObject<'_>>(text).map(|o| o.0)
 }
 
 /// A JSON object as its members' text (see [`raw_object`]).
-struct RawObject<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+struct RawObject<'a>(RawMembers<'a>);
 
 /// A key, borrowed from the input when it holds no escapes.
 struct Key<'a>(Cow<'a, str>);
