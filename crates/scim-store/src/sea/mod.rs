@@ -332,16 +332,20 @@ fn group_refs(json: Option<&str>) -> Result<Vec<Value>> {
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(pairs
         .into_iter()
-        .map(|(value, display)| {
-            let mut m = Map::new();
-            m.insert("value".into(), Value::String(value));
-            if let Some(d) = display {
-                m.insert("display".into(), Value::String(d));
-            }
-            m.insert("type".into(), Value::String("direct".into()));
-            Value::Object(m)
-        })
+        .map(|(value, display)| ref_item(value, display, "direct".into()))
         .collect())
+}
+
+/// One item of a group's `members` or a user's `groups`: `value`, `display` when known,
+/// `type`.
+fn ref_item(value: String, display: Option<String>, kind: String) -> Value {
+    let mut m = Map::new();
+    m.insert("value".into(), Value::String(value));
+    if let Some(d) = display {
+        m.insert("display".into(), Value::String(d));
+    }
+    m.insert("type".into(), Value::String(kind));
+    Value::Object(m)
 }
 
 /// One `resources` row as read, its document still text.
@@ -657,13 +661,9 @@ impl SeaStore {
                 .order_by(("m", "member_id"), Order::Asc);
             for r in c.query_all(&q).await.map_err(db_err)? {
                 let g: String = get(&r, "group_id")?;
-                let mut m = Map::new();
-                m.insert("value".into(), Value::String(get(&r, "member_id")?));
-                if let Some(d) = get::<Option<String>>(&r, "display")? {
-                    m.insert("display".into(), Value::String(d));
-                }
-                m.insert("type".into(), Value::String(get(&r, "member_type")?));
-                out.entry(g).or_default().push(Value::Object(m));
+                let item =
+                    ref_item(get(&r, "member_id")?, get(&r, "display")?, get(&r, "member_type")?);
+                out.entry(g).or_default().push(item);
             }
         }
         Ok(out)
@@ -705,13 +705,8 @@ impl SeaStore {
             };
             for r in c.query_all(&q).await.map_err(db_err)? {
                 let u: String = get(&r, "member_id")?;
-                let mut m = Map::new();
-                m.insert("value".into(), Value::String(get(&r, "group_id")?));
-                if let Some(d) = get::<Option<String>>(&r, "display")? {
-                    m.insert("display".into(), Value::String(d));
-                }
-                m.insert("type".into(), Value::String("direct".into()));
-                out.entry(u).or_default().push(Value::Object(m));
+                let item = ref_item(get(&r, "group_id")?, get(&r, "display")?, "direct".into());
+                out.entry(u).or_default().push(item);
             }
         }
         Ok(out)
