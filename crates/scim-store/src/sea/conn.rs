@@ -607,47 +607,135 @@ pub(crate) mod lite {
         _checkpointer: Option<Checkpointer>,
     }
 
-    /// How often the checkpointer runs.
+    /// WAL pages after which the WAL should start over (see [`commit_batch`]): the size
+    /// SQLite's own automatic checkpoint uses, 4 MiB of 4 KiB pages.
+    const WAL_RESTART_PAGES: i64 = 1000;
+
+    /// At most this many pages left to copy, the writer finishes a checkpoint itself
+    /// (see [`restart_wal`]).
+    const WAL_CATCH_UP_PAGES: i64 = 128;
+
+    /// From this length on (64 MiB, the size the WAL file is cut back to), the writer
+    /// copies whatever is left itself, however long that takes: a checkpointer that cannot
+    /// keep up with the writes must not let the WAL grow without bound.
+    const WAL_MAX_PAGES: i64 = 16_384;
+
+    std::thread_local! {
+        /// The WAL's length in pages after the last commit on this thread, as SQLite's
+        /// WAL hook reports it (the hook runs inside `COMMIT`, on the committing thread).
+        static WAL_PAGES: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+    }
+
+    /// The writer's WAL hook: remembers the WAL's length for [`commit_batch`].
+    #[allow(clippy::unnecessary_wraps)] // the signature rusqlite's hook takes
+    fn note_wal_pages(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+        WAL_PAGES.with(|p| p.set(i64::from(pages)));
+        Ok(())
+    }
+
+    /// A passive checkpoint on `conn`: (frames in the WAL, frames checkpointed), or `None`
+    /// when another checkpoint was running (a busy or partial checkpoint is finished by a
+    /// later one).
+    fn checkpoint(conn: &Connection) -> Option<(i64, i64)> {
+        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        match done {
+            Ok((0, log, copied)) => Some((log, copied)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "SQLite checkpoint failed");
+                None
+            }
+        }
+    }
+
+    /// How often the checkpointer runs unasked.
     const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
     /// A thread with a connection of its own that runs a passive checkpoint every
-    /// [`CHECKPOINT_EVERY`]: it copies the pages that committed transactions wrote to the
-    /// WAL into the database file and fsyncs both, without blocking readers or the writer.
-    /// It stops when the pool is dropped.
+    /// [`CHECKPOINT_EVERY`], or at once when the writer asks: it copies the pages that
+    /// committed transactions wrote to the WAL into the database file and fsyncs both,
+    /// without blocking readers or the writer. It stops when the pool is dropped.
     struct Checkpointer {
-        stop: Option<std::sync::mpsc::Sender<()>>,
+        shared: Arc<CheckpointShared>,
         thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    /// What the checkpointer and the writer share.
+    #[derive(Default)]
+    struct CheckpointShared {
+        /// (stop, asked): the thread's orders.
+        orders: Mutex<(bool, bool)>,
+        wake: std::sync::Condvar,
+        /// The last complete checkpoint: frames in the WAL (high 32 bits) and frames
+        /// copied (low 32 bits).
+        done: std::sync::atomic::AtomicU64,
+    }
+
+    impl CheckpointShared {
+        /// Asks for a checkpoint now.
+        fn ask(&self) {
+            if let Ok(mut o) = self.orders.lock() {
+                o.1 = true;
+                self.wake.notify_one();
+            }
+        }
+
+        fn record(&self, (log, copied): (i64, i64)) {
+            let log = u64::try_from(log).unwrap_or(0) & 0xffff_ffff;
+            let copied = u64::try_from(copied).unwrap_or(0) & 0xffff_ffff;
+            self.done.store(log << 32 | copied, Ordering::Relaxed);
+        }
+
+        /// Pages the last checkpoint left to copy of a WAL now `pages` long, when that
+        /// checkpoint saw this WAL (a report from before the WAL started over, which saw
+        /// more frames than there are now, says nothing).
+        fn left(&self, pages: i64) -> Option<i64> {
+            let d = self.done.load(Ordering::Relaxed);
+            let (log, copied) =
+                (i64::try_from(d >> 32).ok()?, i64::try_from(d & 0xffff_ffff).ok()?);
+            (log <= pages).then(|| pages - copied)
+        }
     }
 
     impl Checkpointer {
         fn start(path: &PathBuf, mode: Mode) -> Result<Checkpointer, ExecErr> {
             let conn = open(path, mode)?;
-            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            let shared = Arc::new(CheckpointShared::default());
+            let theirs = Arc::clone(&shared);
             let thread = std::thread::Builder::new()
                 .name("sqlite-checkpoint".into())
                 .spawn(move || {
-                    use std::sync::mpsc::RecvTimeoutError;
-                    while let Err(RecvTimeoutError::Timeout) =
-                        stopped.recv_timeout(CHECKPOINT_EVERY)
-                    {
-                        // (busy, frames in the WAL, frames checkpointed): a busy or partial
-                        // checkpoint is finished by a later one.
-                        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-                        });
-                        if let Err(e) = done {
-                            tracing::warn!(error = %e, "SQLite checkpoint failed");
+                    loop {
+                        let Ok(mut o) = theirs.orders.lock() else { return };
+                        if !o.0 && !o.1 {
+                            o = match theirs.wake.wait_timeout(o, CHECKPOINT_EVERY) {
+                                Ok((o, _)) => o,
+                                Err(_) => return,
+                            };
+                        }
+                        if o.0 {
+                            return;
+                        }
+                        o.1 = false;
+                        drop(o);
+                        if let Some(done) = checkpoint(&conn) {
+                            theirs.record(done);
                         }
                     }
                 })
                 .map_err(|e| ExecErr::Value(format!("cannot start the checkpointer: {e}")))?;
-            Ok(Checkpointer { stop: Some(stop), thread: Some(thread) })
+            Ok(Checkpointer { shared, thread: Some(thread) })
         }
     }
 
     impl Drop for Checkpointer {
         fn drop(&mut self) {
-            drop(self.stop.take());
+            if let Ok(mut o) = self.shared.orders.lock() {
+                o.0 = true;
+                self.shared.wake.notify_one();
+            }
             if let Some(t) = self.thread.take() {
                 let _ = t.join();
             }
@@ -657,6 +745,8 @@ pub(crate) mod lite {
     /// The writer connection and the batch (one SQLite transaction) open on it.
     pub(crate) struct Writer {
         conn: Connection,
+        /// The checkpointer's reports and doorbell (none when read-only).
+        checkpoints: Option<Arc<CheckpointShared>>,
         batch: Option<Arc<Batch>>,
         /// Transactions released into the open batch and waiting for its `COMMIT`.
         members: usize,
@@ -689,9 +779,11 @@ pub(crate) mod lite {
         if mode != Mode::ReadOnly {
             // WAL is a property of the file; setting it again is a no-op.
             c.pragma_update(None, "journal_mode", "WAL")?;
-            // No checkpoint in a commit: it would copy the WAL's pages into the database
-            // and fsync twice on the request's thread, stalling every request behind it.
-            // The pool's checkpointer thread does it instead (see `Checkpointer`).
+            // No automatic checkpoint in a commit: it would copy the WAL's pages into the
+            // database and fsync twice on the request's thread, stalling every request
+            // behind it. The pool's checkpointer thread copies them instead (see
+            // `Checkpointer`), and the writer finishes the copy once the WAL is long,
+            // off the runtime's thread (see `commit_batch`).
             c.pragma_update(None, "wal_autocheckpoint", 0)?;
             // After a checkpoint, the WAL file is cut back to 64 MiB when it restarts.
             c.pragma_update(None, "journal_size_limit", 64_i64 << 20)?;
@@ -714,22 +806,34 @@ pub(crate) mod lite {
         /// Opens the writer (creating the file when the mode says so) and one reader.
         pub(crate) fn open(path: PathBuf, mode: Mode) -> Result<Pool, ExecErr> {
             let writer = open(&path, mode)?;
+            // Every transaction is a savepoint of its batch, and a savepoint keeps the
+            // original of each page it changes in a statement journal. SQLite spills that
+            // journal to a temporary file beyond 64 KiB, which a batch of a few creates
+            // already passes: a write() per page, a fifth of a create's CPU. The writer
+            // keeps it in memory instead; it lives until the batch commits, and holds at
+            // most the pages the batch's transactions change.
+            // (Readers keep the default: there `temp_store` would also hold a large sort
+            // in memory.)
+            writer.pragma_update(None, "temp_store", "MEMORY")?;
+            writer.wal_hook(Some(note_wal_pages));
             let reader = open(&path, mode)?;
+            let checkpointer = match mode {
+                Mode::ReadOnly => None,
+                Mode::ReadWrite | Mode::Create => Some(Checkpointer::start(&path, mode)?),
+            };
             Ok(Pool {
                 path: path.clone(),
                 mode,
                 readers: Mutex::new(vec![reader]),
                 writer: Arc::new(tokio::sync::Mutex::new(Writer {
                     conn: writer,
+                    checkpoints: checkpointer.as_ref().map(|c| Arc::clone(&c.shared)),
                     batch: None,
                     members: 0,
                 })),
                 queued: Arc::new(AtomicUsize::new(0)),
                 scans: tokio::sync::Semaphore::new(SCANS),
-                _checkpointer: match mode {
-                    Mode::ReadOnly => None,
-                    Mode::ReadWrite | Mode::Create => Some(Checkpointer::start(&path, mode)?),
-                },
+                _checkpointer: checkpointer,
             })
         }
 
@@ -816,9 +920,14 @@ pub(crate) mod lite {
         Arc::clone(writer).lock_owned().await
     }
 
-    /// `COMMIT`s the open batch and tells its members the outcome.
+    /// `COMMIT`s the open batch and tells its members the outcome; then keeps the WAL
+    /// short (see [`restart_wal`]).
     fn commit_batch(w: &mut Writer) -> Result<(), ExecErr> {
+        WAL_PAGES.with(|p| p.set(0));
         let done = w.conn.execute_batch("COMMIT");
+        if done.is_ok() {
+            restart_wal(w);
+        }
         if done.is_err() && !w.conn.is_autocommit() {
             // A failed COMMIT can leave the transaction open: end it, so the next
             // transaction starts clean.
@@ -830,6 +939,39 @@ pub(crate) mod lite {
         }
         w.members = 0;
         done.map_err(ExecErr::from)
+    }
+
+    /// Once the WAL holds [`WAL_RESTART_PAGES`] after a commit, makes it start over.
+    ///
+    /// SQLite starts the WAL over only when a write transaction begins on a WAL that is
+    /// checkpointed to its end, and under a steady stream of writes the checkpointer thread
+    /// never finds it so: each batch appends while it copies. The WAL then grows without
+    /// bound (a gigabyte a minute of creates), and each append to a new part of the file
+    /// costs the kernel more than the write itself (it zeroes the new blocks).
+    ///
+    /// So the writer asks the checkpointer thread to copy the WAL now, and when a
+    /// checkpoint has left at most [`WAL_CATCH_UP_PAGES`] to copy, it copies those itself
+    /// between two batches (under `block_in_place`, so other requests go on meanwhile):
+    /// with no batch open the checkpoint reaches the end, and the next `BEGIN` writes from
+    /// the start of the file again (unless a reader still reads the old pages; a later
+    /// commit tries again). The writer's pause is short, the copy of the last few pages and
+    /// their two fsyncs; the bulk of the copy and its fsyncs happen on the checkpointer's
+    /// thread, while writes go on.
+    fn restart_wal(w: &Writer) {
+        let pages = WAL_PAGES.with(std::cell::Cell::get);
+        let Some(shared) = w.checkpoints.as_ref() else { return };
+        if pages < WAL_RESTART_PAGES {
+            return;
+        }
+        let close = shared.left(pages).is_some_and(|left| left <= WAL_CATCH_UP_PAGES);
+        if close || pages >= WAL_MAX_PAGES {
+            let conn = &w.conn;
+            if let Some(done) = offload(true, || checkpoint(conn)) {
+                shared.record(done);
+            }
+        } else {
+            shared.ask();
+        }
     }
 
     /// After a failed statement: when SQLite rolled the whole batch back (a full disk, an
@@ -1231,6 +1373,27 @@ mod tests {
             "SELECT a FROM t WHERE b = ?"
         );
         assert_eq!(v.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_steady_stream_of_writes_keeps_the_wal_short() {
+        let (tmp, p) = pool("wal");
+        p.read(|c| Ok(c.execute_batch("CREATE TABLE b (v BLOB)")?)).unwrap();
+        // Back to back, with no pause for the checkpointer to find the WAL copied to its
+        // end: 12,000 transactions of a 4,000-byte row, about 100 MB of WAL frames if the
+        // WAL never started over.
+        let row = vec![7u8; 4000];
+        for _ in 0..12_000 {
+            let t = p.begin().await.unwrap();
+            t.with(|c| Ok(c.execute("INSERT INTO b (v) VALUES (?1)", [&row]).map(|_| ())?))
+                .unwrap();
+            t.commit().await.unwrap();
+        }
+        let wal = std::fs::metadata(format!("{}-wal", tmp.0.display())).unwrap().len();
+        assert!(wal < 70 << 20, "the WAL grew to {wal} bytes");
+        let rows =
+            p.read(|c| Ok(c.query_row("SELECT count(*) FROM b", [], |r| r.get::<_, i64>(0))?));
+        assert_eq!(rows.unwrap(), 12_000_i64);
     }
 
     #[tokio::test]
