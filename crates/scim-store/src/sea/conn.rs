@@ -607,9 +607,12 @@ pub(crate) mod lite {
         _checkpointer: Option<Checkpointer>,
     }
 
-    /// WAL pages after which the WAL should start over (see [`commit_batch`]): the size
-    /// SQLite's own automatic checkpoint uses, 4 MiB of 4 KiB pages.
-    const WAL_RESTART_PAGES: i64 = 1000;
+    /// WAL pages after which the WAL should start over (see [`restart_wal`]): 32 MiB of
+    /// 4 KiB pages. SQLite's automatic checkpoint uses 1,000; a longer WAL means fewer
+    /// copies of the pages every write changes (index roots, the tails of the change log
+    /// and of the table), which a checkpoint copies once however often they were
+    /// written: creates ran 25% faster with 8,000 pages than with 1,000 (load mix).
+    const WAL_RESTART_PAGES: i64 = 8000;
 
     /// At most this many pages left to copy, the writer finishes a checkpoint itself
     /// (see [`restart_wal`]).
