@@ -668,37 +668,51 @@ pub(crate) mod lite {
     /// What the checkpointer and the writer share.
     #[derive(Default)]
     struct CheckpointShared {
-        /// (stop, asked): the thread's orders.
-        orders: Mutex<(bool, bool)>,
+        /// The thread's orders.
+        orders: Mutex<Orders>,
         wake: std::sync::Condvar,
-        /// The last complete checkpoint: frames in the WAL (high 32 bits) and frames
-        /// copied (low 32 bits).
-        done: std::sync::atomic::AtomicU64,
+        /// The last complete checkpoint.
+        done: Mutex<Option<Report>>,
+    }
+
+    #[derive(Default)]
+    struct Orders {
+        stop: bool,
+        asked: bool,
+        /// The WAL's generation when the writer last asked (see [`Writer::wal_gen`]).
+        generation: u64,
+    }
+
+    /// A complete checkpoint: of which generation of the WAL, how many frames it held, how
+    /// many were copied.
+    #[derive(Clone, Copy)]
+    struct Report {
+        generation: u64,
+        log: i64,
+        copied: i64,
     }
 
     impl CheckpointShared {
-        /// Asks for a checkpoint now.
-        fn ask(&self) {
+        /// Asks for a checkpoint of the WAL's `generation` now.
+        fn ask(&self, generation: u64) {
             if let Ok(mut o) = self.orders.lock() {
-                o.1 = true;
+                o.asked = true;
+                o.generation = generation;
                 self.wake.notify_one();
             }
         }
 
-        fn record(&self, (log, copied): (i64, i64)) {
-            let log = u64::try_from(log).unwrap_or(0) & 0xffff_ffff;
-            let copied = u64::try_from(copied).unwrap_or(0) & 0xffff_ffff;
-            self.done.store(log << 32 | copied, Ordering::Relaxed);
+        fn record(&self, generation: u64, (log, copied): (i64, i64)) {
+            if let Ok(mut d) = self.done.lock() {
+                *d = Some(Report { generation, log, copied });
+            }
         }
 
-        /// Pages the last checkpoint left to copy of a WAL now `pages` long, when that
-        /// checkpoint saw this WAL (a report from before the WAL started over, which saw
-        /// more frames than there are now, says nothing).
-        fn left(&self, pages: i64) -> Option<i64> {
-            let d = self.done.load(Ordering::Relaxed);
-            let (log, copied) =
-                (i64::try_from(d >> 32).ok()?, i64::try_from(d & 0xffff_ffff).ok()?);
-            (log <= pages).then(|| pages - copied)
+        /// Pages the last checkpoint left to copy of the WAL's `generation`, now `pages`
+        /// long; `None` when no checkpoint of this generation was reported.
+        fn left(&self, generation: u64, pages: i64) -> Option<i64> {
+            let d = (*self.done.lock().ok()?)?;
+            (d.generation == generation && d.log <= pages).then(|| pages - d.copied)
         }
     }
 
@@ -712,19 +726,23 @@ pub(crate) mod lite {
                 .spawn(move || {
                     loop {
                         let Ok(mut o) = theirs.orders.lock() else { return };
-                        if !o.0 && !o.1 {
+                        if !o.stop && !o.asked {
                             o = match theirs.wake.wait_timeout(o, CHECKPOINT_EVERY) {
                                 Ok((o, _)) => o,
                                 Err(_) => return,
                             };
                         }
-                        if o.0 {
+                        if o.stop {
                             return;
                         }
-                        o.1 = false;
+                        o.asked = false;
+                        // The generation of the last request: a checkpoint that runs
+                        // after the WAL started over again is reported under an older
+                        // generation than the writer's, which the writer ignores.
+                        let generation = o.generation;
                         drop(o);
                         if let Some(done) = checkpoint(&conn) {
-                            theirs.record(done);
+                            theirs.record(generation, done);
                         }
                     }
                 })
@@ -736,7 +754,7 @@ pub(crate) mod lite {
     impl Drop for Checkpointer {
         fn drop(&mut self) {
             if let Ok(mut o) = self.shared.orders.lock() {
-                o.0 = true;
+                o.stop = true;
                 self.shared.wake.notify_one();
             }
             if let Some(t) = self.thread.take() {
@@ -750,6 +768,11 @@ pub(crate) mod lite {
         conn: Connection,
         /// The checkpointer's reports and doorbell (none when read-only).
         checkpoints: Option<Arc<CheckpointShared>>,
+        /// How many times this writer saw the WAL start over (its length after a commit
+        /// went down): tells the checkpoints of the current WAL from older ones.
+        wal_gen: u64,
+        /// The WAL's length after the last commit that wrote to it.
+        wal_pages: i64,
         batch: Option<Arc<Batch>>,
         /// Transactions released into the open batch and waiting for its `COMMIT`.
         members: usize,
@@ -831,6 +854,8 @@ pub(crate) mod lite {
                 writer: Arc::new(tokio::sync::Mutex::new(Writer {
                     conn: writer,
                     checkpoints: checkpointer.as_ref().map(|c| Arc::clone(&c.shared)),
+                    wal_gen: 0,
+                    wal_pages: 0,
                     batch: None,
                     members: 0,
                 })),
@@ -928,9 +953,6 @@ pub(crate) mod lite {
     fn commit_batch(w: &mut Writer) -> Result<(), ExecErr> {
         WAL_PAGES.with(|p| p.set(0));
         let done = w.conn.execute_batch("COMMIT");
-        if done.is_ok() {
-            restart_wal(w);
-        }
         if done.is_err() && !w.conn.is_autocommit() {
             // A failed COMMIT can leave the transaction open: end it, so the next
             // transaction starts clean.
@@ -941,6 +963,9 @@ pub(crate) mod lite {
             let _ = b.outcome.set(outcome);
         }
         w.members = 0;
+        if done.is_ok() {
+            restart_wal(w);
+        }
         done.map_err(ExecErr::from)
     }
 
@@ -953,27 +978,36 @@ pub(crate) mod lite {
     /// costs the kernel more than the write itself (it zeroes the new blocks).
     ///
     /// So the writer asks the checkpointer thread to copy the WAL now, and when a
-    /// checkpoint has left at most [`WAL_CATCH_UP_PAGES`] to copy, it copies those itself
-    /// between two batches (under `block_in_place`, so other requests go on meanwhile):
-    /// with no batch open the checkpoint reaches the end, and the next `BEGIN` writes from
-    /// the start of the file again (unless a reader still reads the old pages; a later
-    /// commit tries again). The writer's pause is short, the copy of the last few pages and
-    /// their two fsyncs; the bulk of the copy and its fsyncs happen on the checkpointer's
-    /// thread, while writes go on.
-    fn restart_wal(w: &Writer) {
+    /// checkpoint of this WAL has left at most [`WAL_CATCH_UP_PAGES`] to copy, or the WAL
+    /// holds [`WAL_MAX_PAGES`], it copies the rest itself between two batches (under
+    /// `block_in_place`, so other requests go on meanwhile): with no batch open the
+    /// checkpoint reaches the end, and the next `BEGIN` writes from the start of the file
+    /// again (unless a reader still reads the old pages; a later commit tries again). The
+    /// writer's pause is the copy of what the checkpointer has not copied yet and two
+    /// fsyncs; the bulk of the copy and its fsyncs happen on the checkpointer's thread,
+    /// while writes go on. A checkpoint's report names the WAL's generation it was asked
+    /// for, so one from before the WAL last started over is never taken for this WAL's.
+    fn restart_wal(w: &mut Writer) {
         let pages = WAL_PAGES.with(std::cell::Cell::get);
+        if pages == 0 {
+            return; // the commit wrote nothing
+        }
+        if pages < w.wal_pages {
+            w.wal_gen += 1;
+        }
+        w.wal_pages = pages;
         let Some(shared) = w.checkpoints.as_ref() else { return };
         if pages < WAL_RESTART_PAGES {
             return;
         }
-        let close = shared.left(pages).is_some_and(|left| left <= WAL_CATCH_UP_PAGES);
+        let close = shared.left(w.wal_gen, pages).is_some_and(|left| left <= WAL_CATCH_UP_PAGES);
         if close || pages >= WAL_MAX_PAGES {
             let conn = &w.conn;
             if let Some(done) = offload(true, || checkpoint(conn)) {
-                shared.record(done);
+                shared.record(w.wal_gen, done);
             }
         } else {
-            shared.ask();
+            shared.ask(w.wal_gen);
         }
     }
 
