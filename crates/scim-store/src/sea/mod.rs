@@ -363,6 +363,13 @@ fn raw_row(r: &DbRow) -> Result<RawStored> {
     })
 }
 
+/// [`raw_row`] of a select with a [`SeaStore::groups_column`] named `refs`.
+fn raw_row_with_groups(r: &DbRow) -> Result<RawStored> {
+    let mut raw = raw_row(r)?;
+    raw.refs = Some(group_refs(get::<Option<String>>(r, "refs")?.as_deref())?);
+    Ok(raw)
+}
+
 impl Row {
     fn from(r: &DbRow) -> Result<Row> {
         let raw = raw_row(r)?;
@@ -590,20 +597,9 @@ impl SeaStore {
         org: OrganizationSid,
         id: &str,
     ) -> Result<Option<Option<RawStored>>> {
-        let template = match self.d {
-            Dialect::Sqlite => {
-                "(SELECT json_group_array(json_array(m.group_id, g.display)) \
-                 FROM memberships m JOIN resources g ON g.id = m.group_id \
-                 WHERE m.org = ? AND m.member_id = ? AND g.deleted = ?)"
-            }
-            Dialect::Postgres => {
-                "(SELECT CAST(json_agg(json_build_array(m.group_id, g.display)) AS text) \
-                 FROM memberships m JOIN resources g ON g.id = m.group_id \
-                 WHERE m.org = ? AND m.member_id = ? AND g.deleted = ?)"
-            }
-            // MySQL returns JSON aggregates in a type the driver does not read as text.
-            Dialect::MySql => return Ok(None),
-        };
+        if self.groups_column(org)?.is_none() {
+            return Ok(None);
+        }
         let kind = ResourceKind::User;
         let values: Vec<sea_orm::Value> = vec![
             org.to_string().into(),
@@ -614,11 +610,9 @@ impl SeaStore {
             false.into(),
         ];
         let q = self.shapes.get(self.d.backend(), Shape::UserWithGroups, values, || {
-            let groups = dialect::cust(
-                self.d,
-                template,
-                vec![Expr::val(org.to_string()), Expr::col((T, "id")), Expr::val(false)],
-            )?;
+            let groups = self
+                .groups_column(org)?
+                .ok_or_else(|| StoreError::Internal("no groups column".into()))?;
             let mut q = self.select_rows()?;
             q.expr_as(groups, Alias::new("refs"))
                 .and_where(col("id").eq(id))
@@ -630,9 +624,29 @@ impl SeaStore {
         let Some(row) = self.db.query_one(&q).await.map_err(db_err)? else {
             return Ok(Some(None));
         };
-        let mut raw = raw_row(&row)?;
-        raw.refs = Some(group_refs(get::<Option<String>>(&row, "refs")?.as_deref())?);
-        Ok(Some(Some(raw)))
+        Ok(Some(Some(raw_row_with_groups(&row)?)))
+    }
+
+    /// A column of a select from `resources` with the groups of the user in its row: the
+    /// live groups' ids and displays as a JSON array of pairs (read by
+    /// [`raw_row_with_groups`]), or NULL without groups. `None` on MySQL, whose JSON
+    /// aggregates come back in a type the driver does not read as text.
+    fn groups_column(&self, org: OrganizationSid) -> Result<Option<Expr>> {
+        let template = match self.d {
+            Dialect::Sqlite => {
+                "(SELECT json_group_array(json_array(m.group_id, g.display)) \
+                 FROM memberships m JOIN resources g ON g.id = m.group_id \
+                 WHERE m.org = ? AND m.member_id = ? AND g.deleted = ?)"
+            }
+            Dialect::Postgres => {
+                "(SELECT CAST(json_agg(json_build_array(m.group_id, g.display)) AS text) \
+                 FROM memberships m JOIN resources g ON g.id = m.group_id \
+                 WHERE m.org = ? AND m.member_id = ? AND g.deleted = ?)"
+            }
+            Dialect::MySql => return Ok(None),
+        };
+        let args = vec![Expr::val(org.to_string()), Expr::col((T, "id")), Expr::val(false)];
+        Ok(Some(dialect::cust(self.d, template, args)?))
     }
 
     /// `members` of groups, keyed by group id (live members only, one join).
@@ -1896,6 +1910,20 @@ impl Store for SeaStore {
 
         let mut q = self.select_rows()?;
         q.expr_as(sk.expr.clone(), Alias::new("sk"));
+        // Users' groups in the same statement (one read instead of two), unless the query
+        // may sort many rows: a sort would compute the column for every match, not only
+        // for the page.
+        let groups_inline = match kind {
+            ResourceKind::User if query.read.groups && !long => self.groups_column(org)?,
+            _ => None,
+        };
+        let groups_inline = match groups_inline {
+            Some(col) => {
+                q.expr_as(col, Alias::new("refs"));
+                true
+            }
+            None => false,
+        };
         self.base_where(&mut q, org, kind);
         if let Some(c) = &cond {
             q.and_where(c.clone());
@@ -1996,8 +2024,12 @@ impl Store for SeaStore {
                 (rows, total, next)
             }
         };
-        let rows = rows.iter().map(raw_row).collect::<Result<Vec<_>>>()?;
-        let resources = self.raw_stored(&self.db, org, rows, query.read).await?;
+        let resources = if groups_inline {
+            rows.iter().map(raw_row_with_groups).collect::<Result<Vec<_>>>()?
+        } else {
+            let rows = rows.iter().map(raw_row).collect::<Result<Vec<_>>>()?;
+            self.raw_stored(&self.db, org, rows, query.read).await?
+        };
         Ok(RawPage { resources, total_results: total, next_cursor: next })
     }
 

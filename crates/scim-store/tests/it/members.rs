@@ -5,7 +5,8 @@ use crate::support::*;
 use scim_core::filter::Filter;
 use scim_core::schema::ResourceKind::{Group, User};
 use scim_store::{
-    Change, MemberChange, MemberKind, MemberRow, NewResource, ReadOptions, StoreError, Stored,
+    Change, MemberChange, MemberKind, MemberRow, NewResource, Pagination, Query, ReadOptions,
+    StoreError, Stored,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -299,9 +300,56 @@ async fn a_users_groups_are_the_live_direct_ones_in_id_order() {
                 json!({"value": g.id, "display": name, "type": "direct"})
             })
             .collect();
-        assert_eq!(got.resource.get("groups").unwrap(), &Value::Array(want));
+        assert_eq!(got.resource.get("groups").unwrap(), &Value::Array(want.clone()));
         let none = s.get(env.a, User, &lonely.id, ReadOptions::ALL).await.unwrap().unwrap();
         assert_eq!(none.resource.get("groups").unwrap(), &json!([]));
+        // Lists give each user the same groups: a filter and a page (the groups read in
+        // the same statement), a sorted page and a cursor page.
+        let by_name = |p: &scim_store::Page| -> Vec<(String, Value)> {
+            let mut v: Vec<(String, Value)> = p
+                .resources
+                .iter()
+                .map(|r| {
+                    let name = r.resource.get("userName").unwrap().as_str().unwrap().to_owned();
+                    (name, r.resource.get("groups").cloned().unwrap_or(Value::Null))
+                })
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        let all = vec![
+            ("lonely@x.io".to_owned(), json!([])),
+            ("member@x.io".to_owned(), got.resource.get("groups").unwrap().clone()),
+            // The same groups, in the same order (by id).
+            ("other@x.io".to_owned(), Value::Array(want)),
+        ];
+        let read = ReadOptions::ALL;
+        let filtered = Query { read, ..crate::query::q(Some("userName eq \"member@x.io\"")) };
+        let page = s.query(env.a, User, &filtered).await.unwrap();
+        assert_eq!(by_name(&page), all[1..2]);
+        let page = s.query(env.a, User, &Query { read, ..crate::query::q(None) }).await.unwrap();
+        assert_eq!(by_name(&page), all);
+        let sorted = Query {
+            read,
+            sort_by: Some(scim_core::path::AttrPath::parse("userName").unwrap()),
+            ..crate::query::q(None)
+        };
+        assert_eq!(by_name(&s.query(env.a, User, &sorted).await.unwrap()), all);
+        let cursor = Query {
+            read,
+            pagination: Pagination::Cursor { cursor: None, count: 2 },
+            ..crate::query::q(None)
+        };
+        let first = s.query(env.a, User, &cursor).await.unwrap();
+        let next = Query {
+            pagination: Pagination::Cursor { cursor: first.next_cursor.clone(), count: 2 },
+            ..cursor.clone()
+        };
+        let second = s.query(env.a, User, &next).await.unwrap();
+        let mut walked = by_name(&first);
+        walked.extend(by_name(&second));
+        walked.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(walked, all);
         // Not visible from another organization, with or without groups.
         assert!(s.get(env.b, User, &u.id, ReadOptions::ALL).await.unwrap().is_none());
         assert!(
