@@ -251,6 +251,7 @@ async fn open_store(
     let url = scim_server::config::redact_url(&config.database_url);
     let opts = scim_store::StoreOptions {
         cursor_ttl: std::time::Duration::from_secs(config.cursor_timeout_secs),
+        scan_timeout: Some(config.request_timeout()),
         ..scim_store::StoreOptions::default()
     };
     // A database server may come up after us (containers starting together): retry an

@@ -97,6 +97,17 @@ impl ExecErr {
         }
     }
 
+    /// An SQLite statement stopped by its time limit (see `lite::Pool::with_scan_limit`).
+    pub(crate) fn is_interrupted(&self) -> bool {
+        match self {
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(rusqlite::Error::SqliteFailure(f, _)) => {
+                f.code == rusqlite::ErrorCode::OperationInterrupted
+            }
+            _ => false,
+        }
+    }
+
     /// The database could not be reached (as opposed to a statement that failed).
     pub(crate) fn is_unavailable(&self) -> bool {
         match self {
@@ -421,7 +432,7 @@ impl Db {
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => {
                 let _slot = p.scan_slot(long).await?;
-                lite::offload(long, || p.read(|c| lite::query(c, s, false)))
+                lite::offload(long, || p.scan(long, |c| lite::query(c, s, false)))
             }
         }
     }
@@ -437,7 +448,8 @@ impl Db {
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => {
                 let _slot = p.scan_slot(long).await?;
-                lite::offload(long, || p.read(|c| lite::query(c, s, true))).map(|mut v| v.pop())
+                lite::offload(long, || p.scan(long, |c| lite::query(c, s, true)))
+                    .map(|mut v| v.pop())
             }
         }
     }
@@ -605,7 +617,12 @@ pub(crate) mod lite {
         /// Moves committed pages from the WAL into the database file (none when
         /// read-only).
         _checkpointer: Option<Checkpointer>,
+        /// How long a long scan may run (see [`Pool::with_scan_limit`]).
+        scan_limit: Option<Duration>,
     }
+
+    /// SQLite virtual-machine steps between two looks at a scan's clock.
+    const SCAN_CLOCK_STEPS: std::ffi::c_int = 10_000;
 
     /// WAL pages after which the WAL should start over (see [`restart_wal`]): 32 MiB of
     /// 4 KiB pages. SQLite's automatic checkpoint uses 1,000; a longer WAL means fewer
@@ -862,6 +879,35 @@ pub(crate) mod lite {
                 queued: Arc::new(AtomicUsize::new(0)),
                 scans: tokio::sync::Semaphore::new(SCANS),
                 _checkpointer: checkpointer,
+                scan_limit: None,
+            })
+        }
+
+        /// Stops a long scan (see [`Pool::scan`]) that runs longer than `limit`: SQLite
+        /// fails it with `SQLITE_INTERRUPT`.
+        pub(crate) fn with_scan_limit(mut self, limit: Option<Duration>) -> Pool {
+            self.scan_limit = limit;
+            self
+        }
+
+        /// [`Pool::read`]; when `long`, within the scan limit: SQLite checks the clock
+        /// every [`SCAN_CLOCK_STEPS`] steps of the statement and interrupts it past the
+        /// deadline.
+        pub(crate) fn scan<T>(
+            &self,
+            long: bool,
+            f: impl FnOnce(&Connection) -> Result<T, ExecErr>,
+        ) -> Result<T, ExecErr> {
+            let Some(limit) = self.scan_limit.filter(|_| long) else { return self.read(f) };
+            self.read(|c| {
+                let deadline = std::time::Instant::now() + limit;
+                c.progress_handler(
+                    SCAN_CLOCK_STEPS,
+                    Some(move || std::time::Instant::now() >= deadline),
+                )?;
+                let out = f(c);
+                c.progress_handler(0, None::<fn() -> bool>)?;
+                out
             })
         }
 

@@ -61,6 +61,11 @@ pub struct StoreOptions {
     pub cursor_ttl: Duration,
     /// How long to wait for a pooled connection before reporting the database unavailable.
     pub acquire_timeout: Duration,
+    /// On an SQLite file, a long read (a search no selective index serves, a `COUNT`) is
+    /// stopped after this long and answers a SCIM timeout error (default: no limit; the
+    /// server sets its request timeout). Such a read runs on its thread to the end
+    /// otherwise: the request's own timeout cannot interrupt it.
+    pub scan_timeout: Option<Duration>,
 }
 
 impl Default for StoreOptions {
@@ -69,6 +74,7 @@ impl Default for StoreOptions {
             max_connections: None,
             cursor_ttl: Duration::from_secs(600),
             acquire_timeout: Duration::from_secs(10),
+            scan_timeout: None,
         }
     }
 }
@@ -186,6 +192,13 @@ fn kind_of(s: &str) -> Result<ResourceKind> {
 
 fn db_err(e: impl Into<ExecErr>) -> StoreError {
     let e = e.into();
+    if e.is_interrupted() {
+        return StoreError::Scim(ScimError::new(
+            ErrorCode::Timeout,
+            "the query ran longer than the request timeout and was stopped; a filter on an \
+             indexed attribute (userName, externalId, emails, displayName) answers faster",
+        ));
+    }
     if e.is_unavailable() {
         StoreError::Unavailable(e.to_string())
     } else {
@@ -430,7 +443,8 @@ impl SeaStore {
         #[cfg(feature = "sqlite")]
         if let Some((path, mode)) = conn::sqlite_file(url) {
             let pool = conn::lite::Pool::open(path, mode)
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?
+                .with_scan_limit(opts.scan_timeout);
             return Ok(SeaStore {
                 db: Db::Lite(pool),
                 url: url.to_owned(),

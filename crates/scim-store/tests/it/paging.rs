@@ -285,3 +285,30 @@ async fn unfiltered_totals_follow_every_change() {
     })
     .await;
 }
+
+/// On an SQLite file a long scan stops at the scan limit with a SCIM timeout error, and a
+/// lookup an index serves is not limited; the other backends do not apply the limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_scan_stops_at_the_scan_limit() {
+    let opts = StoreOptions { scan_timeout: Some(Duration::ZERO), ..StoreOptions::default() };
+    each_with(opts, |env| async move {
+        let s = &env.store;
+        let users: Vec<scim_store::NewResource> = (0..2_000)
+            .map(|i| new_user(json!({"userName": format!("scan{i:04}"), "title": "tall"})))
+            .collect();
+        s.create_many(env.a, User, users).await.unwrap();
+        let slow = s.query(env.a, User, &q(Some("title co \"all\""))).await;
+        match (env.backend, slow) {
+            (Backend::SqliteFile, Err(StoreError::Scim(e))) => {
+                assert_eq!(e.code, scim_core::error::ErrorCode::Timeout, "{e:?}");
+            }
+            (Backend::SqliteFile, other) => {
+                panic!("not stopped: {:?}", other.map(|p| p.total_results))
+            }
+            (_, got) => assert_eq!(got.unwrap().total_results, 2_000),
+        }
+        let fast = s.query(env.a, User, &q(Some("userName eq \"scan0007\""))).await.unwrap();
+        assert_eq!(user_names(&fast), ["scan0007"]);
+    })
+    .await;
+}
