@@ -826,7 +826,7 @@ pub(crate) mod lite {
             // database and fsync twice on the request's thread, stalling every request
             // behind it. The pool's checkpointer thread copies them instead (see
             // `Checkpointer`), and the writer finishes the copy once the WAL is long,
-            // off the runtime's thread (see `commit_batch`).
+            // off the runtime's thread (see `restart_wal`).
             c.pragma_update(None, "wal_autocheckpoint", 0)?;
             // After a checkpoint, the WAL file is cut back to 64 MiB when it restarts.
             c.pragma_update(None, "journal_size_limit", 64_i64 << 20)?;

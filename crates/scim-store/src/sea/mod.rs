@@ -611,7 +611,7 @@ impl SeaStore {
         org: OrganizationSid,
         id: &str,
     ) -> Result<Option<Option<RawStored>>> {
-        if self.groups_column(org)?.is_none() {
+        if !self.aggregates_groups() {
             return Ok(None);
         }
         let kind = ResourceKind::User;
@@ -641,11 +641,20 @@ impl SeaStore {
         Ok(Some(Some(raw_row_with_groups(&row)?)))
     }
 
+    /// Whether [`SeaStore::groups_column`] exists on this backend (a check that builds
+    /// nothing, for the hot paths).
+    fn aggregates_groups(&self) -> bool {
+        self.d != Dialect::MySql
+    }
+
     /// A column of a select from `resources` with the groups of the user in its row: the
     /// live groups' ids and displays as a JSON array of pairs (read by
     /// [`raw_row_with_groups`]), or NULL without groups. `None` on MySQL, whose JSON
     /// aggregates come back in a type the driver does not read as text.
     fn groups_column(&self, org: OrganizationSid) -> Result<Option<Expr>> {
+        if !self.aggregates_groups() {
+            return Ok(None);
+        }
         let template = match self.d {
             Dialect::Sqlite => {
                 "(SELECT json_group_array(json_array(m.group_id, g.display)) \
@@ -1927,17 +1936,15 @@ impl Store for SeaStore {
         // Users' groups in the same statement (one read instead of two), unless the query
         // may sort many rows: a sort would compute the column for every match, not only
         // for the page.
-        let groups_inline = match kind {
-            ResourceKind::User if query.read.groups && !long => self.groups_column(org)?,
-            _ => None,
-        };
-        let groups_inline = match groups_inline {
-            Some(col) => {
-                q.expr_as(col, Alias::new("refs"));
-                true
-            }
-            None => false,
-        };
+        let groups_inline = kind == ResourceKind::User && query.read.groups && !long;
+        let groups_inline = groups_inline
+            && match self.groups_column(org)? {
+                Some(col) => {
+                    q.expr_as(col, Alias::new("refs"));
+                    true
+                }
+                None => false,
+            };
         self.base_where(&mut q, org, kind);
         if let Some(c) = &cond {
             q.and_where(c.clone());
