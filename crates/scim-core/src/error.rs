@@ -1,8 +1,8 @@
 //! The error catalog: every failure the service can answer with, as one SCIM error type.
 //!
 //! RFC 7644 3.12 defines the error body (`status` as a string, optional `scimType`,
-//! `detail`); SPEC section 4 adds the project's stable numeric `code` and a `moreInfo`
-//! link into `docs/errors.md`. Every code is `prefix * 1000 + status`, so the HTTP status
+//! `detail`); this project adds a stable numeric `code` and a `moreInfo` link into
+//! `docs/errors.md`. Every code is `prefix * 1000 + status`, so the HTTP status
 //! can always be read off the code, and each distinct failure has its own code.
 
 use http::StatusCode;
@@ -65,7 +65,7 @@ impl ScimType {
 
 macro_rules! error_codes {
     ($( $(#[$doc:meta])* $name:ident = $code:literal, $status:ident, $scim:expr ;)*) => {
-        /// One stable numeric code per distinct failure (SPEC section 4).
+        /// One stable numeric code per distinct failure (never reused for another meaning).
         ///
         /// Every variant is documented in `docs/errors.md` with its cause and fix; a test
         /// fails when one is missing there.
@@ -256,7 +256,7 @@ impl ScimError {
     }
 }
 
-/// The RFC 7644 3.12 error body, with SPEC section 4's `code` and `moreInfo`.
+/// The RFC 7644 3.12 error body, with this project's `code` and `moreInfo`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {

@@ -1,16 +1,17 @@
-//! The PATCH engine (RFC 7644 3.5.2) and every request shape identity providers send
-//! (SPEC section 11).
+//! The PATCH engine (RFC 7644 3.5.2) and every request shape identity providers
+//! (Microsoft Entra ID, Okta) send.
 //!
 //! [`apply`] runs the operations on a working copy of the resource, validates the result,
 //! checks that no immutable attribute changed, and only then commits it: one failing
 //! operation changes nothing (RFC 7644 3.5.2: "each operation ... SHALL be applied
 //! atomically").
 //!
-//! Choices where the RFC leaves room or SPEC overrides it:
+//! Choices where the RFC leaves room, or where this project goes beyond it for the
+//! identity providers:
 //!
 //! - Op names and attribute names are case-insensitive (RFC 7643 2.1, Entra).
 //! - `add`/`replace` with a value filter that matches no element **creates** the element
-//!   when the filter is a conjunction of `eq` comparisons (SPEC 11, Entra's
+//!   when the filter is a conjunction of `eq` comparisons (for Entra's
 //!   `emails[type eq "work"].value`): the new element gets those sub-attributes, and later
 //!   operations with the same filter find it. Other filters matching nothing give
 //!   `noTarget` (RFC 7644 3.5.2.3).
@@ -111,7 +112,7 @@ pub fn apply(
     ctx: &PatchContext<'_>,
 ) -> Result<PatchOutcome, ScimError> {
     if ops.is_empty() {
-        // SPEC 11: an empty Operations array changes nothing.
+        // An empty Operations array changes nothing (this project's rule; Entra sends it).
         return Ok(PatchOutcome::default());
     }
     if ops.len() > MAX_OPERATIONS {
@@ -707,7 +708,7 @@ fn set(
                 .map(|(i, _)| i)
                 .collect();
             if touched.is_empty() {
-                // SPEC 11 (Entra): create the element the filter describes.
+                // Entra: create the element the filter describes (see the module docs).
                 let Some(mut created) = element_from_filter(filter, attr) else {
                     return Err(ScimError::no_target(format!(
                         "no '{}' value matches the filter, and the filter does not describe one \

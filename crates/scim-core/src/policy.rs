@@ -1,4 +1,5 @@
-//! Organization policies (SPEC section 6), chosen per organization at creation.
+//! Organization policies, chosen per organization at creation (`docs/configuration.md`,
+//! "Organization policies").
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -51,7 +52,7 @@ impl FromStr for Policy {
     }
 }
 
-/// Checks a validated resource against an organization's policies (SPEC section 6).
+/// Checks a validated resource against an organization's policies.
 ///
 /// `username-is-primary-email` applies to users only (a resource without `userName` is
 /// not a user and passes): `userName` must equal, case-insensitively, the `value` of the

@@ -1,4 +1,4 @@
-//! PUT: replacing a resource (RFC 7644 3.5.1, SPEC section 7).
+//! PUT: replacing a resource (RFC 7644 3.5.1).
 //!
 //! - The body is validated like a create ([`validate`]): unknown
 //!   attributes are ignored, values coerced, required attributes checked.
@@ -6,8 +6,8 @@
 //!   `groups`, `manager.displayName`), which keep their current values whatever the body
 //!   says (RFC 7644 3.5.1: readOnly values in the body "SHALL be ignored").
 //! - An `id` in the body must equal the current id, else [`ErrorCode::InvalidValue`]
-//!   (SPEC 7: "an `id` in the body must equal the path's"; a wrong id is a wrong value
-//!   rather than an attempt to change it, and Okta sends the right one).
+//!   (this project's rule: an `id` in the body must equal the path's; a wrong id is a
+//!   wrong value rather than an attempt to change it, and Okta sends the right one).
 //! - Immutable attributes (RFC 7643 2.2): a different value is a
 //!   [`ErrorCode::Mutability`] error; an immutable attribute absent from the body keeps its
 //!   value (clearing it would be a change too, and partial bodies are common).

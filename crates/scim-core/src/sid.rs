@@ -1,5 +1,6 @@
-//! Typed resource identifiers (SPEC section 3): a two-letter prefix and 32 lowercase hex
-//! digits encoding 128 bits drawn from the operating system's CSPRNG.
+//! Typed resource identifiers (`id`, RFC 7643 3.1, which leaves the format to the service
+//! provider): a two-letter prefix and 32 lowercase hex digits encoding 128 bits drawn
+//! from the operating system's CSPRNG.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Schema validation and normalisation of resources (RFC 7643 2 and 3, SPEC section 6).
+//! Schema validation and normalisation of resources (RFC 7643 2 and 3).
 //!
 //! [`validate`] takes a resource as a client sent it and returns it in the one shape the
 //! rest of the service relies on:
@@ -16,12 +16,12 @@
 //!   strings, numeric strings for numbers;
 //! - `null` and `[]` mean unassigned (RFC 7643 2.5) and are removed;
 //! - `schemas` is rebuilt: the core schema first (added when missing), then each
-//!   registered extension that carries data; unknown schema URIs are ignored (SPEC 11:
-//!   "extra schema URIs on group create" must work);
+//!   registered extension that carries data; unknown schema URIs are ignored (identity
+//!   providers send extra schema URIs on group create);
 //! - required attributes must be present, at most one `primary: true` per multi-valued
 //!   attribute (RFC 7643 2.4), `canonicalValues` enforced only when the schema sets
 //!   `strictCanonicalValues`;
-//! - group members default to `type: "User"` (SPEC 11, Okta sends no type).
+//! - group members default to `type: "User"` (Okta sends no type).
 //!
 //! `password` (writeOnly) is kept in the validated resource; the server removes it with
 //! [`take_password`] and stores only a hash. Projection never returns it.
@@ -276,7 +276,7 @@ pub(crate) fn check_required(
     Ok(())
 }
 
-/// Group members: `value` is required, `type` is `User` (the default, SPEC 11) or `Group`.
+/// Group members: `value` is required, `type` is `User` (the default: Okta sends none) or `Group`.
 pub(crate) fn normalize_member(m: &mut Value) -> Result<(), ScimError> {
     let Value::Object(obj) = m else { return Ok(()) };
     if obj.get("value").and_then(Value::as_str).is_none_or(|s| s.is_empty()) {
@@ -437,7 +437,7 @@ pub(crate) fn check_simple(
             return Err(wrong_type(&label(), "a string", &other));
         }
         (AttrType::Boolean, Value::Bool(b)) => Value::Bool(b),
-        // Entra sends "True"/"False" (SPEC 11).
+        // Entra sends "True"/"False".
         (AttrType::Boolean, Value::String(s)) if s.trim().eq_ignore_ascii_case("true") => {
             Value::Bool(true)
         }

@@ -1,5 +1,6 @@
-//! Administration: the first-start bootstrap and the `admin` subcommands (SPEC section 5),
-//! as functions over the [`Store`] so the binary only parses arguments and prints.
+//! Administration: the first-start bootstrap and the `admin` subcommands
+//! (`docs/configuration.md`), as functions over the [`Store`] so the binary only parses
+//! arguments and prints.
 //! Their JSON shapes are the contract scripts rely on.
 
 use crate::token;

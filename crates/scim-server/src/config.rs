@@ -19,7 +19,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// The service's configuration (SPEC section 9). Field names are the TOML keys; the
+/// The service's configuration (`docs/configuration.md`). Field names are the TOML keys; the
 /// environment variable of each is `SCIM_` + the upper-cased name.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

@@ -1,7 +1,7 @@
 //! Who is calling and on which organization: the [`RequestCtx`] extractor.
 //!
 //! It authenticates the bearer token, applies the per-credential rate limit, resolves the
-//! organization per SPEC section 2 (family A from the credential or the
+//! organization (family A from the credential or the
 //! `Scim-Organization`/`Zuora-Entity-Ids` header; family B from the path) and checks the
 //! scope: GET, HEAD and searches need `scim:read`, everything else `scim:write`.
 
@@ -16,7 +16,7 @@ use scim_core::schema::ResourceKind;
 use scim_core::sid::OrganizationSid;
 use scim_store::{Organization, Scope};
 
-/// Which base path a request came through (SPEC section 2).
+/// Which base path a request came through (`docs/http.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
     /// A: `/scim/v2`, the organization comes from the credential.
@@ -240,7 +240,8 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Crede
     Ok(cred)
 }
 
-/// The organization a request acts on (SPEC section 2).
+/// The organization a request acts on: family B's path, else family A's
+/// `Scim-Organization`/`Zuora-Entity-Ids` header, else the credential's only organization.
 fn resolve_org(
     mount: &Mount,
     headers: &HeaderMap,

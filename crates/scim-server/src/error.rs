@@ -109,7 +109,7 @@ pub fn current_docs_base() -> Arc<str> {
 }
 
 /// Applies the family's error rules: family B reports a failed precondition as a 409
-/// version conflict (SPEC section 4), family A as 412 (RFC 7644 3.14).
+/// version conflict (Twilio's contract for those routes), family A as 412 (RFC 7644 3.14).
 pub fn for_family(e: ScimError, family: Option<Family>) -> ScimError {
     match (e.code, family) {
         (ErrorCode::PreconditionFailed, Some(Family::Organization)) => {

@@ -2,7 +2,7 @@
 //! `scim-server` binary: configuration, bootstrap and admin commands.
 //!
 //! Invariants:
-//! - every response that is an error carries a SCIM error body (SPEC section 4): handlers
+//! - every response that is an error carries a SCIM error body (RFC 7644 3.12): handlers
 //!   return [`ApiError`], which renders in one place ([`error::render`]), and the edge
 //!   middleware rewrites any other error response;
 //! - both route families are served by the same family-relative routes; the family and

@@ -1,5 +1,5 @@
 //! `scim-server`: serve the SCIM API, apply migrations, and administer organizations,
-//! tokens and clients (SPEC sections 5 and 9).
+//! tokens and clients (`docs/configuration.md`).
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};

@@ -1,4 +1,4 @@
-//! The layers around every route (SPEC sections 4 and 8), outermost first:
+//! The layers around every route (`docs/http.md`), outermost first:
 //! request id (echo or generate, also set on the response) and access log (see
 //! [`crate::log`]) -> CORS -> gzip response compression -> the SCIM edge (tracking header, early
 //! 413, media type of responses, every error as SCIM JSON) -> gzip request decompression
@@ -143,7 +143,8 @@ fn cors(origins: &[String]) -> CorsLayer {
     }
 }
 
-/// Why a `Zuora-Track-Id` is rejected, if it is (SPEC section 8).
+/// Why a `Zuora-Track-Id` is rejected, if it is: it must be US-ASCII, at most 64
+/// characters, without `:` `;` `"` `'` (else 400, code 28400).
 pub fn check_track_id(value: &[u8]) -> Result<(), &'static str> {
     if !value.is_ascii() {
         return Err("Zuora-Track-Id must be US-ASCII");

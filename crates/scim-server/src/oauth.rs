@@ -1,4 +1,4 @@
-//! OAuth2 client credentials (RFC 6749 section 4.4, SPEC section 5): `POST /oauth2/token`
+//! OAuth2 client credentials (RFC 6749 section 4.4): `POST /oauth2/token`
 //! issues signed, expiring access tokens that any replica can verify.
 //!
 //! Access tokens are JWTs (RFC 7519) signed with HMAC-SHA256 under a secret that the store

@@ -44,7 +44,7 @@ const fn root(method: &'static str, path: &'static str, summary: &'static str) -
     RouteDoc { method, path, base: Base::Root, summary, body: false, success: 200 }
 }
 
-/// Every route (SPEC section 2).
+/// Every route, on both families (the README's "Routes" section lists them).
 pub const ROUTES: &[RouteDoc] = &[
     family("GET", "/Users", "List or filter users", false, 200),
     family("POST", "/Users", "Create a user", true, 201),

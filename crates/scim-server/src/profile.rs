@@ -2,7 +2,7 @@
 //! published OpenAPI contract for the organization-scoped SCIM Users routes promises beyond
 //! RFC 7643/7644, in one place.
 //!
-//! Family A (`/scim/v2`) follows the RFCs and SPEC. Family B runs the same handlers and
+//! Family A (`/scim/v2`) follows the RFCs. Family B runs the same handlers and
 //! adds two things, both only there:
 //!
 //! - **Input bounds.** [`USER_CONSTRAINTS`] is the contract's `ScimUser` schema as a table:

@@ -1,6 +1,6 @@
 //! Successful responses: JSON in `application/scim+json`. The edge middleware rewrites
 //! the content type to `application/json` when the client's `Accept` allows only that
-//! (SPEC section 2, media types), so handlers never look at `Accept`.
+//! (RFC 7644 3.8: both media types are SCIM's), so handlers never look at `Accept`.
 
 use crate::error::{ApiError, SCIM_JSON};
 use axum::response::{IntoResponse, Response};

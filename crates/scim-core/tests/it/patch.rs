@@ -1,5 +1,5 @@
-//! PATCH (RFC 7644 3.5.2): the RFC's examples as golden fixtures, every PATCH shape of
-//! SPEC section 11, atomicity, and properties.
+//! PATCH (RFC 7644 3.5.2): the RFC's examples as golden fixtures, every PATCH shape
+//! Microsoft Entra ID and Okta send, atomicity, and properties.
 
 use proptest::prelude::*;
 use scim_core::message::{PatchOperation, PatchRequest};
@@ -172,7 +172,7 @@ fn member_ids(res: &Resource) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------------------
-// SPEC section 11: Microsoft Entra ID
+// Microsoft Entra ID
 
 #[test]
 fn entra_op_names_in_any_case() {
@@ -420,7 +420,7 @@ fn entra_extension_urn_path_with_sub_attribute() {
 }
 
 // ---------------------------------------------------------------------------------------
-// SPEC section 11: Okta
+// Okta
 
 #[test]
 fn okta_deactivate_by_pathless_replace() {

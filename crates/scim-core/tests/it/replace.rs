@@ -1,4 +1,4 @@
-//! PUT (RFC 7644 3.5.1, SPEC 7 and 11).
+//! PUT (RFC 7644 3.5.1), including the bodies Entra ID and Okta send.
 
 use scim_core::ErrorCode;
 use scim_core::patch::{MemberOp, PatchContext};

@@ -1,4 +1,5 @@
-//! Validation and normalisation (RFC 7643 2, 3; SPEC 6 and 11) and organization policies.
+//! Validation and normalisation (RFC 7643 2, 3; what Entra ID and Okta send) and
+//! organization policies.
 
 use scim_core::ErrorCode;
 use scim_core::policy::{Policy, check_policies};

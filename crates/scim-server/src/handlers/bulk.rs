@@ -1,5 +1,5 @@
-//! `POST /Bulk` (RFC 7644 3.7) and the bulk deactivate `POST /Users/delete` (SPEC
-//! section 7).
+//! `POST /Bulk` (RFC 7644 3.7) and the bulk deactivate `POST /Users/delete` (this
+//! project's route, `docs/http.md`).
 //!
 //! Bulk operations run through the same functions as the single-resource routes
 //! ([`super::ops`]), one after another, each in its own transaction (RFC 7644 3.7: bulk is
@@ -478,7 +478,7 @@ fn deactivate_ids(body: Value) -> Result<Vec<String>, ScimError> {
     Ok(ids)
 }
 
-/// `POST /Users/delete`: deactivates every named user in one transaction (SPEC section 7).
+/// `POST /Users/delete`: deactivates every named user in one transaction (`docs/http.md`).
 pub(crate) async fn deactivate(
     st: &AppState,
     ctx: &RequestCtx,

@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on POST and PATCH (SPEC section 7), implemented once as a handler
+//! `Idempotency-Key` on POST and PATCH (`docs/http.md`), implemented once as a handler
 //! wrapper: [`idempotent`] turns any handler into one that honours the header.
 //!
 //! The request's fingerprint is the SHA-256 of its method, its family-relative path with

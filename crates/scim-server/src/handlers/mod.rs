@@ -1,4 +1,4 @@
-//! Resource handlers: Users, Groups, search, Bulk, bulk deactivate (SPEC section 7).
+//! Resource handlers: Users, Groups, search, Bulk (RFC 7644 3), bulk deactivate.
 //!
 //! Layout: [`routes`] maps paths to the thin HTTP adapters in `routes`; the operations
 //! themselves live in `ops` (create, get, replace, patch, delete), `search` (list,

@@ -39,7 +39,7 @@ impl Kind for Groups {
 }
 
 /// The query string as name/value pairs (percent-decoded), never rejected: unknown
-/// parameters are ignored by the handlers (SPEC 11, `?aadOptscim062020`).
+/// parameters are ignored by the handlers (Entra appends `?aadOptscim062020`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Params(pub(crate) Vec<(String, String)>);
 

@@ -8,7 +8,7 @@ use scim_core::{ErrorCode, ScimError};
 use scim_store::{MemberKind, MemberRow, ReadOptions};
 use serde_json::{Map, Value};
 
-/// Checks a path id against the sid pattern of `kind` (SPEC section 3): no resource can
+/// Checks a path id against the sid pattern of `kind` (`scim_core::sid`): no resource can
 /// exist under a malformed id, so it is a 404 that names the pattern.
 pub(crate) fn check_id(kind: ResourceKind, id: &str) -> Result<(), ScimError> {
     let (ok, pattern) = match kind {
@@ -150,7 +150,7 @@ pub(crate) fn member_row(item: &Value) -> Result<MemberRow, ScimError> {
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ScimError::invalid_value("a group member needs a non-empty 'value'"))?;
     // The id's prefix is authoritative: validation fills a missing `type` with `User`
-    // (SPEC 11, Okta), so the declared type cannot tell a nested group apart.
+    // (Okta sends none), so the declared type cannot tell a nested group apart.
     let kind = match kind_of_id(value) {
         Some(ResourceKind::User) => MemberKind::User,
         Some(ResourceKind::Group) => MemberKind::Group,
@@ -198,7 +198,7 @@ impl Projection {
     }
 
     /// What the store must load for a response of `kind` under this projection: a group
-    /// read that does not return `members` never touches membership rows (SPEC section 6).
+    /// read that does not return `members` never touches membership rows.
     pub(crate) fn read_options(&self, registry: &Registry, kind: ResourceKind) -> ReadOptions {
         match kind {
             ResourceKind::Group => {

@@ -1,4 +1,4 @@
-//! Authentication, scopes and tenancy (SPEC sections 2 and 5).
+//! Authentication, scopes and tenancy (`docs/http.md`, `docs/configuration.md`).
 
 use crate::support::{app, app_with, req};
 use http::Method;

@@ -1,5 +1,5 @@
-//! The `scim-server` binary: admin commands' JSON output (SPEC section 5), the first-start
-//! bootstrap, `SCIM_BOOTSTRAP_TOKEN`, serving, and graceful shutdown on SIGTERM.
+//! The `scim-server` binary: admin commands' JSON output (`docs/configuration.md`), the
+//! first-start bootstrap, `SCIM_BOOTSTRAP_TOKEN`, serving, and graceful shutdown on SIGTERM.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,5 +1,5 @@
-//! Every error is SCIM JSON (SPEC section 4): unknown routes, wrong methods, body and
-//! media-type rejections, timeouts and panics.
+//! Every error is SCIM JSON (RFC 7644 3.12, `docs/errors.md`): unknown routes, wrong
+//! methods, body and media-type rejections, timeouts and panics.
 
 use crate::support::{app, app_with, gzip, req, send};
 use axum::Router;

@@ -1,4 +1,4 @@
-//! HTTP behaviour of SPEC section 8: request ids, tracking header, CORS, compression,
+//! HTTP behaviour (`docs/http.md`): request ids, tracking header, CORS, compression,
 //! media types and rate limits.
 
 use crate::support::{app, app_with, gunzip, req};

@@ -1,4 +1,4 @@
-//! OAuth2 client credentials (SPEC section 5): the token endpoint, access tokens on both
+//! OAuth2 client credentials (RFC 6749 section 4.4): the token endpoint, access tokens on both
 //! families, multi-organization clients, scopes, expiry and revocation.
 
 use crate::support::{TestApp, app_with, req, send};

@@ -1,4 +1,4 @@
-//! SPEC section 11, Okta: each request shape as Okta sends it, checked against the stored
+//! Okta: each request shape as Okta sends it, checked against the stored
 //! result.
 
 use crate::harness::{TestApp, ids, member_ids};

@@ -1,4 +1,4 @@
-//! The database going away and coming back (SPEC section 4: 503 with `Retry-After`, the
+//! The database going away and coming back (code 20503: 503 with `Retry-After`, the
 //! process keeps running and recovers by itself). A switchable wrapper around the real
 //! store stands in for the outage.
 
