@@ -1,5 +1,8 @@
 //! `Filter::parse` on arbitrary text: never panics, and whatever parses prints to text
-//! that parses back to the same AST; evaluation and validation never panic either.
+//! that parses back to the same AST; evaluation and validation never panic either. A
+//! sub-attribute after a value filter (`emails[type eq "work"].value eq "x"`) parses to
+//! the value filter with the comparison joined by `and`, so its printed form differs from
+//! the input but must parse to the same AST like every other.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,13 +1,18 @@
 //! The filter parser: RFC 7644 3.4.2.2 ABNF, hand-written recursive descent over bytes.
 //!
 //! ```text
-//! FILTER    = attrExp / logExp / valuePath / *1"not" "(" FILTER ")"
+//! FILTER    = attrExp / logExp / valuePath / valueSub / *1"not" "(" FILTER ")"
 //! valuePath = attrPath "[" valFilter "]"
+//! valueSub  = valuePath "." attrName SP ("pr" / compareOp SP compValue)
 //! valFilter = attrExp / logExp / *1"not" "(" valFilter ")"
 //! attrExp   = (attrPath SP "pr") / (attrPath SP compareOp SP compValue)
 //! logExp    = FILTER SP ("and" / "or") SP FILTER
 //! compValue = false / null / true / number / string      ; JSON literals (RFC 7159)
 //! ```
+//!
+//! `valueSub` is not in RFC 7644's filter ABNF (its `valuePath "." subAttr` form is a PATCH
+//! path), but Entra ID sends it in filters (`emails[type eq "work"].value eq "a@b.c"`); it
+//! is read as the value filter `emails[type eq "work" and value eq "a@b.c"]`.
 //!
 //! `and` binds tighter than `or` (RFC 7644 3.4.2.2, "precedence"), and chains are
 //! left-associative: `a or b or c` is `Or(Or(a, b), c)`. Keywords and operators are
@@ -347,10 +352,28 @@ impl<'a> Parser<'a> {
                 .syntax(self.pos, format!("'and', 'or' or ']' to close the '[' at byte {open}")));
         }
         self.pos += 1;
-        if self.peek() == Some(b'.') {
-            return Err(self.syntax(self.pos, "'and', 'or' or the end of the expression (a sub-attribute after ']' is only allowed in PATCH paths)"));
+        if self.peek() != Some(b'.') {
+            return Ok((Filter::ValuePath(attr, Box::new(inner)), h + 1));
         }
-        Ok((Filter::ValuePath(attr, Box::new(inner)), h + 1))
+        // `emails[type eq "work"].value eq "a@b.c"` (Entra ID sends it): one element must
+        // match the value filter and have its sub-attribute satisfy the comparison, which is
+        // `emails[type eq "work" and value eq "a@b.c"]`. It is parsed into that form, so
+        // evaluation, SQL translation and printing need nothing of their own.
+        let sub_at = self.pos + 1;
+        let sub_end = self.run_end(sub_at, is_word_byte);
+        let sub = AttrPath::parse_at(self.slice(sub_at, sub_end), sub_at)
+            .map_err(|(o, e)| self.syntax(o, e))?;
+        if sub.urn.is_some() || sub.sub_attr.is_some() {
+            return Err(self.syntax(sub_at, "a sub-attribute name after '].'"));
+        }
+        // As deep as the printed form: `[`, the `and`, and the `( )` an `or` needs there.
+        let height = h + 2 + usize::from(matches!(inner, Filter::Or(..)));
+        if depth + height > self.max_depth {
+            return Err(self.too_deep(sub_at));
+        }
+        self.pos = sub_end;
+        let (cmp, _) = self.attr_expr(sub)?;
+        Ok((Filter::ValuePath(attr, Box::new(Filter::and(inner, cmp))), height))
     }
 
     /// `attrPath SP "pr"` or `attrPath SP compareOp SP compValue`, after the path.

@@ -208,7 +208,7 @@ fn strings_and_numbers() {
     }
 }
 
-/// SPEC sections 7 and 11: what identity providers send.
+/// What identity providers (Entra ID, Okta) send.
 #[test]
 fn spec_filters() {
     let r = Registry::builtin();
@@ -251,6 +251,53 @@ fn spec_filters() {
     assert!(!matches(r#"employeeNumber eq "701984""#, &u, ResourceKind::User));
 }
 
+/// Entra ID, matching on a work e-mail: a sub-attribute and a comparison after a value
+/// filter mean "one element matches the value filter and its sub-attribute the comparison".
+#[test]
+fn value_filter_with_a_sub_attribute_comparison() {
+    let u = user();
+    let f = parse(r#"emails[type eq "work"].value eq "bjensen@example.com""#);
+    assert_eq!(
+        f,
+        Filter::ValuePath(
+            path("emails"),
+            Box::new(Filter::and(
+                Filter::Compare(path("type"), CompareOp::Eq, s("work")),
+                Filter::Compare(path("value"), CompareOp::Eq, s("bjensen@example.com")),
+            ))
+        )
+    );
+    assert_eq!(f, parse(r#"emails[type eq "work" and value eq "bjensen@example.com"]"#));
+    for (text, expected) in [
+        (r#"emails[type eq "work"].value eq "bjensen@example.com""#, true),
+        (r#"EMAILS[TYPE EQ "work"].VALUE EQ "BJensen@Example.com""#, true),
+        // The home address is not the work one: no single element satisfies both.
+        (r#"emails[type eq "work"].value eq "babs@jensen.org""#, false),
+        (r#"emails[type eq "home"].value eq "babs@jensen.org""#, true),
+        (r#"emails[type eq "work"].value pr"#, true),
+        (r#"emails[type eq "other"].value pr"#, false),
+        (r#"emails[type eq "work" or type eq "home"].value ew "@jensen.org""#, true),
+        (r#"emails[not (type eq "home")].value co "example""#, true),
+        (r#"addresses[type eq "work"].postalCode eq "91608""#, true),
+        (r#"userName pr and emails[type eq "work"].value sw "bjensen""#, true),
+        (r#"not (emails[type eq "work"].value eq "x@y.z")"#, true),
+        (r#"(emails[type eq "work"].value eq "x@y.z") or userName eq "bjensen@example.com""#, true),
+    ] {
+        check(text, &u, ResourceKind::User, expected);
+    }
+    // An `or` inside the brackets keeps its grouping when printed.
+    let f = parse(r#"emails[type eq "work" or primary eq true].value eq "a@b.c""#);
+    assert_eq!(
+        f.to_string(),
+        r#"emails[(type eq "work" or primary eq true) and value eq "a@b.c"]"#
+    );
+    // The implicit `and` counts towards the depth limit like the printed form's.
+    let limits = Limits { max_len: 4096, max_depth: 2 };
+    assert!(Filter::parse_with(r#"emails[type eq "work"].value pr"#, &limits).is_ok());
+    let e = Filter::parse_with(r#"emails[type eq "work" or type eq "x"].value pr"#, &limits);
+    assert!(matches!(e, Err(FilterError::TooDeep { .. })), "{e:?}");
+}
+
 #[test]
 fn unquoted_value_is_a_clear_invalid_filter() {
     let e = Filter::parse("externalId eq x").unwrap_err();
@@ -285,7 +332,11 @@ fn error_offsets() {
         ("userName pr)", 11, "this ')' closes no '('"),
         ("emails[type eq \"work\"", 21, "']' to close the '[' at byte 6"),
         ("emails[type[value pr]]", 11, "cannot contain another"),
-        ("emails[type eq \"work\"].value eq \"x\"", 22, "only allowed in PATCH paths"),
+        ("emails[type eq \"work\"].value", 28, "a comparison operator"),
+        ("emails[type eq \"work\"]. pr", 23, "an attribute name"),
+        ("emails[type eq \"work\"].value.x pr", 23, "a sub-attribute name after '].'"),
+        ("emails[type eq \"work\"].urn:x:y pr", 23, "a sub-attribute name after '].'"),
+        ("emails[type eq \"work\"].value eq", 31, "a value"),
         ("name.givenName[value pr]", 14, "without sub-attribute"),
         ("userName eq \"abc", 16, "'\"' to close the string opened at byte 12"),
         ("userName eq \"a\\qb\"", 15, "an escape character"),
@@ -583,6 +634,18 @@ proptest! {
     fn print_parse_round_trip(f in filter()) {
         let printed = f.to_string();
         prop_assert_eq!(Filter::parse_with(&printed, &Limits { max_len: usize::MAX, max_depth: 64 }), Ok(f), "{}", printed);
+    }
+
+    /// `attr[f].sub op v` reads as `attr[f and sub op v]`, and prints as the latter.
+    #[test]
+    fn value_filter_sub_attribute_reads_as_and(p in attr_path(), f in val_filter(), sub in attr_name(), op in op(), v in comp_value()) {
+        let attr = p.without_sub_attr();
+        let text = format!("{attr}[{f}].{sub} {op} {v}");
+        let relaxed = Limits { max_len: usize::MAX, max_depth: 64 };
+        let expected = Filter::ValuePath(attr, Box::new(Filter::and(f, Filter::Compare(AttrPath::new(sub, None), op, v))));
+        let parsed = Filter::parse_with(&text, &relaxed);
+        prop_assert_eq!(parsed.as_ref(), Ok(&expected), "{}", text);
+        prop_assert_eq!(Filter::parse_with(&expected.to_string(), &relaxed), Ok(expected));
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! SPEC section 11, Microsoft Entra ID: each request shape as Entra sends it, checked
+//! Microsoft Entra ID: each request shape as Entra sends it, checked
 //! against the stored result.
 
-use crate::harness::{TestApp, ids, member_ids};
+use crate::harness::{Backend, TestApp, ids, member_ids};
 use scim_core::message::PATCH_OP;
 use scim_core::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use serde_json::{Value, json};
@@ -232,4 +232,66 @@ async fn flag_in_the_base_url() {
     let r = app.get("/Users?aadOptscim062020").await;
     r.expect(200);
     assert_eq!(r.body["totalResults"], 1);
+}
+
+/// Entra ID with a work e-mail as matching attribute: `emails[type eq "work"].value eq "..."`
+/// in GET, `/Users/.search` and root `/.search`, run in the database on every backend here.
+#[tokio::test]
+async fn value_filter_with_sub_attribute_matches_the_work_email() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        if !backend.enabled() {
+            continue;
+        }
+        let app = TestApp::on(backend, &[]).await;
+        let id = entra_user(&app, "work@x.io").await;
+        // Another user whose *home* e-mail is that address: no single element matches.
+        let r = app
+            .post(
+                "/Users",
+                json!({"userName":"other@x.io","emails":[
+                    {"type":"work","value":"other@x.io"},{"type":"home","value":"work@x.io"}]}),
+            )
+            .await;
+        r.expect(201);
+        let filter = r#"emails[type eq "work"].value eq "WORK@x.io""#;
+        let q = format!("/Users?aadOptscim062020&filter={}", urlencode(filter));
+        let r = app.get(&q).await;
+        r.expect(200);
+        assert_eq!(ids(&r.body), vec![id.clone()], "{backend:?}: {}", r.body);
+        let r = app.post("/Users/.search", json!({ "filter": filter })).await;
+        r.expect(200);
+        assert_eq!(ids(&r.body), vec![id.clone()], "{backend:?}");
+        let r = app.post("/.search", json!({ "filter": filter })).await;
+        r.expect(200);
+        assert_eq!(ids(&r.body), vec![id.clone()], "{backend:?}");
+        let r = app
+            .get(&format!("/Users?filter={}", urlencode(r#"emails[type eq "work"].value pr"#)))
+            .await;
+        assert_eq!(r.body["totalResults"], 2, "{backend:?}");
+        let r = app
+            .get(&format!(
+                "/Users?filter={}",
+                urlencode(r#"emails[type eq "work"].value eq "nobody@x.io""#)
+            ))
+            .await;
+        r.expect(200);
+        assert_eq!(r.body["totalResults"], 0);
+        // A sub-attribute the element does not have is an invalidFilter, as elsewhere.
+        let r = app
+            .get(&format!("/Users?filter={}", urlencode(r#"emails[type eq "work"].nope eq "x""#)))
+            .await;
+        r.expect(400);
+        assert_eq!(r.scim_type(), "invalidFilter");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -174,6 +174,14 @@ async fn json_attributes() {
         assert_eq!(n("emails[type eq \"home\"]").await, set(&["Alice@x.io", "bob@y.io"]));
         assert_eq!(n("emails[type eq \"home\" and not (value ew \".net\")]").await, set(&["bob@y.io"]));
         assert_eq!(n("emails[primary eq true]").await, set(&["Alice@x.io"]));
+        // A sub-attribute comparison after the value filter (Entra ID): one element must
+        // satisfy both, so Alice's home address does not match as her work one.
+        assert_eq!(n("emails[type eq \"work\"].value eq \"ALICE@x.io\"").await, set(&["Alice@x.io"]));
+        assert_eq!(n("emails[type eq \"work\"].value eq \"alice@home.net\"").await, set(&[]));
+        assert_eq!(n("emails[type eq \"home\"].value ew \".net\"").await, set(&["Alice@x.io"]));
+        assert_eq!(n("emails[type eq \"home\"].value pr").await, set(&["Alice@x.io", "bob@y.io"]));
+        assert_eq!(n("addresses[type eq \"home\"].locality eq \"paris\"").await, set(&["bob@y.io"]));
+        assert_eq!(n("not (emails[type eq \"work\"].value pr)").await, set(&["bob@y.io", "carol_1@x.io"]));
         assert_eq!(n("emails.type eq \"WORK\"").await, set(&["Alice@x.io"]));
         assert_eq!(n("addresses[type eq \"work\" and locality eq \"berlin\"]").await, set(&["Alice@x.io"]));
         assert_eq!(n("addresses.locality sw \"P\"").await, set(&["bob@y.io"]));
