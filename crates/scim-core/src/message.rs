@@ -177,9 +177,16 @@ pub struct PatchOperation {
     /// The target path; absent means the whole resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// The value (absent for most removes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The value (absent for most removes). An explicit `"value": null` is
+    /// `Some(Value::Null)`, which unassigns the target (RFC 7643 2.5); only a missing
+    /// member is `None`.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
+}
+
+/// A member that is there, `null` included (serde would read `null` as `None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// A PATCH request body (RFC 7644 3.5.2).

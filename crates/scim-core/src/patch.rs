@@ -633,8 +633,19 @@ fn set(
     }
     match (attr.multi_valued, &t.filter, t.sub) {
         (false, None, None) => {
+            // RFC 7643 2.5: a sub-attribute given as null (`"name": {"familyName": null}`)
+            // is unassigned, while those not in the value are kept.
+            let nulls: Vec<&Attribute> = match (attr.kind, value) {
+                (AttrType::Complex, Value::Object(m)) => m
+                    .iter()
+                    .filter(|(_, v)| v.is_null())
+                    .filter_map(|(k, _)| attr.sub_attribute(k))
+                    .collect(),
+                _ => Vec::new(),
+            };
             let new = validate::check_value(attr, value.clone(), Mode::Input)?;
             match (new, attr.kind) {
+                (None, AttrType::Complex) if !nulls.is_empty() => {}
                 (None, _) => {
                     container.shift_remove(&attr.name);
                 }
@@ -648,6 +659,14 @@ fn set(
                 (Some(v), _) => {
                     container.insert(attr.name.clone(), v);
                 }
+            }
+            if !nulls.is_empty() {
+                if let Some(Value::Object(slot)) = container.get_mut(&attr.name) {
+                    for sub in nulls {
+                        set_sub(slot, sub, None);
+                    }
+                }
+                prune(container, &attr.name);
             }
         }
         (false, None, Some(sub)) => {

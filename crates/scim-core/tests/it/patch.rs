@@ -675,6 +675,117 @@ fn replace_on_missing_attribute_adds_it() {
     assert_eq!(u.get("phoneNumbers"), Some(&json!([{"value":"+1 555","type":"work"}])));
 }
 
+/// RFC 7643 2.5: null (and `[]` for a multi-valued attribute) is unassigned. Microsoft's
+/// validator sends `{"op":"Replace","path":"title","value":null}`.
+#[test]
+fn null_value_unassigns() {
+    let mut u = user();
+    u.as_map_mut().insert("title".to_owned(), json!("Engineer"));
+    u.as_map_mut().insert("nickName".to_owned(), json!("Al"));
+    u.as_map_mut()
+        .insert("phoneNumbers".to_owned(), json!([{"value": "555-1234", "type": "work"}]));
+    u.as_map_mut().insert(ENT.to_owned(), json!({"employeeNumber": "7", "costCenter": "X"}));
+    run(
+        &mut u,
+        ResourceKind::User,
+        json!({"Operations":[
+            {"op":"Replace","path":"title","value":null},
+            {"op":"add","path":"nickName","value":null},
+            {"op":"replace","path":"name.familyName","value":null},
+            {"op":"replace","path":"emails","value":[]},
+            {"op":"replace","path":"phoneNumbers[type eq \"work\"].value","value":null},
+            {"op":"replace","path":format!("{ENT}:costCenter"),"value":null}
+        ]}),
+    )
+    .unwrap();
+    for gone in ["title", "nickName", "emails"] {
+        assert_eq!(u.get(gone), None, "{gone}");
+    }
+    // As `remove` of the same path: the element stays, without the sub-attribute.
+    assert_eq!(u.get("phoneNumbers"), Some(&json!([{"type": "work"}])));
+    assert_eq!(u.get("name"), Some(&json!({"givenName": "Alice"})));
+    assert_eq!(u.get(ENT), Some(&json!({"employeeNumber": "7"})));
+
+    // Path-less values whose members are null, at the top, nested and in an extension.
+    let mut u = user();
+    u.as_map_mut().insert("title".to_owned(), json!("Engineer"));
+    u.as_map_mut()
+        .insert(ENT.to_owned(), json!({"employeeNumber": "7", "manager": {"value": "US1"}}));
+    run(
+        &mut u,
+        ResourceKind::User,
+        json!({"Operations":[{"op":"replace","value":{
+            "title": null,
+            "name": {"familyName": null},
+            "emails": [],
+            "displayName": "Al",
+            format!("{ENT}:manager"): null,
+            ENT: {"employeeNumber": null}
+        }}]}),
+    )
+    .unwrap();
+    assert_eq!(u.get("title"), None);
+    assert_eq!(u.get("emails"), None);
+    assert_eq!(u.get("name"), Some(&json!({"givenName": "Alice"})));
+    assert_eq!(u.get("displayName"), Some(&json!("Al")));
+    assert_eq!(u.get(ENT), None);
+
+    // `add` of a value object with a null member unassigns that member too.
+    let mut u = user();
+    run(&mut u, ResourceKind::User, json!({"Operations":[{"op":"add","path":"name","value":{"familyName":null,"middleName":"Q"}}]}))
+        .unwrap();
+    assert_eq!(u.get("name"), Some(&json!({"givenName": "Alice", "middleName": "Q"})));
+
+    // `add` of an empty array adds no values: it never clears what is there.
+    let mut u = user();
+    let before = u.clone();
+    run(
+        &mut u,
+        ResourceKind::User,
+        json!({"Operations":[{"op":"add","path":"emails","value":[]}]}),
+    )
+    .unwrap();
+    assert_eq!(u, before);
+}
+
+/// A required attribute cannot be unassigned: 400 `invalidValue`, and nothing changes.
+#[test]
+fn null_on_a_required_attribute_is_refused() {
+    for body in [
+        json!({"Operations":[{"op":"replace","path":"userName","value":null}]}),
+        json!({"Operations":[{"op":"Add","path":"UserName","value":null}]}),
+        json!({"Operations":[{"op":"replace","value":{"userName":null}}]}),
+        json!({"Operations":[{"op":"replace","path":"title","value":null},{"op":"replace","path":"userName","value":null}]}),
+    ] {
+        let mut u = user();
+        let before = u.clone();
+        let e = run(&mut u, ResourceKind::User, body.clone()).unwrap_err();
+        assert_eq!(e.status().as_u16(), 400, "{body}");
+        assert_eq!(e.scim_type().map(|t| t.as_str()), Some("invalidValue"), "{body}: {e:?}");
+        assert!(e.detail.contains("userName"), "{body}: {}", e.detail);
+        assert_eq!(u, before);
+    }
+    let mut g = group();
+    let e = run(
+        &mut g,
+        ResourceKind::Group,
+        json!({"Operations":[{"op":"replace","path":"displayName","value":null}]}),
+    )
+    .unwrap_err();
+    assert_eq!(e.scim_type().map(|t| t.as_str()), Some("invalidValue"));
+}
+
+/// A `"value": null` in the request body is kept as null, not read as "no value".
+#[test]
+fn explicit_null_value_survives_parsing() {
+    let op: PatchOperation =
+        serde_json::from_value(json!({"op":"replace","path":"title","value":null})).unwrap();
+    assert_eq!(op.value, Some(Value::Null));
+    assert_eq!(serde_json::to_value(&op).unwrap()["value"], Value::Null);
+    let op: PatchOperation = serde_json::from_value(json!({"op":"remove","path":"title"})).unwrap();
+    assert_eq!(op.value, None);
+}
+
 // ---------------------------------------------------------------------------------------
 // Properties
 

@@ -196,3 +196,49 @@ async fn concurrent_patches_with_the_same_if_match() {
     concurrent_if_match(&app, false).await;
     concurrent_if_match(&app, true).await;
 }
+
+/// RFC 7643 2.5, as Microsoft's SCIM validator sends it: `"value": null` unassigns, `[]`
+/// empties a multi-valued attribute, a required attribute cannot be unassigned.
+#[tokio::test]
+async fn null_value_unassigns_and_required_stays() {
+    let app = TestApp::new().await;
+    let id = app.user("nul@x.io").await;
+    let path = format!("/Users/{id}");
+    app.patch(
+        &path,
+        ops(json!([
+            {"op":"add","path":"title","value":"Engineer"},
+            {"op":"add","path":"name","value":{"givenName":"Nu","familyName":"Ll"}},
+            {"op":"add","path":"phoneNumbers","value":[{"value":"555","type":"work"}]},
+            {"op":"add","path":format!("{ENTERPRISE_USER_SCHEMA}:department"),"value":"R&D"}
+        ])),
+    )
+    .await
+    .expect(200);
+    let r = app
+        .patch(
+            &path,
+            ops(json!([
+                {"op":"Replace","path":"title","value":null},
+                {"op":"Add","path":"phoneNumbers","value":null},
+                {"op":"replace","value":{"name":{"familyName":null},
+                    format!("{ENTERPRISE_USER_SCHEMA}:department"):null}}
+            ])),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.body.get("title"), None, "{}", r.body);
+    assert_eq!(r.body.get("phoneNumbers"), None);
+    assert_eq!(r.body["name"], json!({"givenName":"Nu"}));
+    assert_eq!(r.body.get(ENTERPRISE_USER_SCHEMA), None);
+    // Stored so, not only answered so.
+    let g = app.get(&path).await;
+    assert_eq!(g.body.get("title"), None);
+    assert_eq!(g.body["name"], json!({"givenName":"Nu"}));
+
+    let r = app.patch(&path, ops(json!([{"op":"Replace","path":"userName","value":null}]))).await;
+    r.expect(400);
+    assert_eq!(r.scim_type(), "invalidValue");
+    assert!(r.body["detail"].as_str().unwrap().contains("userName"), "{}", r.body);
+    assert_eq!(app.get(&path).await.body["userName"], "nul@x.io");
+}
