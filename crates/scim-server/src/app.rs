@@ -129,9 +129,9 @@ impl Service<Request> for Dispatch {
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        let docs = error::current_docs_base();
+        let ctx = error::current();
         let Some((mount, rest)) = Mount::split(req.uri().path()) else {
-            return Box::pin(error::scope(docs, None, self.ops.clone().oneshot(req)));
+            return Box::pin(error::scope(ctx, self.ops.clone().oneshot(req)));
         };
         let pq = match req.uri().query() {
             Some(q) => format!("{rest}?{q}"),
@@ -141,11 +141,11 @@ impl Service<Request> for Dispatch {
             Ok(uri) => *req.uri_mut() = uri,
             Err(_) => {
                 let e = ApiError::new(ErrorCode::UnknownRoute, "the request path is malformed");
-                return Box::pin(async move { Ok(error::render(e.0, &docs, None)) });
+                return Box::pin(async move { Ok(error::render(e.0, &ctx)) });
             }
         }
         let family = mount.family;
         req.extensions_mut().insert(mount);
-        Box::pin(error::scope(docs, Some(family), self.family.clone().oneshot(req)))
+        Box::pin(error::scope(ctx.with_family(Some(family)), self.family.clone().oneshot(req)))
     }
 }

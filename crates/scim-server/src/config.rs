@@ -37,6 +37,11 @@ pub struct Config {
     /// Base of the `moreInfo` links of error bodies (`{docs_base}/errors#{code}`); when
     /// unset, the service's own public base URL + [`DOCS_PATH`], where it serves the page.
     pub docs_base: Option<String>,
+    /// Whether error bodies on `/scim/v2` also carry `code` and `moreInfo` (they always
+    /// do on `/Organizations/{sid}/scim`). Off by default: RFC 7644 3.12 defines only
+    /// `schemas`, `status`, `scimType` and `detail`, and strict clients reject other members;
+    /// the code and its link travel in a `Link: <...>; rel="help"` header either way.
+    pub error_body_codes: bool,
     /// Largest request body, after decompression, in bytes.
     pub max_body_bytes: usize,
     /// Longest time a request may take, in seconds, before it is answered with 503.
@@ -84,6 +89,7 @@ impl std::fmt::Debug for Config {
             .field("schema_dir", &self.schema_dir)
             .field("public_url", &self.public_url)
             .field("docs_base", &self.docs_base)
+            .field("error_body_codes", &self.error_body_codes)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout_secs", &self.request_timeout_secs)
             .field("max_filter_length", &self.max_filter_length)
@@ -133,6 +139,7 @@ impl Default for Config {
             schema_dir: None,
             public_url: None,
             docs_base: None,
+            error_body_codes: false,
             max_body_bytes: 10 * 1024 * 1024,
             request_timeout_secs: 30,
             max_filter_length: 4096,
@@ -189,6 +196,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docs_base: Option<String>,
+    /// Also put code and moreInfo in error bodies on /scim/v2 [env: SCIM_ERROR_BODY_CODES] [default: false]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_body_codes: Option<bool>,
     /// Largest request body after decompression, bytes [env: SCIM_MAX_BODY_BYTES]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

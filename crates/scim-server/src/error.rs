@@ -1,15 +1,18 @@
 //! The one error type of the HTTP layer and the one place that renders errors.
 //!
 //! Handlers return [`ApiError`]; it renders through [`ScimError::to_body`] with the
-//! request's docs base (the configured `docs_base`, else the service's own `/docs` on its
-//! public base URL, see [`crate::context::docs_base`]), the family's rules (family B
-//! answers `PreconditionFailed` as 409 `VersionConflict`, and its `scimType` is one the
-//! Twilio contract allows, see
-//! [`crate::profile::scim_type`]) and the status-specific headers (`WWW-Authenticate` on 401,
-//! `Retry-After` on 429/503). The docs base and family reach `IntoResponse` through a
-//! task-local set by the router's edge middleware (`scope`), so handlers need not pass
-//! them. Error responses that did not come from here (axum rejections, tower-http layers)
-//! are rewritten into SCIM errors by [`crate::middleware`], so every error is SCIM JSON.
+//! request's [`RenderCtx`]: the docs base (the configured `docs_base`, else the service's
+//! own `/docs` on its public base URL, see [`crate::context::docs_base`]), the route family
+//! and the `error_body_codes` setting. The body follows the family: on `/scim/v2` (and
+//! outside both families) exactly the RFC 7644 3.12 members, on `/Organizations/{sid}/scim`
+//! Twilio's body with `code` and `moreInfo`, a `scimType` that contract allows (see
+//! [`crate::profile::scim_type`]) and `PreconditionFailed` answered as 409
+//! `VersionConflict`. Every error carries its code's documentation in a `Link: <...>;
+//! rel="help"` header (RFC 8288), and the status-specific headers (`WWW-Authenticate` on
+//! 401, `Retry-After` on 429/503). The context reaches `IntoResponse` through a task-local
+//! set by the router's edge middleware (`scope`), so handlers need not pass it. Error
+//! responses that did not come from here (axum rejections, tower-http layers) are rewritten
+//! into SCIM errors by [`crate::middleware`], so every error is SCIM JSON.
 
 use crate::config::DOCS_PATH;
 use crate::context::Family;
@@ -77,24 +80,46 @@ impl From<StoreError> for ApiError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RenderedError(pub ErrorCode);
 
-/// What rendering needs to know about the request, set per request by the edge.
+/// What rendering an error needs to know about the request, set per request by the edge.
 #[derive(Debug, Clone)]
-pub(crate) struct RenderCtx {
-    pub(crate) docs_base: Arc<str>,
-    pub(crate) family: Option<Family>,
+pub struct RenderCtx {
+    /// Base of the documentation links (`{docs_base}/errors#{code}`).
+    pub docs_base: Arc<str>,
+    /// The route family the request came through, when it came through one.
+    pub family: Option<Family>,
+    /// Whether family A bodies carry `code` and `moreInfo` too (`error_body_codes`).
+    pub codes_in_body: bool,
+}
+
+impl RenderCtx {
+    /// Outside any request: relative links to [`DOCS_PATH`], no family, RFC bodies.
+    pub fn fallback() -> Self {
+        Self { docs_base: Arc::from(DOCS_PATH), family: None, codes_in_body: false }
+    }
+
+    /// The same context for a request known to belong to `family`.
+    pub fn with_family(&self, family: Option<Family>) -> Self {
+        Self { family, ..self.clone() }
+    }
+
+    /// The documentation link of `code`.
+    pub fn help_link(&self, code: u32) -> String {
+        format!("{}/errors#{code}", self.docs_base.trim_end_matches('/'))
+    }
 }
 
 tokio::task_local! {
     static RENDER: RenderCtx;
 }
 
-/// Runs `fut` with `docs_base` and `family` available to [`ApiError`]'s rendering.
-pub(crate) fn scope<F: Future>(
-    docs_base: Arc<str>,
-    family: Option<Family>,
-    fut: F,
-) -> impl Future<Output = F::Output> {
-    RENDER.scope(RenderCtx { docs_base, family }, fut)
+/// Runs `fut` with `ctx` available to [`ApiError`]'s rendering.
+pub(crate) fn scope<F: Future>(ctx: RenderCtx, fut: F) -> impl Future<Output = F::Output> {
+    RENDER.scope(ctx, fut)
+}
+
+/// The rendering context of the request being served ([`RenderCtx::fallback`] outside one).
+pub fn current() -> RenderCtx {
+    RENDER.try_with(Clone::clone).unwrap_or_else(|_| RenderCtx::fallback())
 }
 
 /// The family of the request being served, when inside `scope`.
@@ -109,7 +134,7 @@ pub fn current_docs_base() -> Arc<str> {
 }
 
 /// Applies the family's error rules: family B reports a failed precondition as a 409
-/// version conflict (Twilio's contract for those routes), family A as 412 (RFC 7644 3.14).
+/// version conflict (Twilio's contract), family A as 412 (RFC 7644 3.14).
 pub fn for_family(e: ScimError, family: Option<Family>) -> ScimError {
     match (e.code, family) {
         (ErrorCode::PreconditionFailed, Some(Family::Organization)) => {
@@ -119,35 +144,56 @@ pub fn for_family(e: ScimError, family: Option<Family>) -> ScimError {
     }
 }
 
-/// The wire body of an error as this request's family and docs base render it (for
-/// bodies nested in other documents, such as bulk operation responses).
+/// The wire body of an error as this request renders it (for bodies nested in other
+/// documents, such as bulk operation responses).
 pub fn error_body(e: &ScimError, family: Family) -> ErrorBody {
-    body_for(&for_family(e.clone(), Some(family)), &current_docs_base(), Some(family))
+    let ctx = current().with_family(Some(family));
+    body_for(&for_family(e.clone(), Some(family)), &ctx)
 }
 
-/// The wire body of an error already passed through [`for_family`]: on family B, a
-/// `scimType` outside the contract's enum becomes the closest allowed one (the `code`
-/// keeps the distinction).
-fn body_for(e: &ScimError, docs_base: &str, family: Option<Family>) -> ErrorBody {
-    let mut body = e.to_body(docs_base);
-    body.scim_type = body.scim_type.map(|t| crate::profile::scim_type_for(t, family));
+/// The wire body of an error already passed through [`for_family`].
+///
+/// - Family B (`/Organizations/{sid}/scim`): Twilio's body, with `code` and `moreInfo`, and
+///   a `scimType` outside the contract's enum replaced by the closest allowed one (the
+///   `code` keeps the distinction).
+/// - Everywhere else: exactly the members RFC 7644 3.12 defines (`schemas`, `status`,
+///   `scimType`, `detail`), because strict clients refuse unknown members; `code` and
+///   `moreInfo` only when `error_body_codes` is on. The `Link` header carries them anyway.
+fn body_for(e: &ScimError, ctx: &RenderCtx) -> ErrorBody {
+    let mut body = e.to_body(&ctx.docs_base);
+    match ctx.family {
+        Some(Family::Organization) => {
+            body.scim_type = body.scim_type.map(|t| crate::profile::scim_type_for(t, ctx.family));
+        }
+        _ if ctx.codes_in_body => {}
+        _ => {
+            body.code = None;
+            body.more_info = None;
+        }
+    }
     body
 }
 
-/// Renders an error: SCIM body, status, content type and status-specific headers.
-pub fn render(e: ScimError, docs_base: &str, family: Option<Family>) -> Response {
-    let e = for_family(e, family);
+/// Renders an error: SCIM body, status, content type, the `Link` to the code's
+/// documentation (RFC 8288, `rel="help"`) and the status-specific headers.
+pub fn render(e: ScimError, ctx: &RenderCtx) -> Response {
+    let e = for_family(e, ctx.family);
     if e.code == ErrorCode::Internal {
         tracing::error!(request_id = %crate::log::request_id(), detail = %e.detail, "internal error");
     }
     let status = e.status();
-    let body = serde_json::to_vec(&body_for(&e, docs_base, family)).unwrap_or_else(|_| {
+    let body = serde_json::to_vec(&body_for(&e, ctx)).unwrap_or_else(|_| {
         // Serialising a struct of strings cannot fail; keep a valid body regardless.
         br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500"}"#.to_vec()
     });
     let mut res = (status, body).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    if let Ok(link) =
+        HeaderValue::try_from(format!("<{}>; rel=\"help\"", ctx.help_link(e.code.code())))
+    {
+        h.insert(header::LINK, link);
+    }
     match status {
         StatusCode::UNAUTHORIZED => {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim\""));
@@ -166,11 +212,7 @@ pub fn render(e: ScimError, docs_base: &str, family: Option<Family>) -> Response
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let ctx = RENDER.try_with(Clone::clone).ok();
-        match ctx {
-            Some(c) => render(self.0, &c.docs_base, c.family),
-            None => render(self.0, DOCS_PATH, None),
-        }
+        render(self.0, &current())
     }
 }
 
@@ -194,13 +236,33 @@ mod tests {
         assert_eq!(b.more_info.as_deref(), Some("/docs/errors#23400"));
         let a = error_body(&e, Family::Rfc);
         assert_eq!(a.scim_type, Some(scim_core::error::ScimType::NoTarget));
+        assert_eq!((a.code, a.more_info), (None, None));
     }
 
     #[test]
-    fn unauthorized_carries_www_authenticate() {
-        let r = render(ScimError::new(ErrorCode::MissingCredential, "no"), "https://d", None);
+    fn family_a_bodies_carry_codes_only_when_configured() {
+        let e = ScimError::new(ErrorCode::NoTarget, "nothing there");
+        let ctx = RenderCtx {
+            docs_base: Arc::from("https://d/"),
+            family: Some(Family::Rfc),
+            codes_in_body: true,
+        };
+        let a = body_for(&e, &ctx);
+        assert_eq!(a.code, Some(23400));
+        assert_eq!(a.more_info.as_deref(), Some("https://d/errors#23400"));
+        let none = body_for(&e, &RenderCtx { codes_in_body: false, ..ctx });
+        assert_eq!((none.code, none.more_info), (None, None));
+    }
+
+    #[test]
+    fn unauthorized_carries_www_authenticate_and_the_help_link() {
+        let ctx =
+            RenderCtx { docs_base: Arc::from("https://d"), family: None, codes_in_body: false };
+        let r = render(ScimError::new(ErrorCode::MissingCredential, "no"), &ctx);
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(r.headers().contains_key(header::WWW_AUTHENTICATE));
         assert_eq!(r.headers()[header::CONTENT_TYPE], SCIM_JSON);
+        let code = ErrorCode::MissingCredential.code();
+        assert_eq!(r.headers()[header::LINK], format!("<https://d/errors#{code}>; rel=\"help\""));
     }
 }

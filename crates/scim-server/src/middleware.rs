@@ -6,7 +6,7 @@
 
 use crate::app::AppState;
 use crate::context::Mount;
-use crate::error::{ApiError, RenderedError, SCIM_JSON, render};
+use crate::error::{ApiError, RenderCtx, RenderedError, SCIM_JSON, render};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -35,8 +35,7 @@ pub fn layers(router: Router, state: &AppState) -> Router {
                 ErrorCode::Internal,
                 "internal error; the request id identifies it in the log",
             ),
-            &crate::error::current_docs_base(),
-            None,
+            &crate::error::current(),
         )
     };
     let compress_when = SizeAbove::new(1000)
@@ -109,7 +108,15 @@ fn new_request_id() -> HeaderValue {
 fn cors(origins: &[String]) -> CorsLayer {
     let methods =
         [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::HEAD];
-    let expose = [header::ETAG, header::LOCATION, X_REQUEST_ID.clone(), header::RETRY_AFTER];
+    let expose = [
+        header::ETAG,
+        header::LOCATION,
+        X_REQUEST_ID.clone(),
+        header::RETRY_AFTER,
+        header::LINK,
+        ZUORA_TRACK_ID.clone(),
+        HeaderName::from_static("idempotent-replayed"),
+    ];
     let base = CorsLayer::new()
         .allow_methods(methods)
         .expose_headers(expose)
@@ -164,14 +171,18 @@ pub fn check_track_id(value: &[u8]) -> Result<(), &'static str> {
 /// response is right: any error becomes SCIM JSON, the media type follows `Accept`, and
 /// `Zuora-Track-Id` is echoed.
 async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let docs_base: std::sync::Arc<str> =
-        std::sync::Arc::from(crate::context::docs_base(req.headers(), &state.config));
-    let docs = &*docs_base;
+    // The family is known from the path alone, so that errors rendered before the route
+    // (a bad tracking header, a body over the limit, an unknown route) have its shape too.
+    let ctx = RenderCtx {
+        docs_base: std::sync::Arc::from(crate::context::docs_base(req.headers(), &state.config)),
+        family: Mount::split(req.uri().path()).map(|(m, _)| m.family),
+        codes_in_body: state.config.error_body_codes,
+    };
     let track = req.headers().get(&ZUORA_TRACK_ID).cloned();
     if let Some(t) = &track
         && let Err(why) = check_track_id(t.as_bytes())
     {
-        return render(ScimError::new(ErrorCode::InvalidTrackingHeader, why), docs, None);
+        return render(ScimError::new(ErrorCode::InvalidTrackingHeader, why), &ctx);
     }
     let declared = req
         .headers()
@@ -179,15 +190,15 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
-        return render(crate::body::too_large(state.config.max_body_bytes).0, docs, None);
+        return render(crate::body::too_large(state.config.max_body_bytes).0, &ctx);
     }
     let plain_json = accepts_only_plain_json(req.headers().get(header::ACCEPT));
-    let mut res = crate::error::scope(docs_base.clone(), None, next.run(req)).await;
+    let mut res = crate::error::scope(ctx.clone(), next.run(req)).await;
     if res.status().as_u16() >= 400
         && res.extensions().get::<RenderedError>().is_none()
         && res.extensions().get::<crate::oauth::OAuthResponse>().is_none()
     {
-        res = scim_error_from(res, docs).await;
+        res = scim_error_from(res, &ctx).await;
     }
     if plain_json && res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v == SCIM_JSON) {
         res.headers_mut()
@@ -225,7 +236,7 @@ pub fn accepts_only_plain_json(accept: Option<&HeaderValue>) -> bool {
 
 /// Rewrites an error response that did not come from [`ApiError`] (axum rejections,
 /// tower-http layers) into a SCIM error with the same status.
-async fn scim_error_from(res: Response, docs: &str) -> Response {
+async fn scim_error_from(res: Response, ctx: &RenderCtx) -> Response {
     let status = res.status();
     let code = match status {
         StatusCode::NOT_FOUND => ErrorCode::UnknownRoute,
@@ -262,7 +273,7 @@ async fn scim_error_from(res: Response, docs: &str) -> Response {
             detail = text;
         }
     }
-    let mut out = render(ScimError::new(code, detail), docs, None);
+    let mut out = render(ScimError::new(code, detail), ctx);
     if let Some(allow) = allow {
         out.headers_mut().insert(header::ALLOW, allow);
     }

@@ -1,7 +1,7 @@
 //! Every error is SCIM JSON (RFC 7644 3.12, `docs/errors.md`): unknown routes, wrong
 //! methods, body and media-type rejections, timeouts and panics.
 
-use crate::support::{app, app_with, gzip, req, send};
+use crate::support::{Resp, app, app_with, assert_rfc_error_members, gzip, req, send};
 use axum::Router;
 use axum::routing::{get, post};
 use http::Method;
@@ -222,9 +222,7 @@ async fn more_info_defaults_to_the_services_own_docs_page() {
     // No Host header: the listen address, as for meta.location.
     let r = app.get("/scim/v2/Users/x").await;
     assert_eq!(r.status, 404);
-    let v = r.json();
-    assert_eq!(v["code"], 21404);
-    assert_eq!(v["moreInfo"], "http://127.0.0.1:8080/docs/errors#21404");
+    assert_eq!(help(&r), "http://127.0.0.1:8080/docs/errors#21404");
     // Host and X-Forwarded-Proto, on both families and on the operational router.
     let org = format!("/Organizations/{}/scim/Users/x", app.org);
     for (path, code) in [("/scim/v2/Users/x", 21404), (org.as_str(), 21404), ("/nope", 22404)] {
@@ -237,7 +235,12 @@ async fn more_info_defaults_to_the_services_own_docs_page() {
                     .build(),
             )
             .await;
-        assert_eq!(r.json()["moreInfo"], format!("https://scim.example:8443/docs/errors#{code}"));
+        let link = format!("https://scim.example:8443/docs/errors#{code}");
+        assert_eq!(help(&r), link);
+        // Family B's body carries the link too (Twilio's contract).
+        if path.starts_with("/Organizations") {
+            assert_eq!(r.json()["moreInfo"], link);
+        }
     }
     // Errors rendered by the edge itself (before any route) follow the same base.
     let r = app
@@ -249,12 +252,12 @@ async fn more_info_defaults_to_the_services_own_docs_page() {
                 .build(),
         )
         .await;
-    assert_eq!(r.json()["moreInfo"], "http://scim.example/docs/errors#28400");
+    assert_eq!(help(&r), "http://scim.example/docs/errors#28400");
     // Errors nested in a bulk response too.
     let bulk = json!({"schemas":[scim_core::message::BULK_REQUEST],"Operations":[
         {"method":"DELETE","path":"/Users/US0123456789abcdef0123456789abcdef"}]});
-    let r =
-        app.send(req(Method::POST, "/scim/v2/Bulk").bearer(&app.token).json(&bulk).build()).await;
+    let b = format!("/Organizations/{}/scim/Bulk", app.org);
+    let r = app.send(req(Method::POST, &b).bearer(&app.token).json(&bulk).build()).await;
     assert_eq!(r.status, 200);
     assert_eq!(
         r.json()["Operations"][0]["response"]["moreInfo"],
@@ -273,8 +276,8 @@ async fn more_info_defaults_to_the_services_own_docs_page() {
         c.public_url = Some("https://public.example/".into());
     })
     .await;
-    let v = app.get("/scim/v2/Users/x").await.json();
-    assert_eq!(v["moreInfo"], "https://public.example/docs/errors#21404");
+    let r = app.get("/scim/v2/Users/x").await;
+    assert_eq!(help(&r), "https://public.example/docs/errors#21404");
 }
 
 #[tokio::test]
@@ -287,9 +290,73 @@ async fn a_configured_docs_base_wins() {
     let r = app
         .send(req(Method::GET, "/scim/v2/Users/x").bearer(&app.token).header("host", "h").build())
         .await;
-    assert_eq!(r.json()["moreInfo"], "https://help.example/scim/errors#21404");
+    assert_eq!(help(&r), "https://help.example/scim/errors#21404");
     let r = app.send(req(Method::GET, "/nope").build()).await;
-    assert_eq!(r.json()["moreInfo"], "https://help.example/scim/errors#22404");
+    assert_eq!(help(&r), "https://help.example/scim/errors#22404");
     let spc = app.get("/scim/v2/ServiceProviderConfig").await.json();
     assert_eq!(spc["documentationUri"], "https://help.example/scim/errors");
+}
+
+/// The target of the response's `Link: <...>; rel="help"` header (RFC 8288).
+#[track_caller]
+fn help(r: &Resp) -> String {
+    let link = r.header("link").unwrap_or_else(|| panic!("no Link header: {r:?}"));
+    let target = link.strip_suffix("; rel=\"help\"").unwrap_or_else(|| panic!("{link}"));
+    target.trim_start_matches('<').trim_end_matches('>').to_owned()
+}
+
+/// RFC 7644 3.12 on `/scim/v2`: exactly `schemas`, `status`, `scimType` and `detail`, the
+/// code and its documentation in the `Link` header; Twilio's body with `code` and
+/// `moreInfo` on `/Organizations/{sid}/scim`; `error_body_codes` adds them on `/scim/v2`.
+#[tokio::test]
+async fn error_bodies_follow_the_route_family() {
+    let app = app_with(|c| c.docs_base = Some("https://docs.test".into())).await;
+    let cases = [
+        req(Method::GET, "/scim/v2/Users/US0123456789abcdef0123456789abcdef")
+            .bearer(&app.token)
+            .build(),
+        req(Method::GET, "/scim/v2/Users?filter=userName%20eq").bearer(&app.token).build(),
+        req(Method::GET, "/scim/v2/Nope").bearer(&app.token).build(),
+        req(Method::DELETE, "/scim/v2/ServiceProviderConfig").bearer(&app.token).build(),
+        req(Method::GET, "/scim/v2/Users").build(),
+        req(Method::GET, "/nope").build(),
+    ];
+    for rq in cases {
+        let what = format!("{} {}", rq.method(), rq.uri());
+        let r = app.send(rq).await;
+        let v = r.json();
+        assert!(r.status.is_client_error(), "{what}: {v}");
+        assert_rfc_error_members(&v);
+        assert!(help(&r).starts_with("https://docs.test/errors#"), "{what}");
+    }
+    let r = app.get("/scim/v2/Users/US0123456789abcdef0123456789abcdef").await;
+    assert_eq!(
+        r.json(),
+        json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"404",
+               "detail":"no User with id 'US0123456789abcdef0123456789abcdef'"})
+    );
+    assert_eq!(help(&r), "https://docs.test/errors#20404");
+    // Family B: Twilio's body, the same Link.
+    let org = app.org;
+    for path in [
+        format!("/Organizations/{org}/scim/Users/US0123456789abcdef0123456789abcdef"),
+        format!("/Organizations/{org}/scim/Nope"),
+    ] {
+        let r = app.get(&path).await;
+        let v = r.json();
+        let code = v["code"].as_u64().unwrap_or_else(|| panic!("{path}: {v}"));
+        assert_eq!(v["moreInfo"], format!("https://docs.test/errors#{code}"));
+        assert_eq!(help(&r), format!("https://docs.test/errors#{code}"));
+    }
+    // The setting adds them on family A.
+    let app = app_with(|c| {
+        c.docs_base = Some("https://docs.test".into());
+        c.error_body_codes = true;
+    })
+    .await;
+    let v = app.get("/scim/v2/Users/US0123456789abcdef0123456789abcdef").await.json();
+    assert_eq!(
+        (v["code"].as_u64(), v["moreInfo"].as_str()),
+        (Some(20404), Some("https://docs.test/errors#20404"))
+    );
 }

@@ -333,9 +333,16 @@ impl Resp {
         self.body["scimType"].as_str().unwrap_or_default()
     }
 
-    /// The numeric `code` of an error body.
+    /// The numeric code of an error: the body's `code` where the body has one (family B),
+    /// else the anchor of the `Link: <...#code>; rel="help"` header.
     pub fn code(&self) -> u64 {
-        self.body["code"].as_u64().unwrap_or_default()
+        if let Some(c) = self.body["code"].as_u64() {
+            return c;
+        }
+        let link = self.header("link").unwrap_or_default();
+        assert!(link.ends_with("; rel=\"help\""), "no help link: {link:?} {}", self.body);
+        let anchor = link.split('#').nth(1).unwrap_or_default();
+        anchor.trim_end_matches("; rel=\"help\"").trim_end_matches('>').parse().unwrap_or_default()
     }
 }
 

@@ -80,7 +80,15 @@ async fn cors_default_allows_any_origin_without_credentials() {
         .await;
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     let expose = r.header("access-control-expose-headers").unwrap().to_ascii_lowercase();
-    for h in ["etag", "location", "x-request-id", "retry-after"] {
+    for h in [
+        "etag",
+        "location",
+        "x-request-id",
+        "retry-after",
+        "link",
+        "zuora-track-id",
+        "idempotent-replayed",
+    ] {
         assert!(expose.contains(h), "{expose}");
     }
 }
