@@ -19,7 +19,7 @@ mod model;
 mod sea;
 
 pub use model::*;
-pub use sea::{MAX_KEY_CHARS, SeaStore, StoreOptions};
+pub use sea::{MAX_KEY_CHARS, SeaStore, StoreOptions, sqlite_path};
 
 use async_trait::async_trait;
 use scim_core::schema::ResourceKind;

@@ -439,9 +439,15 @@ pub enum StoreError {
     /// unknown member).
     #[error(transparent)]
     Scim(#[from] ScimError),
-    /// The database cannot be reached.
+    /// The database cannot be reached (refused or timed-out connection, pool exhausted):
+    /// worth retrying.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database cannot be opened for a reason retrying cannot fix: an unknown URL
+    /// scheme, a database that does not exist, rejected credentials. The message says why
+    /// and never contains a password.
+    #[error("{0}")]
+    Connect(String),
     /// Anything else (a bug or a broken database); the detail is for logs only.
     #[error("internal store error: {0}")]
     Internal(String),
@@ -469,7 +475,7 @@ impl From<StoreError> for ScimError {
                 ScimError::new(ErrorCode::ExpiredCursor, "the cursor has expired; start again")
             }
             StoreError::Scim(e) => e,
-            StoreError::Unavailable(_) => {
+            StoreError::Unavailable(_) | StoreError::Connect(_) => {
                 ScimError::new(ErrorCode::Unavailable, "the database is unavailable; retry later")
             }
             StoreError::Internal(_) => ScimError::new(ErrorCode::Internal, "internal error"),

@@ -206,6 +206,76 @@ fn db_err(e: impl Into<ExecErr>) -> StoreError {
     }
 }
 
+/// The URL handed to the driver: `mariadb://` becomes `mysql://`; a scheme no compiled-in
+/// backend serves is a [`StoreError::Connect`] naming the ones that are.
+fn normalize_url(url: &str) -> Result<String> {
+    if let Some(rest) = url.strip_prefix("mariadb://") {
+        return Ok(format!("mysql://{rest}"));
+    }
+    let mut known: Vec<&str> = Vec::new();
+    #[cfg(feature = "sqlite")]
+    known.push("sqlite");
+    #[cfg(feature = "postgres")]
+    known.extend(["postgres", "postgresql"]);
+    #[cfg(feature = "mysql")]
+    known.extend(["mysql", "mariadb"]);
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    if known.contains(&scheme) {
+        return Ok(url.to_owned());
+    }
+    let list: Vec<String> = known.iter().map(|k| format!("{k}://")).collect();
+    Err(StoreError::Connect(format!(
+        "unknown database URL scheme `{scheme}:` (known: {})",
+        list.join(", ")
+    )))
+}
+
+/// The file of an SQLite database URL (`sqlite://FILE`, `sqlite:FILE`, with or without
+/// `?` parameters); `None` for in-memory databases and other backends.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+    if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path.strip_prefix("file:").unwrap_or(path)))
+}
+
+/// Classifies a failed connect: only a refused or timed-out connection (or a pool that
+/// gave up waiting for one) is [`StoreError::Unavailable`]; anything the database said
+/// (no such database, bad credentials) and any malformed URL is [`StoreError::Connect`].
+fn connect_err(e: sea_orm::DbErr) -> StoreError {
+    use sea_orm::sqlx::Error as X;
+    use std::io::ErrorKind as K;
+    match &e {
+        sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(x)) => match &**x {
+            X::Io(io)
+                if matches!(
+                    io.kind(),
+                    K::ConnectionRefused
+                        | K::TimedOut
+                        | K::ConnectionReset
+                        | K::ConnectionAborted
+                        | K::NotConnected
+                        | K::HostUnreachable
+                        | K::NetworkUnreachable
+                        | K::AddrNotAvailable
+                ) =>
+            {
+                StoreError::Unavailable(x.to_string())
+            }
+            X::PoolTimedOut | X::PoolClosed => StoreError::Unavailable(
+                "no connection within the acquire timeout (connection refused or timed out)".into(),
+            ),
+            X::Database(d) => StoreError::Connect(format!("the database refused: {d}")),
+            other => StoreError::Connect(other.to_string()),
+        },
+        sea_orm::DbErr::ConnectionAcquire(_) => StoreError::Unavailable(e.to_string()),
+        sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(m)) => StoreError::Connect(m.clone()),
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
 fn is_unique(e: &ExecErr) -> bool {
     e.is_unique()
 }
@@ -435,11 +505,16 @@ impl SeaStore {
     /// crash loses nothing). `FULL` would fsync every commit, which costs a write
     /// round-trip to the disk per single-resource write; `NORMAL` is what makes one
     /// `create` cost well under a millisecond (docs/benchmarks.md).
+    ///
+    /// `mariadb://` is accepted as an alias of `mysql://`. An unknown scheme, a database
+    /// that does not exist and rejected credentials fail with [`StoreError::Connect`]; a
+    /// refused or timed-out connection with [`StoreError::Unavailable`] (worth retrying).
     pub async fn connect_with(
         url: &str,
         registry: Arc<Registry>,
         opts: StoreOptions,
     ) -> Result<SeaStore> {
+        let url = &normalize_url(url)?;
         #[cfg(feature = "sqlite")]
         if let Some((path, mode)) = conn::sqlite_file(url) {
             let pool = conn::lite::Pool::open(path, mode)
@@ -494,7 +569,7 @@ impl SeaStore {
                 // LIKE must honour case for caseExact attributes (and can then use indexes).
                 .pragma("case_sensitive_like", "ON")
         });
-        Database::connect(co).await.map_err(|e| StoreError::Unavailable(e.to_string()))
+        Database::connect(co).await.map_err(connect_err)
     }
 
     /// Applies every pending migration (idempotent).
