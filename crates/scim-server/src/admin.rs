@@ -181,6 +181,20 @@ impl Bootstrapped {
     }
 }
 
+impl Bootstrapped {
+    /// The first-start banner as one JSON line (for `log_format = "json"`):
+    /// `{"message","organization":{"sid","name","policies"},"token":{"id","token","org","scopes","name"},"try"}`.
+    pub fn json_line(&self, listen: &str) -> String {
+        serde_json::json!({
+            "message": "first start: created organization \"default\" and a token with scopes scim:read scim:write; the token is shown only this once",
+            "organization": self.org,
+            "token": self.token,
+            "try": format!("curl -H 'Authorization: Bearer {}' http://{listen}/scim/v2/Users", self.token.token),
+        })
+        .to_string()
+    }
+}
+
 /// On an empty database, creates organization `default` and a token with both scopes
 /// (its secret `chosen` when given, e.g. from `SCIM_BOOTSTRAP_TOKEN`); otherwise nothing.
 pub async fn bootstrap(

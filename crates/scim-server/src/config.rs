@@ -78,6 +78,9 @@ pub struct Config {
     pub log_level: String,
     /// The secret of the bootstrap token created on first start (otherwise random).
     pub bootstrap_token: Option<String>,
+    /// How long start-up keeps retrying a database that refuses or times out the
+    /// connection, in seconds (0: try once). Other database errors fail at once.
+    pub database_connect_timeout_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -107,6 +110,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("bootstrap_token", &self.bootstrap_token.as_ref().map(|_| "<redacted>"))
+            .field("database_connect_timeout_secs", &self.database_connect_timeout_secs)
             .finish()
     }
 }
@@ -157,6 +161,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             bootstrap_token: None,
+            database_connect_timeout_secs: 60,
         }
     }
 }
@@ -184,11 +189,11 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
-    /// Directory of extension schema JSON files [env: SCIM_SCHEMA_DIR]
+    /// Directory of extension schema JSON files [env: SCIM_SCHEMA_DIR] [default: none]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_dir: Option<PathBuf>,
-    /// Public base URL for Location and meta.location [env: SCIM_PUBLIC_URL]
+    /// Public base URL for Location and meta.location [env: SCIM_PUBLIC_URL] [default: none: from X-Forwarded-*/Host]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
@@ -200,70 +205,201 @@ pub struct Overrides {
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_body_codes: Option<bool>,
-    /// Largest request body after decompression, bytes [env: SCIM_MAX_BODY_BYTES]
+    /// Largest request body after decompression, bytes [env: SCIM_MAX_BODY_BYTES] [default: 10485760]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<usize>,
-    /// Request timeout, seconds [env: SCIM_REQUEST_TIMEOUT_SECS]
+    /// Request timeout, seconds [env: SCIM_REQUEST_TIMEOUT_SECS] [default: 30]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_timeout_secs: Option<u64>,
-    /// Longest filter, bytes [env: SCIM_MAX_FILTER_LENGTH]
+    /// Longest filter, bytes [env: SCIM_MAX_FILTER_LENGTH] [default: 4096]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_filter_length: Option<usize>,
-    /// Deepest filter nesting [env: SCIM_MAX_FILTER_DEPTH]
+    /// Deepest filter nesting [env: SCIM_MAX_FILTER_DEPTH] [default: 16]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_filter_depth: Option<usize>,
-    /// Default page size [env: SCIM_DEFAULT_PAGE_SIZE]
+    /// Default page size [env: SCIM_DEFAULT_PAGE_SIZE] [default: 100]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_page_size: Option<u64>,
-    /// Maximum page size [env: SCIM_MAX_PAGE_SIZE]
+    /// Maximum page size [env: SCIM_MAX_PAGE_SIZE] [default: 1000]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_page_size: Option<u64>,
-    /// Cursor lifetime, seconds [env: SCIM_CURSOR_TIMEOUT_SECS]
+    /// Cursor lifetime, seconds [env: SCIM_CURSOR_TIMEOUT_SECS] [default: 3600]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor_timeout_secs: Option<u64>,
-    /// Most operations per /Bulk request [env: SCIM_BULK_MAX_OPERATIONS]
+    /// Most operations per /Bulk request [env: SCIM_BULK_MAX_OPERATIONS] [default: 1000]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bulk_max_operations: Option<u64>,
-    /// Largest /Bulk body, bytes [env: SCIM_BULK_MAX_PAYLOAD_BYTES]
+    /// Largest /Bulk body, bytes [env: SCIM_BULK_MAX_PAYLOAD_BYTES] [default: 1048576]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bulk_max_payload_bytes: Option<u64>,
-    /// Requests per second per credential, 0 = off [env: SCIM_RATE_LIMIT_PER_SECOND]
+    /// Requests per second per credential, 0 = off [env: SCIM_RATE_LIMIT_PER_SECOND] [default: 0]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_second: Option<u32>,
-    /// Token-bucket burst per credential [env: SCIM_RATE_LIMIT_BURST]
+    /// Token-bucket burst per credential [env: SCIM_RATE_LIMIT_BURST] [default: 50]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_burst: Option<u32>,
-    /// OAuth2 access token lifetime, seconds [env: SCIM_ACCESS_TOKEN_TTL_SECS]
+    /// OAuth2 access token lifetime, seconds [env: SCIM_ACCESS_TOKEN_TTL_SECS] [default: 3600]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token_ttl_secs: Option<u64>,
-    /// Credential/organization lookup cache, ms; 0 = off [env: SCIM_AUTH_CACHE_TTL_MS]
+    /// Credential/organization lookup cache, ms; 0 = off [env: SCIM_AUTH_CACHE_TTL_MS] [default: 1000]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_cache_ttl_ms: Option<u64>,
-    /// Allowed CORS origin (repeat for several; none = any) [env: SCIM_CORS_ORIGINS, comma-separated]
+    /// Allowed CORS origin (repeat for several; none = any), comma-separated in the variable [env: SCIM_CORS_ORIGINS] [default: none: any origin]
     #[arg(long = "cors-origin")]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cors_origins: Vec<String>,
-    /// Log format [env: SCIM_LOG_FORMAT]
+    /// Log format, on stderr [env: SCIM_LOG_FORMAT] [default: text]
     #[arg(long, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
-    /// Log filter, e.g. info or scim_server=debug [env: SCIM_LOG_LEVEL]
+    /// Log filter, e.g. info or scim_server=debug; RUST_LOG wins when set [env: SCIM_LOG_LEVEL] [default: info]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
+    /// How long start-up retries a database that refuses or times out the connection, seconds; 0 = once [env: SCIM_DATABASE_CONNECT_TIMEOUT_SECS] [default: 60]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_connect_timeout_secs: Option<u64>,
+}
+
+/// `SCIM_*` variables that are not options but are known: the configuration file's name
+/// (`SCIM_CONFIG`) and the variables of the `scim` client, which an operator may have set
+/// in the same shell.
+pub const KNOWN_OTHER_ENV: &[&str] = &[
+    "SCIM_CONFIG",
+    "SCIM_URL",
+    "SCIM_TOKEN",
+    "SCIM_CLIENT_ID",
+    "SCIM_CLIENT_SECRET",
+    "SCIM_ORGANIZATION",
+];
+
+/// Prefixes of `SCIM_*` variables that the project's own tooling reads (test suites,
+/// benchmarks, the conformance runner); the server ignores them.
+pub const TOOLING_ENV_PREFIXES: &[&str] =
+    &["SCIM_TEST_", "SCIM_BENCH_", "SCIM_LOADMIX_", "SCIM_CLI_", "SCIM_SANITY_"];
+
+/// The option names (TOML keys), in declaration order.
+pub fn option_names() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
+            let ins = cur.get(j).copied().unwrap_or(0) + 1;
+            cur.push(sub.min(del).min(ins));
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+/// The candidate closest to `name`, when it is close enough to be a typo.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn did_you_mean(suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None => "; `scim-server serve --help` lists every option".to_owned(),
+    }
+}
+
+/// Fails on a top-level key of the TOML file at `path` that is not an option.
+fn check_file_keys(path: &Path) -> Result<(), ConfigError> {
+    use figment::Provider as _;
+    let data = Toml::file(path).data().map_err(|e| ConfigError::Load(e.to_string()))?;
+    let names = option_names();
+    for dict in data.values() {
+        for key in dict.keys() {
+            if !names.iter().any(|n| n == key) {
+                return Err(ConfigError::Invalid(format!(
+                    "unknown option `{key}` in {}{}",
+                    path.display(),
+                    did_you_mean(closest(key, names.iter().map(String::as_str)))
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fails on a `SCIM_*` environment variable that is neither an option nor one of the
+/// known others ([`KNOWN_OTHER_ENV`], [`TOOLING_ENV_PREFIXES`]).
+pub fn check_env(vars: impl IntoIterator<Item = String>) -> Result<(), ConfigError> {
+    let options: Vec<String> =
+        option_names().iter().map(|n| format!("SCIM_{}", n.to_ascii_uppercase())).collect();
+    for var in vars {
+        let upper = var.to_ascii_uppercase();
+        if !upper.starts_with("SCIM_")
+            || options.contains(&upper)
+            || KNOWN_OTHER_ENV.contains(&upper.as_str())
+            || TOOLING_ENV_PREFIXES.iter().any(|p| upper.starts_with(p))
+        {
+            continue;
+        }
+        let candidates = options.iter().map(String::as_str).chain(KNOWN_OTHER_ENV.iter().copied());
+        return Err(ConfigError::Invalid(format!(
+            "unknown environment variable `{var}`: no option is called that{}",
+            did_you_mean(closest(&upper, candidates))
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a `tracing` filter more strictly than `EnvFilter` does: a directive without
+/// `=` must be a level (`EnvFilter` would take a typo such as `inof` for a target name
+/// and log nothing).
+pub fn check_log_filter(filter: &str) -> Result<(), String> {
+    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !directive.contains('=')
+            && !directive.contains('[')
+            && !LEVELS.contains(&directive.to_ascii_lowercase().as_str())
+        {
+            let hint = match closest(&directive.to_ascii_lowercase(), LEVELS.iter().copied()) {
+                Some(l) => format!("did you mean `{l}`?"),
+                None => format!("to filter a target write `{directive}=debug`"),
+            };
+            return Err(format!(
+                "`{directive}` is not a level (trace, debug, info, warn, error, off); {hint}"
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .parse(filter)
+        .map(|_| ())
+        .map_err(|e| format!("`{filter}` is not a valid filter: {e}"))
 }
 
 impl Config {
@@ -278,10 +414,20 @@ impl Config {
                     p.display()
                 )));
             }
-            Some(p) => fig = fig.merge(Toml::file(p)),
-            None => fig = fig.merge(Toml::file("scim.toml")),
+            Some(p) => {
+                check_file_keys(p)?;
+                fig = fig.merge(Toml::file(p));
+            }
+            None => {
+                let p = Path::new("scim.toml");
+                if p.exists() {
+                    check_file_keys(p)?;
+                }
+                fig = fig.merge(Toml::file(p));
+            }
         }
-        // `SCIM_CONFIG` names the file itself; `SCIM_URL`/`SCIM_TOKEN` belong to the client.
+        check_env(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()))?;
+        // `SCIM_CONFIG` names the file itself; the others are not options (`check_env`).
         let env = Env::prefixed("SCIM_").ignore(&["config", "url", "token"]);
         let fig = fig.merge(env).merge(Serialized::defaults(overrides));
         let config: Config = fig.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
@@ -325,6 +471,9 @@ impl Config {
         }
         if self.cors_origins.iter().any(|o| o == "*") && self.cors_origins.len() > 1 {
             return bad("cors_origins: '*' cannot be combined with explicit origins");
+        }
+        if let Err(why) = check_log_filter(&self.log_level) {
+            return Err(ConfigError::Invalid(format!("invalid log_level: {why}")));
         }
         if let Some(t) = &self.bootstrap_token {
             crate::token::check_chosen_secret(t).map_err(ConfigError::Invalid)?;
@@ -386,6 +535,19 @@ mod tests {
     fn redacts_passwords() {
         assert_eq!(redact_url("postgres://u:secret@db:5432/x"), "postgres://u:***@db:5432/x");
         assert_eq!(redact_url("sqlite://scim.db?mode=rwc"), "sqlite://scim.db?mode=rwc");
+    }
+
+    #[test]
+    fn suggests_the_closest_name() {
+        let names = option_names();
+        assert_eq!(
+            closest("max_page_sise", names.iter().map(String::as_str)),
+            Some("max_page_size")
+        );
+        assert_eq!(closest("zzzzzzzz", names.iter().map(String::as_str)), None);
+        assert!(check_log_filter("info,scim_server=debug").is_ok());
+        assert!(check_log_filter("inof").unwrap_err().contains("did you mean `info`?"));
+        assert!(check_log_filter("scim=verbose").is_err());
     }
 
     #[test]

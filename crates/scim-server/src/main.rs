@@ -15,12 +15,17 @@ use std::sync::Arc;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
-#[command(name = "scim-server", version, about = "SCIM 2.0 service provider")]
+#[command(
+    name = "scim-server",
+    version,
+    about = "SCIM 2.0 service provider",
+    after_help = "Examples:\n  scim-server serve\n  scim-server migrate --database-url postgres://scim:secret@db/scim\n  scim-server admin org list\n\nEvery option is described in docs/configuration.md."
+)]
 struct Cli {
-    /// Configuration file (TOML); default: scim.toml when it exists [env: SCIM_CONFIG]
+    /// Configuration file (TOML) [default: scim.toml when it exists]
     #[arg(long, global = true, env = "SCIM_CONFIG")]
     config: Option<PathBuf>,
-    /// Database URL: sqlite://FILE?mode=rwc, postgres://..., mysql://...
+    /// Database URL: sqlite://FILE, postgres://..., mysql://... (alias mariadb://)
     /// [env: SCIM_DATABASE_URL] [default: sqlite://scim.db?mode=rwc]
     #[arg(long, global = true)]
     database_url: Option<String>,
@@ -32,13 +37,45 @@ struct Cli {
 enum Command {
     /// Apply migrations, create the bootstrap organization and token on an empty
     /// database, and serve the API.
+    #[command(after_help = SERVE_HELP)]
     Serve(Box<ServeArgs>),
-    /// Apply database migrations and exit.
+    /// Apply database migrations and exit (creates an SQLite file that does not exist).
+    #[command(
+        after_help = "Example:\n  scim-server migrate --database-url mysql://scim:secret@db/scim"
+    )]
     Migrate,
-    /// Administer organizations, tokens and clients.
-    #[command(subcommand)]
+    /// Administer organizations, tokens and clients. Never creates a database: an SQLite
+    /// file that does not exist is an error.
+    #[command(subcommand, after_help = ADMIN_HELP)]
     Admin(AdminCommand),
 }
+
+/// The end of `serve --help`.
+const SERVE_HELP: &str = "\
+Environment:
+  SCIM_BOOTSTRAP_TOKEN  The secret of the token created on the first start (16 to 512
+                        printable ASCII characters, no spaces) [default: random]. Also the
+                        file key `bootstrap_token`; there is no flag, so the secret never
+                        shows in the process list. Ignored once the database holds an
+                        organization.
+  Every option above also reads the variable shown as [env: ...]; a flag beats the
+  environment, which beats the configuration file, which beats the default. Any other
+  SCIM_* variable is an error, except the scim client's (SCIM_URL, SCIM_TOKEN,
+  SCIM_CLIENT_ID, SCIM_CLIENT_SECRET, SCIM_ORGANIZATION) and those of the project's own
+  tooling (SCIM_TEST_*, SCIM_BENCH_*, SCIM_LOADMIX_*, SCIM_CLI_*, SCIM_SANITY_*).
+
+On an empty database the first start prints the bootstrap token on stdout, never in the log.
+
+Example:
+  scim-server serve --listen 0.0.0.0:8080 \\
+    --database-url postgres://scim:secret@db/scim --log-format json";
+
+/// The end of `admin --help`.
+const ADMIN_HELP: &str = "\
+Examples:
+  scim-server admin org create acme --policy soft-delete --json
+  scim-server admin token create --org acme --scope scim:read --name okta
+  scim-server admin client create --org acme --json";
 
 #[derive(Debug, Args)]
 struct ServeArgs {
@@ -49,15 +86,21 @@ struct ServeArgs {
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
     /// Organizations (tenants).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example:\n  scim-server admin org list")]
     Org(OrgCommand),
     /// Static bearer tokens.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example:\n  scim-server admin token list --org acme")]
     Token(TokenCommand),
     /// OAuth2 clients (client credentials).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  scim-server admin client create --org acme --json"
+    )]
     Client(ClientCommand),
     /// Undo a soft delete (organizations with the soft-delete policy).
+    #[command(
+        after_help = "Example:\n  scim-server admin restore --org acme US0123456789abcdef0123456789abcdef"
+    )]
     Restore {
         /// The organization.
         #[arg(long)]
@@ -73,6 +116,9 @@ enum AdminCommand {
 #[derive(Debug, Subcommand)]
 enum OrgCommand {
     /// Create an organization.
+    #[command(
+        after_help = "Example:\n  scim-server admin org create acme --policy soft-delete --json"
+    )]
     Create {
         /// Its name.
         name: String,
@@ -84,6 +130,7 @@ enum OrgCommand {
         json: bool,
     },
     /// List organizations.
+    #[command(after_help = "Example:\n  scim-server admin org list --json")]
     List {
         /// Print a JSON array.
         #[arg(long)]
@@ -94,6 +141,9 @@ enum OrgCommand {
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Create a token (its secret is shown once).
+    #[command(
+        after_help = "Example:\n  scim-server admin token create --org acme --scope scim:read --name okta --json"
+    )]
     Create {
         /// The organization it grants.
         #[arg(long)]
@@ -109,6 +159,7 @@ enum TokenCommand {
         json: bool,
     },
     /// List an organization's tokens (never their secrets).
+    #[command(after_help = "Example:\n  scim-server admin token list --org acme")]
     List {
         /// The organization.
         #[arg(long)]
@@ -118,6 +169,9 @@ enum TokenCommand {
         json: bool,
     },
     /// Revoke a token.
+    #[command(
+        after_help = "Example:\n  scim-server admin token revoke TK0123456789abcdef0123456789abcdef"
+    )]
     Revoke {
         /// The token id (TK...).
         id: String,
@@ -130,6 +184,9 @@ enum TokenCommand {
 #[derive(Debug, Subcommand)]
 enum ClientCommand {
     /// Create an OAuth2 client (its secret is shown once).
+    #[command(
+        after_help = "Example:\n  scim-server admin client create --org acme --org OR0123456789abcdef0123456789abcdef --scope scim:read"
+    )]
     Create {
         /// An organization it is granted on (repeatable).
         #[arg(long = "org", required = true)]
@@ -142,6 +199,9 @@ enum ClientCommand {
         json: bool,
     },
     /// Revoke a client.
+    #[command(
+        after_help = "Example:\n  scim-server admin client revoke CL0123456789abcdef0123456789abcdef"
+    )]
     Revoke {
         /// The client id.
         client_id: String,
@@ -179,12 +239,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     overrides.database_url = cli.database_url.clone();
     let config = Config::load(cli.config.as_deref(), &overrides)?;
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        tracing_subscriber::EnvFilter::builder()
+            .parse(&filter)
+            .map_err(|e| anyhow::anyhow!("RUST_LOG `{filter}` is not a valid filter: {e}"))?;
+    }
     match cli.command {
         Command::Serve(_) => serve(config).await,
         Command::Migrate => {
             init_logging(&config);
             let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
-            open_store(&config, registry).await?;
+            open_store(&config, registry, Missing::Create).await?;
             eprintln!(
                 "migrations applied to {}",
                 scim_server::config::redact_url(&config.database_url)
@@ -195,7 +260,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // Admin output is for scripts: only warnings and errors reach stderr.
             init_logging(&Config { log_level: "warn".into(), ..config.clone() });
             let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
-            let store = open_store(&config, registry).await?;
+            let store = open_store(&config, registry, Missing::Refuse).await?;
             admin_command(store.as_ref(), cmd).await
         }
     }
@@ -243,39 +308,150 @@ fn init_logging_to(
     Some(guard)
 }
 
-/// Connects to the database and applies pending migrations.
+/// What opening the database does with an SQLite file that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// Create it (`serve`, `migrate`), even when the URL has no `?mode=rwc`.
+    Create,
+    /// Fail naming the path (`admin`: a new empty file is always a mistyped path).
+    Refuse,
+}
+
+/// Pause between two attempts to reach a database that refused or timed out.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `url` with the query parameter `param` added.
+fn with_param(url: &str, param: &str) -> String {
+    if url.contains('?') { format!("{url}&{param}") } else { format!("{url}?{param}") }
+}
+
+/// Host and port of a server database URL (`postgres://user:pw@host:port/db`), for a
+/// quick TCP probe; `None` when the URL names no host (a Unix socket) or is SQLite.
+fn server_addr(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let port = match scheme {
+        "postgres" | "postgresql" => 5432,
+        "mysql" | "mariadb" => 3306,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?']).next()?;
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if hostport.is_empty() {
+        return None;
+    }
+    if let Some(v6) = hostport.strip_prefix('[') {
+        let (host, tail) = v6.split_once(']')?;
+        let port = tail.strip_prefix(':').and_then(|p| p.parse().ok()).unwrap_or(port);
+        return Some((host.to_owned(), port));
+    }
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_owned(), p.parse().ok()?)),
+        None => Some((hostport.to_owned(), port)),
+    }
+}
+
+/// Whether the database server accepts a TCP connection: `Err` with the reason when it
+/// refuses or does not answer within `limit`; `Ok` otherwise (including when the
+/// address cannot be resolved: the driver then reports that itself).
+async fn probe(url: &str, limit: std::time::Duration) -> Result<(), String> {
+    let Some((host, port)) = server_addr(url) else { return Ok(()) };
+    match tokio::time::timeout(limit, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+        Err(_) => Err(format!("no answer from {host}:{port} within {} s", limit.as_secs())),
+        Ok(Err(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable
+            ) =>
+        {
+            Err(format!("{host}:{port}: {e}"))
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Connects to the database and applies pending migrations. Only a database that
+/// refuses or does not answer is retried (every 2 s, for `database_connect_timeout_secs`
+/// in total); any other failure (an unknown URL scheme, a database that does not exist,
+/// rejected credentials) is reported at once.
 async fn open_store(
     config: &Config,
     registry: Arc<scim_core::schema::Registry>,
+    missing: Missing,
 ) -> anyhow::Result<Arc<dyn Store>> {
     let url = scim_server::config::redact_url(&config.database_url);
+    let mut database_url = config.database_url.clone();
+    if let Some(path) = scim_store::sqlite_path(&database_url) {
+        match missing {
+            Missing::Refuse if !path.exists() => {
+                let shown = std::path::absolute(&path).unwrap_or(path);
+                anyhow::bail!(
+                    "no SQLite database at {}: admin commands never create one. Check \
+                     --database-url (or SCIM_DATABASE_URL, database_url in the configuration \
+                     file); `scim-server migrate` creates a new database.",
+                    shown.display()
+                );
+            }
+            Missing::Create if !database_url.contains("mode=") => {
+                database_url = with_param(&database_url, "mode=rwc");
+            }
+            _ => {}
+        }
+    }
     let opts = scim_store::StoreOptions {
         cursor_ttl: std::time::Duration::from_secs(config.cursor_timeout_secs),
         scan_timeout: Some(config.request_timeout()),
         ..scim_store::StoreOptions::default()
     };
-    // A database server may come up after us (containers starting together): retry an
-    // unreachable one for about a minute. SQLite files are local, so they fail at once.
-    let attempts = if config.database_url.starts_with("sqlite:") { 1 } else { 6 };
-    let mut attempt = 0;
+    let total = std::time::Duration::from_secs(config.database_connect_timeout_secs);
+    let started = std::time::Instant::now();
+    let mut warned = false;
     loop {
-        attempt += 1;
-        let result = async {
-            let store = scim_store::SeaStore::connect_with(
-                &config.database_url,
-                registry.clone(),
-                opts.clone(),
-            )
-            .await?;
-            store.migrate().await?;
-            Ok::<_, scim_store::StoreError>(store)
-        }
-        .await;
+        let remaining = total.saturating_sub(started.elapsed());
+        let limit = remaining.clamp(std::time::Duration::from_secs(1), opts.acquire_timeout);
+        let result = match probe(&database_url, limit).await {
+            Err(why) => Err(scim_store::StoreError::Unavailable(why)),
+            Ok(()) => {
+                async {
+                    let store = scim_store::SeaStore::connect_with(
+                        &database_url,
+                        registry.clone(),
+                        opts.clone(),
+                    )
+                    .await?;
+                    store.migrate().await?;
+                    Ok::<_, scim_store::StoreError>(store)
+                }
+                .await
+            }
+        };
         match result {
             Ok(store) => return Ok(Arc::new(store)),
-            Err(scim_store::StoreError::Unavailable(e)) if attempt < attempts => {
-                tracing::warn!(database = %url, error = %e, attempt, "database unreachable; retrying in 2 s");
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            Err(scim_store::StoreError::Unavailable(e))
+                if scim_store::sqlite_path(&database_url).is_none()
+                    && started.elapsed() + RETRY_PAUSE < total =>
+            {
+                if warned {
+                    tracing::info!(database = %url, error = %e, "database still unreachable; retrying");
+                } else {
+                    tracing::warn!(
+                        database = %url,
+                        error = %e,
+                        "database unreachable; retrying every {} s for up to {} s in total",
+                        RETRY_PAUSE.as_secs(),
+                        total.as_secs()
+                    );
+                    warned = true;
+                }
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            Err(scim_store::StoreError::Unavailable(e)) if warned => {
+                anyhow::bail!(
+                    "cannot reach the database {url}: {e} (gave up after retrying for {} s)",
+                    total.as_secs()
+                );
             }
             Err(e) => return Err(e).with_context(|| format!("cannot open the database {url}")),
         }
@@ -286,13 +462,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Held to the end of `serve`: dropping it writes out what is still queued.
     let _log = init_logging_to(&config, Some(LOG_QUEUE_LINES));
     let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
-    let store = open_store(&config, registry.clone()).await?;
+    let store = open_store(&config, registry.clone(), Missing::Create).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     match admin::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await? {
-        Some(boot) => eprintln!("{}", boot.message(&addr.to_string())),
+        Some(boot) => {
+            // The log line (either format) carries no secret; the token goes to stdout only,
+            // so shipping the log never captures it.
+            tracing::info!(
+                org = %boot.org.sid,
+                token_id = %boot.token.id,
+                "first start: created organization \"default\" and a token with scopes \
+                 scim:read scim:write; the token is printed once on stdout"
+            );
+            match config.log_format {
+                LogFormat::Json => say(&boot.json_line(&addr.to_string()))?,
+                LogFormat::Text => say(&boot.message(&addr.to_string()))?,
+            }
+        }
         None if config.bootstrap_token.is_some() => {
             tracing::info!(
                 "the database already has organizations; SCIM_BOOTSTRAP_TOKEN is ignored"

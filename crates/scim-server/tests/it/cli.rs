@@ -20,7 +20,11 @@ impl Db {
         getrandom::fill(&mut b).unwrap();
         let dir = std::env::temp_dir().join(format!("scim-cli-{}", hex::encode(b)));
         std::fs::create_dir_all(&dir).unwrap();
-        Db { dir }
+        let db = Db { dir };
+        // `admin` never creates a database: start from a migrated, empty one.
+        let out = db.cmd(&["migrate"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        db
     }
 
     fn url(&self) -> String {
@@ -173,17 +177,29 @@ struct Server {
     stderr: String,
     /// Everything after it, as it arrives.
     later: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Stdout, as it arrives.
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
     fn start(db: &Db, env: &[(&str, &str)]) -> Server {
         let mut cmd = db.cmd(&["serve", "--listen", "127.0.0.1:0"]);
         cmd.env("RUST_LOG", "info");
-        cmd.env("SCIM_LOG_FORMAT", "text").stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.env("SCIM_LOG_FORMAT", "text").stdout(Stdio::piped()).stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = KillOnDrop(Some(cmd.spawn().unwrap()));
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut out = BufReader::new(child.0.as_mut().unwrap().stdout.take().unwrap());
+        let sink = stdout.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while out.read_line(&mut line).is_ok_and(|n| n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
         let mut reader = BufReader::new(child.0.as_mut().unwrap().stderr.take().unwrap());
         let mut stderr = String::new();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -195,8 +211,11 @@ impl Server {
             }
             stderr.push_str(&line);
             if line.contains("listening") {
-                let at = line.find("addr=").expect("addr in the listening line") + 5;
-                break line[at..].split_whitespace().next().unwrap().to_owned();
+                if let Some(at) = line.find("addr=") {
+                    break line[at + 5..].split_whitespace().next().unwrap().to_owned();
+                }
+                let v: Value = serde_json::from_str(&line).expect("a JSON listening line");
+                break v["fields"]["addr"].as_str().unwrap().to_owned();
             }
         };
         // Keep draining stderr so the server never blocks on a full pipe.
@@ -209,7 +228,20 @@ impl Server {
                 line.clear();
             }
         });
-        Server { child: child.0.take().unwrap(), addr, stderr, later }
+        Server { child: child.0.take().unwrap(), addr, stderr, later, stdout }
+    }
+
+    /// Waits until stdout contains `needle`; returns stdout.
+    fn wait_stdout(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.stdout.lock().unwrap().clone();
+            if out.contains(needle) {
+                return out;
+            }
+            assert!(Instant::now() < deadline, "stdout never showed {needle}: {out}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits until the log after start-up contains `needle`.
@@ -268,18 +300,20 @@ impl Drop for Server {
 fn first_start_bootstraps_once_and_stops_gracefully() {
     let db = Db::new();
     let server = Server::start(&db, &[]);
+    let stdout = server.wait_stdout("Try: curl");
+    assert!(stdout.contains("First start: created organization \"default\""), "{stdout}");
     assert!(
-        server.stderr.contains("First start: created organization \"default\""),
+        server.stderr.contains("first start: created organization \"default\""),
         "{}",
         server.stderr
     );
-    let token = server
-        .stderr
+    let token = stdout
         .lines()
         .map(str::trim)
         .find(|l| l.starts_with("scim_"))
         .expect("token line")
         .to_owned();
+    assert!(!server.stderr.contains(&token), "the token never reaches the log: {}", server.stderr);
     let (status, body) = server.get("/scim/v2/ServiceProviderConfig", &token);
     assert!(status.contains("200"), "{body}");
     let (status, _) = server.get("/healthz", "");
@@ -298,7 +332,8 @@ fn first_start_bootstraps_once_and_stops_gracefully() {
     assert_eq!(orgs[0]["name"], "default");
 
     let again = Server::start(&db, &[]);
-    assert!(!again.stderr.contains("First start"), "{}", again.stderr);
+    assert!(!again.stderr.contains("first start"), "{}", again.stderr);
+    assert!(again.stdout.lock().unwrap().is_empty(), "no banner on a second start");
     let (status, _) = again.get("/scim/v2/ServiceProviderConfig", &token);
     assert!(status.contains("200"));
     assert!(again.terminate().success());
@@ -309,7 +344,8 @@ fn bootstrap_token_can_be_chosen() {
     let db = Db::new();
     let chosen = "dev-token-change-me-0123";
     let server = Server::start(&db, &[("SCIM_BOOTSTRAP_TOKEN", chosen)]);
-    assert!(server.stderr.contains(chosen), "{}", server.stderr);
+    server.wait_stdout(chosen);
+    assert!(!server.stderr.contains(chosen), "{}", server.stderr);
     let (status, body) = server.get("/scim/v2/ResourceTypes", chosen);
     assert!(status.contains("200"), "{body}");
     let (status, _) = server.get("/scim/v2/ResourceTypes", "scim_wrong");
@@ -404,4 +440,227 @@ fn a_closed_stdout_is_not_a_crash() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.status.success(), "{err}");
+}
+
+/// Runs a command that must fail; returns its stderr.
+fn fails(mut cmd: Command) -> String {
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{cmd:?} succeeded: {err}");
+    err
+}
+
+#[test]
+fn unknown_options_and_bad_log_filters_are_errors_naming_them() {
+    let db = Db::new();
+    std::fs::write(db.dir.join("scim.toml"), "max_page_sise = 5\n").unwrap();
+    let err = fails(db.cmd(&["migrate"]));
+    assert!(
+        err.contains("unknown option `max_page_sise` in scim.toml; did you mean `max_page_size`?"),
+        "{err}"
+    );
+    std::fs::write(db.dir.join("other.toml"), "[server]\nlisten = \"x\"\n").unwrap();
+    let err = fails(db.cmd(&["migrate", "--config", "other.toml"]));
+    assert!(
+        err.contains(
+            "unknown option `server` in other.toml; `scim-server serve --help` lists every option"
+        ),
+        "{err}"
+    );
+    std::fs::remove_file(db.dir.join("scim.toml")).unwrap();
+
+    let mut cmd = db.cmd(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("SCIM_MAX_PAGE_SISE", "5");
+    let err = fails(cmd);
+    assert!(
+        err.contains(
+            "unknown environment variable `SCIM_MAX_PAGE_SISE`: no option is called that; did you mean `SCIM_MAX_PAGE_SIZE`?"
+        ),
+        "{err}"
+    );
+
+    // The client's variables and the project's tooling variables are known, not errors.
+    let mut cmd = db.cmd(&["migrate"]);
+    for (k, v) in [
+        ("SCIM_URL", "http://x"),
+        ("SCIM_TOKEN", "t"),
+        ("SCIM_CLIENT_ID", "c"),
+        ("SCIM_CLIENT_SECRET", "s"),
+        ("SCIM_ORGANIZATION", "acme"),
+        ("SCIM_LOADMIX_SECS", "1"),
+        ("SCIM_TEST_BACKENDS", "sqlite"),
+        ("SCIM_BENCH_USERS", "1"),
+        ("SCIM_CLI_URL", "http://x"),
+    ] {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let err = fails(db.cmd(&["serve", "--log-level", "inof"]));
+    assert!(
+        err.contains(
+            "configuration: invalid log_level: `inof` is not a level (trace, debug, info, warn, error, off); did you mean `info`?"
+        ),
+        "{err}"
+    );
+    let err = fails(db.cmd(&["serve", "--log-level", "scim_server=loud"]));
+    assert!(err.contains("invalid log_level: `scim_server=loud` is not a valid filter"), "{err}");
+    let mut cmd = db.cmd(&["migrate"]);
+    cmd.env("RUST_LOG", "scim_server=loud");
+    let err = fails(cmd);
+    assert!(err.contains("RUST_LOG `scim_server=loud` is not a valid filter"), "{err}");
+}
+
+/// Whether `SCIM_TEST_BACKENDS` (as in the harness) lets `name` run.
+fn backend_wanted(name: &str) -> bool {
+    std::env::var("SCIM_TEST_BACKENDS")
+        .map_or(true, |s| s.trim().is_empty() || s.contains("all") || s.contains(name))
+}
+
+#[test]
+fn database_errors_fail_at_once_and_only_unreachable_ones_are_retried() {
+    let db = Db::new();
+    let run = |url: &str, env: &[(&str, &str)]| {
+        let mut cmd = db.cmd(&["migrate", "--database-url", url]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let started = Instant::now();
+        let err = fails(cmd);
+        (err, started.elapsed())
+    };
+    let (err, took) = run("foo://u:secret@h/x", &[]);
+    assert!(
+        err.contains("cannot open the database foo://u:***@h/x: unknown database URL scheme `foo:` (known: sqlite://, postgres://, postgresql://, mysql://, mariadb://)"),
+        "{err}"
+    );
+    assert!(!err.contains("secret") && took < Duration::from_secs(5), "{err}");
+
+    if backend_wanted("postgres") {
+        let (err, took) = run("postgres://postgres@127.0.0.1:5432/scim_no_such_database_x", &[]);
+        assert!(
+            err.contains("the database refused: ")
+                && err.contains("database \"scim_no_such_database_x\" does not exist"),
+            "{err}"
+        );
+        assert!(!err.contains("retrying") && took < Duration::from_secs(5), "{took:?} {err}");
+    }
+    if backend_wanted("mysql") {
+        // mariadb:// is an alias of mysql://: the driver is reached and answers.
+        let (err, took) = run("mariadb://root@127.0.0.1:3306/scim_no_such_database_x", &[]);
+        assert!(err.contains("Unknown database 'scim_no_such_database_x'"), "{err}");
+        assert!(!err.contains("retrying") && took < Duration::from_secs(5), "{took:?} {err}");
+        let (err, _) = run("mysql://nobody_x:bad@127.0.0.1:3306/scim", &[]);
+        assert!(err.contains("Access denied for user 'nobody_x'"), "{err}");
+        assert!(!err.contains("retrying"), "{err}");
+    }
+
+    // Nothing listens on port 1: refused, retried for the configured total, then given up.
+    let (err, took) =
+        run("postgres://postgres@127.0.0.1:1/scim", &[("SCIM_DATABASE_CONNECT_TIMEOUT_SECS", "3")]);
+    assert!(
+        err.contains("database unreachable; retrying every 2 s for up to 3 s in total"),
+        "{err}"
+    );
+    assert!(
+        err.contains("scim-server: error: cannot reach the database postgres://postgres:***@127.0.0.1:1/scim: 127.0.0.1:1: Connection refused"),
+        "{err}"
+    );
+    assert!(err.contains("(gave up after retrying for 3 s)"), "{err}");
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "{took:?}");
+}
+
+#[test]
+fn sqlite_files_are_created_by_serve_and_migrate_but_never_by_admin() {
+    let db = Db::new();
+    let out = db.cmd(&["migrate", "--database-url", "sqlite://fresh.db"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(db.dir.join("fresh.db").exists());
+    let out = db.cmd(&["admin", "org", "list", "--database-url", "sqlite://fresh.db"]).output();
+    assert!(out.unwrap().status.success());
+
+    let err =
+        fails(db.cmd(&["admin", "org", "list", "--database-url", "sqlite://typo.db?mode=rwc"]));
+    let path = std::fs::canonicalize(&db.dir).unwrap().join("typo.db");
+    let dir_path = db.dir.join("typo.db");
+    assert!(
+        err.contains(&format!(
+            "scim-server: error: no SQLite database at {}: admin commands never create one.",
+            dir_path.display()
+        )) || err.contains(&format!("no SQLite database at {}:", path.display())),
+        "{err}"
+    );
+    assert!(!db.dir.join("typo.db").exists(), "admin created no file");
+}
+
+#[test]
+fn json_logs_put_the_first_start_banner_on_one_json_line_and_the_token_on_stdout() {
+    let db = Db::new();
+    let server = Server::start(&db, &[("SCIM_LOG_FORMAT", "json")]);
+    let out = server.wait_stdout("\n");
+    let banner: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let token = banner["token"]["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("scim_"), "{banner}");
+    assert_eq!(banner["organization"]["name"], "default");
+    let keys: Vec<&str> = banner["token"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["id", "token", "org", "scopes", "name"]);
+    for line in server.stderr.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(!line.contains(&token), "the token never reaches the log: {line}");
+        if line.contains("first start") {
+            assert_eq!(v["fields"]["org"], banner["organization"]["sid"]);
+        }
+    }
+    assert!(server.stderr.contains("first start: created organization"), "{}", server.stderr);
+    let (status, _) = server.get("/scim/v2/ResourceTypes", &token);
+    assert!(status.contains("200"));
+}
+
+#[test]
+fn help_shows_every_variable_once_every_default_and_examples() {
+    let help = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let serve = help(&["serve"]);
+    for name in scim_server::config::option_names() {
+        let var = format!("SCIM_{}", name.to_ascii_uppercase());
+        assert_eq!(serve.matches(&var).count(), 1, "{var} once in serve --help:\n{serve}");
+        if name == "bootstrap_token" {
+            continue;
+        }
+        let line = serve.lines().find(|l| l.contains(&var)).unwrap();
+        assert!(line.contains("[default: "), "{var} has a default: {line}");
+        let default = serde_json::to_value(scim_server::Config::default()).unwrap()[&name].clone();
+        match default {
+            Value::Number(n) => assert!(line.contains(&format!("[default: {n}]")), "{line}"),
+            Value::String(s) if !s.is_empty() => {
+                assert!(line.contains(&format!("[default: {s}]")), "{line}")
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(serve.matches("SCIM_CONFIG").count(), 1, "{serve}");
+    assert!(serve.contains("Example:\n  scim-server serve --listen"), "{serve}");
+    for args in [
+        &[][..],
+        &["migrate"],
+        &["admin"],
+        &["admin", "org"],
+        &["admin", "org", "create"],
+        &["admin", "org", "list"],
+        &["admin", "token", "create"],
+        &["admin", "token", "list"],
+        &["admin", "token", "revoke"],
+        &["admin", "client", "create"],
+        &["admin", "client", "revoke"],
+        &["admin", "restore"],
+    ] {
+        let text = help(args);
+        assert!(text.contains("Example"), "{args:?} has an example:\n{text}");
+        assert!(text.matches("SCIM_CONFIG").count() <= 1, "{args:?}:\n{text}");
+        assert!(text.matches("SCIM_DATABASE_URL").count() <= 1, "{args:?}:\n{text}");
+    }
 }
