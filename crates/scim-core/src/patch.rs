@@ -27,7 +27,10 @@
 //! - Adding values to a multi-valued attribute never duplicates an element: an element
 //!   with the same `value` (and `type`) is merged instead. Setting `primary: true` on one
 //!   element clears `primary` on the others (RFC 7643 2.4).
-//! - A `null` value on `add`/`replace` unassigns the target (RFC 7643 2.5).
+//! - A `null` value on `add`/`replace` unassigns the target (RFC 7643 2.5), as does a
+//!   `null` member of a path-less or complex value (`"name": {"familyName": null}`);
+//!   `replace` with `[]` empties a multi-valued attribute, `add` with `[]` adds nothing. A
+//!   required attribute cannot be unassigned (`invalidValue`).
 //!
 //! Group members may be kept outside the document ([`PatchContext::members_external`]);
 //! operations on `members` then become [`MemberOp`]s for the store to run as row operations.
