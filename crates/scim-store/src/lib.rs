@@ -45,12 +45,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn organization(&self, org: OrganizationSid) -> Result<Option<Organization>>;
     /// Every organization, oldest first.
     async fn organizations(&self) -> Result<Vec<Organization>>;
+    /// Renames an organization; false when there is none.
+    async fn rename_organization(&self, org: OrganizationSid, name: &str) -> Result<bool>;
+    /// Replaces an organization's policies; false when there is none.
+    async fn set_policies(&self, org: OrganizationSid, policies: &[Policy]) -> Result<bool>;
+    /// Counts what an organization holds (`None`: no such organization).
+    async fn organization_contents(&self, org: OrganizationSid) -> Result<Option<OrgContents>>;
+    /// Deletes an organization and everything it holds (resources, memberships, e-mail
+    /// rows, tokens, its client grants and the clients granted on it alone, idempotency
+    /// records, change log) in one transaction. With `only_if_empty`, an organization
+    /// that holds users or groups (soft-deleted ones included) is left alone.
+    async fn delete_organization(
+        &self,
+        org: OrganizationSid,
+        only_if_empty: bool,
+    ) -> Result<OrgDeletion>;
 
     // ---- credentials (not organization-scoped lookups: they find the organization) -----
     /// Stores a static bearer token by the SHA-256 of its secret.
     async fn create_token(&self, new: NewToken) -> Result<TokenRecord>;
-    /// The live (not revoked) token whose secret hashes to `hash`.
+    /// The live (neither revoked nor expired) token whose secret hashes to `hash`.
     async fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>>;
+    /// Records that token `id` was used at `at` (RFC 3339), unless its recorded use is
+    /// less than a minute older: at most one write a minute per token.
+    async fn touch_token(&self, id: &str, at: &str) -> Result<()>;
     /// The tokens of an organization (never their secrets).
     async fn tokens(&self, org: OrganizationSid) -> Result<Vec<TokenRecord>>;
     /// Revokes a token; false when no such live token exists.
@@ -61,6 +79,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn client(&self, client_id: &str) -> Result<Option<(ClientRecord, [u8; 32])>>;
     /// Revokes a client; false when no such live client exists.
     async fn revoke_client(&self, client_id: &str) -> Result<bool>;
+    /// Every live client, oldest first (without secrets).
+    async fn clients(&self) -> Result<Vec<ClientRecord>>;
     /// A secret shared by every replica (e.g. to sign cursors or JWTs), created on first
     /// use under `name` and stable afterwards.
     async fn shared_secret(&self, name: &str) -> Result<[u8; 32]>;

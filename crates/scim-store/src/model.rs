@@ -71,6 +71,8 @@ pub struct NewToken {
     pub scopes: Vec<Scope>,
     /// SHA-256 of the secret.
     pub secret_hash: [u8; 32],
+    /// When it stops working, RFC 3339; `None`: never.
+    pub expires: Option<String>,
 }
 
 /// A stored static bearer token (without its secret).
@@ -86,6 +88,34 @@ pub struct TokenRecord {
     pub scopes: Vec<Scope>,
     /// Creation time, RFC 3339.
     pub created: String,
+    /// When it stops working, RFC 3339; `None`: never.
+    pub expires: Option<String>,
+    /// When it was last used, RFC 3339, to the minute (recorded at most once a minute).
+    pub last_used: Option<String>,
+}
+
+/// What an organization holds (live and soft-deleted resources alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OrgContents {
+    /// Users.
+    pub users: u64,
+    /// Groups.
+    pub groups: u64,
+    /// Live tokens.
+    pub tokens: u64,
+    /// Live OAuth2 clients granted on it.
+    pub clients: u64,
+}
+
+/// The outcome of [`crate::Store::delete_organization`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgDeletion {
+    /// Deleted, with everything it held.
+    Deleted(OrgContents),
+    /// Not deleted: it holds users or groups and the call asked for an empty one.
+    NotEmpty(OrgContents),
+    /// No such organization.
+    NotFound,
 }
 
 /// An OAuth2 client to create.

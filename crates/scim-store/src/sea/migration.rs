@@ -12,7 +12,7 @@
 //! | table | columns | keys and indexes |
 //! |---|---|---|
 //! | `organizations` | `sid`, `name`, `policies` (JSON array of names), `created` | PK `sid` |
-//! | `tokens` | `id` (`TK`+hex), `org`, `name`, `scopes` (JSON), `secret_hash` (hex SHA-256), `created`, `revoked` | PK `id`; unique `secret_hash`; `(org)` |
+//! | `tokens` | `id` (`TK`+hex), `org`, `name`, `scopes` (JSON), `secret_hash` (hex SHA-256), `created`, `revoked`, `expires` (null: never), `last_used` (written at most once a minute) | PK `id`; unique `secret_hash`; `(org)` |
 //! | `clients` | `client_id`, `secret_hash`, `scopes`, `created`, `revoked` | PK `client_id` |
 //! | `client_orgs` | `client_id`, `org` | PK `(client_id, org)` |
 //! | `settings` | `name`, `value` (shared secrets, hex) | PK `name` |
@@ -23,7 +23,8 @@
 //! | `change_log` | `seq` (auto-increment), `org`, `kind`, `id`, `op`, `version`, `at` | PK `seq`; `(org, seq)` |
 //!
 //! The table shows the layout after every migration (`m0002_scale_indexes` replaced two
-//! indexes of `m0001_initial`; see `ScaleIndexes` below).
+//! indexes of `m0001_initial`; see `ScaleIndexes` below; `m0003_token_usage` added the
+//! token columns `expires` and `last_used`).
 //!
 //! Soft-deleted resources keep their row (`deleted = true`), their unique keys (so a
 //! restore never conflicts) and their membership rows; every read joins membership rows to
@@ -43,7 +44,7 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial), Box::new(ScaleIndexes)]
+        vec![Box::new(Initial), Box::new(ScaleIndexes), Box::new(TokenUsage)]
     }
 }
 
@@ -367,6 +368,30 @@ impl MigrationTrait for ScaleIndexes {
         .await?;
         m.drop_index(Index::drop().name("ix_resources_created").table("resources").to_owned())
             .await?;
+        Ok(())
+    }
+}
+
+/// Token expiry and last use: `tokens.expires` (RFC 3339, null: never; an expired token
+/// authenticates nothing) and `tokens.last_used` (RFC 3339, written at most once a minute
+/// per token, off the request path). One column per statement: SQLite's `ALTER TABLE`
+/// adds one at a time.
+#[derive(Debug)]
+struct TokenUsage;
+
+impl MigrationName for TokenUsage {
+    fn name(&self) -> &str {
+        "m0003_token_usage"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for TokenUsage {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for column in ["expires", "last_used"] {
+            m.alter_table(Table::alter().table("tokens").add_column(s_null(column, 32)).to_owned())
+                .await?;
+        }
         Ok(())
     }
 }

@@ -12,9 +12,9 @@ mod sql;
 
 use crate::{
     Change, ChangeOp, ChangeRecord, ClientRecord, IdempotencyBegin, IdempotentAnswer, MemberChange,
-    MemberKind, MemberRow, Modifier, NewClient, NewResource, NewToken, Organization, Pagination,
-    Policy, Query, RawPage, RawStored, ReadOptions, Result, Scope, Store, StoreError, Stored,
-    TokenRecord,
+    MemberKind, MemberRow, Modifier, NewClient, NewResource, NewToken, OrgContents, OrgDeletion,
+    Organization, Pagination, Policy, Query, RawPage, RawStored, ReadOptions, Result, Scope, Store,
+    StoreError, Stored, TokenRecord,
 };
 use async_trait::async_trait;
 use conn::{Db, DbRow, Exec, ExecErr, Shape, Shapes, Txn};
@@ -1516,12 +1516,103 @@ impl Store for SeaStore {
         self.db.query_all(&q).await.map_err(db_err)?.iter().map(org_from).collect()
     }
 
+    async fn rename_organization(&self, org: OrganizationSid, name: &str) -> Result<bool> {
+        let mut q = Q::update();
+        q.table("organizations")
+            .value("name", name)
+            .and_where(Expr::col("sid").eq(org.to_string()));
+        Ok(self.db.execute(&q).await.map_err(db_err)?.rows_affected() > 0)
+    }
+
+    async fn set_policies(&self, org: OrganizationSid, policies: &[Policy]) -> Result<bool> {
+        let names: Vec<&str> = policies.iter().map(|p| p.name()).collect();
+        let text =
+            serde_json::to_string(&names).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut q = Q::update();
+        q.table("organizations")
+            .value("policies", text)
+            .and_where(Expr::col("sid").eq(org.to_string()));
+        Ok(self.db.execute(&q).await.map_err(db_err)?.rows_affected() > 0)
+    }
+
+    async fn organization_contents(&self, org: OrganizationSid) -> Result<Option<OrgContents>> {
+        if self.organization(org).await?.is_none() {
+            return Ok(None);
+        }
+        let txn = self.begin().await?;
+        let contents = org_contents(&txn, org).await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(Some(contents))
+    }
+
+    async fn delete_organization(
+        &self,
+        org: OrganizationSid,
+        only_if_empty: bool,
+    ) -> Result<OrgDeletion> {
+        let sid = org.to_string();
+        let txn = self.begin().await?;
+        let mut q = Q::select();
+        q.column("sid").from("organizations").and_where(Expr::col("sid").eq(sid.clone()));
+        if txn.query_one(&q).await.map_err(db_err)?.is_none() {
+            return Ok(OrgDeletion::NotFound);
+        }
+        let contents = org_contents(&txn, org).await?;
+        if only_if_empty && contents.users + contents.groups > 0 {
+            return Ok(OrgDeletion::NotEmpty(contents));
+        }
+        // Clients granted on this organization alone go with it; the others lose the grant.
+        let mut here = Q::select();
+        here.column("client_id").from("client_orgs").and_where(Expr::col("org").eq(sid.clone()));
+        let mut elsewhere = Q::select();
+        elsewhere
+            .column("client_id")
+            .from("client_orgs")
+            .and_where(Expr::col("org").ne(sid.clone()));
+        let mut del = Q::delete();
+        del.from_table("clients")
+            .and_where(Expr::col("client_id").in_subquery(here))
+            .and_where(Expr::col("client_id").not_in_subquery(elsewhere));
+        txn.execute(&del).await.map_err(db_err)?;
+        for (table, column) in [
+            ("client_orgs", "org"),
+            ("tokens", "org"),
+            ("memberships", "org"),
+            ("resource_emails", "org"),
+            ("resources", "org"),
+            ("idempotency", "org"),
+            ("change_log", "org"),
+            ("organizations", "sid"),
+        ] {
+            let mut del = Q::delete();
+            del.from_table(table).and_where(Expr::col(column).eq(sid.clone()));
+            txn.execute(&del).await.map_err(db_err)?;
+        }
+        txn.commit().await.map_err(db_err)?;
+        Ok(OrgDeletion::Deleted(contents))
+    }
+
     async fn create_token(&self, new: NewToken) -> Result<TokenRecord> {
         let id = format!("TK{}", random_hex()?);
         let created = now();
+        let expires = match &new.expires {
+            Some(e) => Some(now_from(e).ok_or_else(|| {
+                invalid_value(format!("expires '{e}' is not an RFC 3339 timestamp"))
+            })?),
+            None => None,
+        };
         let mut ins = Q::insert();
         ins.into_table("tokens")
-            .columns(["id", "org", "name", "scopes", "secret_hash", "created", "revoked"])
+            .columns([
+                "id",
+                "org",
+                "name",
+                "scopes",
+                "secret_hash",
+                "created",
+                "revoked",
+                "expires",
+            ])
             .values([
                 Expr::val(id.clone()),
                 Expr::val(new.org.to_string()),
@@ -1530,6 +1621,7 @@ impl Store for SeaStore {
                 Expr::val(hex::encode(new.secret_hash)),
                 Expr::val(created.clone()),
                 Expr::val(false),
+                Expr::val(expires.clone()),
             ])
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         self.db.execute(&ins).await.map_err(|e| {
@@ -1539,24 +1631,52 @@ impl Store for SeaStore {
                 db_err(e)
             }
         })?;
-        Ok(TokenRecord { id, org: new.org, name: new.name, scopes: new.scopes, created })
+        Ok(TokenRecord {
+            id,
+            org: new.org,
+            name: new.name,
+            scopes: new.scopes,
+            created,
+            expires,
+            last_used: None,
+        })
     }
 
     async fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>> {
         let mut q = Q::select();
-        q.columns(["id", "org", "name", "scopes", "created"])
+        q.columns(TOKEN_COLUMNS)
             .from("tokens")
             .and_where(Expr::col("secret_hash").eq(hex::encode(hash)))
-            .and_where(Expr::col("revoked").eq(false));
+            .and_where(Expr::col("revoked").eq(false))
+            .cond_where(
+                Cond::any().add(Expr::col("expires").is_null()).add(Expr::col("expires").gt(now())),
+            );
         match self.db.query_one(&q).await.map_err(db_err)? {
             Some(r) => Ok(Some(token_from(&r)?)),
             None => Ok(None),
         }
     }
 
+    async fn touch_token(&self, id: &str, at: &str) -> Result<()> {
+        let at = now_from(at)
+            .ok_or_else(|| invalid_value(format!("'{at}' is not an RFC 3339 timestamp")))?;
+        let minute_before =
+            time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+                .map(|t| fmt_ts(t - time::Duration::minutes(1)))
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut q = Q::update();
+        q.table("tokens").value("last_used", at).and_where(Expr::col("id").eq(id)).cond_where(
+            Cond::any()
+                .add(Expr::col("last_used").is_null())
+                .add(Expr::col("last_used").lte(minute_before)),
+        );
+        self.db.execute(&q).await.map_err(db_err)?;
+        Ok(())
+    }
+
     async fn tokens(&self, org: OrganizationSid) -> Result<Vec<TokenRecord>> {
         let mut q = Q::select();
-        q.columns(["id", "org", "name", "scopes", "created"])
+        q.columns(TOKEN_COLUMNS)
             .from("tokens")
             .and_where(Expr::col("org").eq(org.to_string()))
             .and_where(Expr::col("revoked").eq(false))
@@ -1654,6 +1774,36 @@ impl Store for SeaStore {
             .and_where(Expr::col("client_id").eq(client_id))
             .and_where(Expr::col("revoked").eq(false));
         Ok(self.db.execute(&q).await.map_err(db_err)?.rows_affected() > 0)
+    }
+
+    async fn clients(&self) -> Result<Vec<ClientRecord>> {
+        let mut q = Q::select();
+        q.columns(["client_id", "scopes", "created"])
+            .from("clients")
+            .and_where(Expr::col("revoked").eq(false))
+            .order_by("created", Order::Asc)
+            .order_by("client_id", Order::Asc);
+        let rows = self.db.query_all(&q).await.map_err(db_err)?;
+        let mut q = Q::select();
+        q.columns(["client_id", "org"]).from("client_orgs").order_by("org", Order::Asc);
+        let mut grants: HashMap<String, Vec<OrganizationSid>> = HashMap::new();
+        for r in self.db.query_all(&q).await.map_err(db_err)? {
+            grants
+                .entry(get(&r, "client_id")?)
+                .or_default()
+                .push(parse_org(&get::<String>(&r, "org")?)?);
+        }
+        rows.iter()
+            .map(|r| {
+                let client_id: String = get(r, "client_id")?;
+                Ok(ClientRecord {
+                    orgs: grants.remove(&client_id).unwrap_or_default(),
+                    client_id,
+                    scopes: parse_scopes(&get::<String>(r, "scopes")?),
+                    created: get(r, "created")?,
+                })
+            })
+            .collect()
     }
 
     async fn shared_secret(&self, name: &str) -> Result<[u8; 32]> {
@@ -2339,6 +2489,48 @@ fn org_from(r: &DbRow) -> Result<Organization> {
     })
 }
 
+/// What `org` holds, counted inside `txn`.
+async fn org_contents(txn: &Txn, org: OrganizationSid) -> Result<OrgContents> {
+    let sid = org.to_string();
+    let count = |q: SelectStatement| async move {
+        let r = txn.query_one(&q).await.map_err(db_err)?;
+        let n: i64 = match r {
+            Some(r) => get(&r, "n")?,
+            None => 0,
+        };
+        Ok::<u64, StoreError>(u64::try_from(n).unwrap_or(0))
+    };
+    let mut c = OrgContents::default();
+    for (kind, slot) in [(ResourceKind::User, &mut c.users), (ResourceKind::Group, &mut c.groups)] {
+        let mut q = Q::select();
+        q.expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .from("resources")
+            .and_where(Expr::col("org").eq(sid.clone()))
+            .and_where(Expr::col("kind").eq(kind.name()));
+        *slot = count(q).await?;
+    }
+    let mut q = Q::select();
+    q.expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from("tokens")
+        .and_where(Expr::col("org").eq(sid.clone()))
+        .and_where(Expr::col("revoked").eq(false));
+    c.tokens = count(q).await?;
+    let mut q = Q::select();
+    q.expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+        .from("client_orgs")
+        .inner_join(
+            "clients",
+            Expr::col(("clients", "client_id")).equals(("client_orgs", "client_id")),
+        )
+        .and_where(Expr::col(("client_orgs", "org")).eq(sid))
+        .and_where(Expr::col(("clients", "revoked")).eq(false));
+    c.clients = count(q).await?;
+    Ok(c)
+}
+
+/// The columns [`token_from`] reads.
+const TOKEN_COLUMNS: [&str; 7] = ["id", "org", "name", "scopes", "created", "expires", "last_used"];
+
 fn token_from(r: &DbRow) -> Result<TokenRecord> {
     Ok(TokenRecord {
         id: get(r, "id")?,
@@ -2346,6 +2538,8 @@ fn token_from(r: &DbRow) -> Result<TokenRecord> {
         name: get(r, "name")?,
         scopes: parse_scopes(&get::<String>(r, "scopes")?),
         created: get(r, "created")?,
+        expires: get(r, "expires")?,
+        last_used: get(r, "last_used")?,
     })
 }
 

@@ -34,6 +34,7 @@ async fn organizations_tokens_clients_secrets() {
                 name: Some("entra".into()),
                 scopes: vec![Scope::Read],
                 secret_hash: [7; 32],
+                expires: None,
             })
             .await
             .unwrap();
@@ -45,6 +46,7 @@ async fn organizations_tokens_clients_secrets() {
             name: None,
             scopes: Scope::ALL.to_vec(),
             secret_hash: [9; 32],
+            expires: None,
         })
         .await
         .unwrap();
@@ -160,6 +162,108 @@ async fn idempotency() {
             }
         }
         assert_eq!(claimed, 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_expiry_last_use_and_organization_admin() {
+    use scim_store::{OrgContents, OrgDeletion};
+    each(|env| async move {
+        let s = &env.store;
+        // Expiry: an expired token authenticates nothing; a future one does.
+        let new = |hash: u8, expires: Option<&str>| NewToken {
+            org: env.a,
+            name: None,
+            scopes: Scope::ALL.to_vec(),
+            secret_hash: [hash; 32],
+            expires: expires.map(str::to_owned),
+        };
+        let past = s.create_token(new(21, Some("2001-01-01T00:00:00Z"))).await.unwrap();
+        assert_eq!(past.expires.as_deref(), Some("2001-01-01T00:00:00.000Z"));
+        assert!(s.token_by_hash(&[21; 32]).await.unwrap().is_none(), "expired");
+        let future = s.create_token(new(22, Some("2999-01-01T00:00:00+02:00"))).await.unwrap();
+        assert_eq!(future.expires.as_deref(), Some("2998-12-31T22:00:00.000Z"));
+        assert_eq!(s.token_by_hash(&[22; 32]).await.unwrap().unwrap(), future);
+        assert!(s.create_token(new(23, Some("tomorrow"))).await.is_err());
+
+        // Last use: written, then not again within a minute, then again after one.
+        assert_eq!(future.last_used, None);
+        s.touch_token(&future.id, "2030-01-01T10:00:00Z").await.unwrap();
+        s.touch_token(&future.id, "2030-01-01T10:00:59Z").await.unwrap();
+        let a = env.a;
+        let used = |id: String| async move {
+            s.tokens(a).await.unwrap().into_iter().find(|t| t.id == id).unwrap().last_used
+        };
+        assert_eq!(used(future.id.clone()).await.as_deref(), Some("2030-01-01T10:00:00.000Z"));
+        s.touch_token(&future.id, "2030-01-01T10:01:00Z").await.unwrap();
+        assert_eq!(used(future.id.clone()).await.as_deref(), Some("2030-01-01T10:01:00.000Z"));
+
+        // Rename and policies.
+        assert!(s.rename_organization(env.a, "renamed").await.unwrap());
+        assert!(s.set_policies(env.a, &[Policy::SoftDelete]).await.unwrap());
+        let o = s.organization(env.a).await.unwrap().unwrap();
+        assert_eq!((o.name.as_str(), o.policies.clone()), ("renamed", vec![Policy::SoftDelete]));
+        let nobody = scim_core::sid::OrganizationSid::generate().unwrap();
+        assert!(!s.rename_organization(nobody, "x").await.unwrap());
+        assert!(!s.set_policies(nobody, &[]).await.unwrap());
+
+        // Clients: one granted on a alone, one on a and b.
+        for (id, orgs) in [("only-a", vec![env.a]), ("a-and-b", vec![env.a, env.b])] {
+            s.create_client(NewClient {
+                client_id: id.into(),
+                secret_hash: [5; 32],
+                orgs,
+                scopes: vec![Scope::Read],
+            })
+            .await
+            .unwrap();
+        }
+        let ids: Vec<String> =
+            s.clients().await.unwrap().into_iter().map(|c| c.client_id).collect();
+        assert_eq!(ids.len(), 2);
+
+        // Delete: refused while it holds resources, unless forced; everything goes.
+        let u = user(
+            s,
+            env.a,
+            serde_json::json!({"userName": "gone@x.io", "emails": [{"value": "gone@x.io"}]}),
+        )
+        .await;
+        let member =
+            scim_store::MemberRow { value: u.id.clone(), kind: scim_store::MemberKind::User };
+        s.create(
+            env.a,
+            scim_core::schema::ResourceKind::Group,
+            scim_store::NewResource { members: vec![member], ..new_group("gone") },
+        )
+        .await
+        .unwrap();
+        let keep = user(s, env.b, serde_json::json!({"userName": "kept@x.io"})).await;
+        let contents = OrgContents { users: 1, groups: 1, tokens: 2, clients: 2 };
+        assert_eq!(s.organization_contents(env.a).await.unwrap(), Some(contents));
+        assert_eq!(
+            s.delete_organization(env.a, true).await.unwrap(),
+            OrgDeletion::NotEmpty(contents)
+        );
+        assert!(s.organization(env.a).await.unwrap().is_some());
+        assert_eq!(
+            s.delete_organization(env.a, false).await.unwrap(),
+            OrgDeletion::Deleted(contents)
+        );
+        assert!(s.organization(env.a).await.unwrap().is_none());
+        assert_eq!(s.delete_organization(env.a, false).await.unwrap(), OrgDeletion::NotFound);
+        assert!(s.token_by_hash(&[22; 32]).await.unwrap().is_none());
+        assert!(s.client("only-a").await.unwrap().is_none(), "granted on a alone: gone");
+        assert_eq!(s.client("a-and-b").await.unwrap().unwrap().0.orgs, vec![env.b]);
+        assert!(s.changes(env.a, 0, 10).await.unwrap().is_empty());
+        let kept_id = keep.id.clone();
+        let got = s
+            .get(env.b, scim_core::schema::ResourceKind::User, &kept_id, Default::default())
+            .await
+            .unwrap();
+        assert!(got.is_some(), "other organizations keep their data");
+        let _ = u;
     })
     .await;
 }
