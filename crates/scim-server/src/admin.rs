@@ -54,6 +54,168 @@ pub struct TokenOut {
     pub scopes: Vec<Scope>,
     /// Its label.
     pub name: Option<String>,
+    /// When it stops working, RFC 3339 (only when it expires).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// Parses a lifetime such as `90d`, `12h`, `30m`, `3600s` or `2w` (a number and a unit;
+/// at most ten years).
+pub fn parse_lifetime(s: &str) -> Result<std::time::Duration, AdminError> {
+    let bad = || {
+        AdminError::Usage(format!(
+            "'{s}' is not a lifetime: write a number and a unit, s, m, h, d or w (e.g. 90d)"
+        ))
+    };
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    let total =
+        n.checked_mul(secs).filter(|t| *t > 0 && *t <= 10 * 366 * 86_400).ok_or_else(bad)?;
+    Ok(std::time::Duration::from_secs(total))
+}
+
+/// Finds an organization by sid or by name; a name that several organizations share is
+/// an error listing them.
+pub async fn resolve_org(store: &dyn Store, arg: &str) -> Result<Organization, AdminError> {
+    if arg.starts_with("OR")
+        && let Ok(sid) = OrganizationSid::parse(arg)
+    {
+        return store
+            .organization(sid)
+            .await?
+            .ok_or_else(|| AdminError::Usage(format!("no organization {sid}")));
+    }
+    let matches: Vec<Organization> =
+        store.organizations().await?.into_iter().filter(|o| o.name == arg).collect();
+    match matches.as_slice() {
+        [] => {
+            Err(AdminError::Usage(format!("no organization named '{arg}' (and it is not a sid)")))
+        }
+        [one] => Ok(one.clone()),
+        many => {
+            let list: Vec<String> =
+                many.iter().map(|o| format!("{} (created {})", o.sid, o.created)).collect();
+            Err(AdminError::Usage(format!(
+                "the name '{arg}' is ambiguous: {}; name the organization by its sid",
+                list.join(", ")
+            )))
+        }
+    }
+}
+
+/// Checks an organization name.
+fn check_name(name: &str) -> Result<&str, AdminError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(AdminError::Usage("the organization name must be 1 to 200 characters".into()));
+    }
+    Ok(name)
+}
+
+/// `admin org rename`.
+pub async fn rename_org(store: &dyn Store, org: &str, name: &str) -> Result<OrgOut, AdminError> {
+    let mut o = resolve_org(store, org).await?;
+    let name = check_name(name)?;
+    if !store.rename_organization(o.sid, name).await? {
+        return Err(AdminError::Usage(format!("no organization {}", o.sid)));
+    }
+    name.clone_into(&mut o.name);
+    Ok(OrgOut::from(&o))
+}
+
+/// `admin org policy set|unset`: adds (`on`) or removes policies.
+pub async fn change_policies(
+    store: &dyn Store,
+    org: &str,
+    policies: &[Policy],
+    on: bool,
+) -> Result<OrgOut, AdminError> {
+    let mut o = resolve_org(store, org).await?;
+    for p in policies {
+        if on && !o.policies.contains(p) {
+            o.policies.push(*p);
+        }
+        if !on {
+            o.policies.retain(|x| x != p);
+        }
+    }
+    if !store.set_policies(o.sid, &o.policies).await? {
+        return Err(AdminError::Usage(format!("no organization {}", o.sid)));
+    }
+    Ok(OrgOut::from(&o))
+}
+
+/// `admin org delete --json` output.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OrgDeletedOut {
+    /// The organization's sid.
+    pub sid: OrganizationSid,
+    /// Its name.
+    pub name: String,
+    /// Always true (a refusal is an error).
+    pub deleted: bool,
+    /// Users deleted.
+    pub users: u64,
+    /// Groups deleted.
+    pub groups: u64,
+    /// Tokens deleted.
+    pub tokens: u64,
+    /// Clients that lost their grant on it (deleted when it was their only one).
+    pub clients: u64,
+}
+
+/// `admin org delete`: refuses without `yes`; with it, refuses an organization that still
+/// holds users or groups unless `force`. Everything goes in one transaction.
+pub async fn delete_org(
+    store: &dyn Store,
+    org: &str,
+    yes: bool,
+    force: bool,
+) -> Result<OrgDeletedOut, AdminError> {
+    let o = resolve_org(store, org).await?;
+    let c = store
+        .organization_contents(o.sid)
+        .await?
+        .ok_or_else(|| AdminError::Usage(format!("no organization {}", o.sid)))?;
+    let what = format!(
+        "{} users, {} groups, {} tokens and the grants of {} clients",
+        c.users, c.groups, c.tokens, c.clients
+    );
+    if !yes {
+        return Err(AdminError::Usage(format!(
+            "deleting organization '{}' {} erases its {what}, for good; repeat with --yes",
+            o.name, o.sid
+        )));
+    }
+    match store.delete_organization(o.sid, !force).await? {
+        scim_store::OrgDeletion::Deleted(c) => Ok(OrgDeletedOut {
+            sid: o.sid,
+            name: o.name,
+            deleted: true,
+            users: c.users,
+            groups: c.groups,
+            tokens: c.tokens,
+            clients: c.clients,
+        }),
+        scim_store::OrgDeletion::NotEmpty(c) => Err(AdminError::Usage(format!(
+            "organization '{}' {} still holds {} users and {} groups (soft-deleted ones \
+             included); add --force to delete them too",
+            o.name, o.sid, c.users, c.groups
+        ))),
+        scim_store::OrgDeletion::NotFound => {
+            Err(AdminError::Usage(format!("no organization {}", o.sid)))
+        }
+    }
 }
 
 /// Parses scope names; none means both scopes.
@@ -98,20 +260,19 @@ pub async fn create_org(
     name: &str,
     policies: &[Policy],
 ) -> Result<OrgOut, AdminError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(AdminError::Usage("the organization name must be 1 to 200 characters".into()));
-    }
+    let name = check_name(name)?;
     Ok(OrgOut::from(&store.create_organization(name, policies).await?))
 }
 
-/// `admin token create`; `secret` chooses the token's value (bootstrap only).
+/// `admin token create`; `secret` chooses the token's value (bootstrap only); `lifetime`
+/// makes it expire.
 pub async fn create_token(
     store: &dyn Store,
     org: OrganizationSid,
     scopes: Vec<Scope>,
     name: Option<String>,
     secret: Option<&str>,
+    lifetime: Option<std::time::Duration>,
 ) -> Result<TokenOut, AdminError> {
     if store.organization(org).await?.is_none() {
         return Err(AdminError::Usage(format!("no organization {org}")));
@@ -126,9 +287,25 @@ pub async fn create_token(
             name: name.clone(),
             scopes: scopes.clone(),
             secret_hash: token::hash(&secret),
+            expires: match lifetime {
+                Some(d) => Some(rfc3339(time::OffsetDateTime::now_utc() + d)?),
+                None => None,
+            },
         })
         .await?;
-    Ok(TokenOut { id: record.id, token: secret, org, scopes: record.scopes, name: record.name })
+    Ok(TokenOut {
+        id: record.id,
+        token: secret,
+        org,
+        scopes: record.scopes,
+        name: record.name,
+        expires: record.expires,
+    })
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> Result<String, AdminError> {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| AdminError::Usage(format!("bad time: {e}")))
 }
 
 /// `admin token list`.
@@ -206,7 +383,8 @@ pub async fn bootstrap(
     }
     let org = create_org(store, "default", &[]).await?;
     let token =
-        create_token(store, org.sid, Scope::ALL.to_vec(), Some("bootstrap".into()), chosen).await?;
+        create_token(store, org.sid, Scope::ALL.to_vec(), Some("bootstrap".into()), chosen, None)
+            .await?;
     Ok(Some(Bootstrapped { org, token }))
 }
 

@@ -7,10 +7,10 @@
 
 use crate::context::Credential;
 use scim_core::sid::OrganizationSid;
-use scim_store::Organization;
+use scim_store::{Organization, Store};
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Most entries per map; past it the map is emptied (a crude but bounded policy).
@@ -53,12 +53,55 @@ impl<K: Eq + Hash, V: Clone> Ttl<K, V> {
 pub(crate) struct AuthCache {
     creds: Ttl<[u8; 32], Credential>,
     orgs: Ttl<OrganizationSid, Organization>,
+    /// When this replica last asked the store to record each static token's use.
+    uses: Mutex<HashMap<String, Instant>>,
+}
+
+/// How often a token's `last_used` is written, at most.
+const USE_RESOLUTION: Duration = Duration::from_secs(60);
+
+/// Unix seconds of an RFC 3339 timestamp (0 when unparseable: treated as expired).
+pub(crate) fn unix_seconds(rfc3339: &str) -> u64 {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .map(|t| u64::try_from(t.unix_timestamp()).unwrap_or(0))
+        .unwrap_or(0)
 }
 
 impl AuthCache {
     /// A cache whose entries live `ttl` (zero disables it).
     pub(crate) fn new(ttl: Duration) -> Self {
-        Self { creds: Ttl::new(ttl), orgs: Ttl::new(ttl) }
+        Self { creds: Ttl::new(ttl), orgs: Ttl::new(ttl), uses: Mutex::new(HashMap::new()) }
+    }
+
+    /// Notes a use of credential `id`; for a static token (`TK...`) not recorded by this
+    /// replica within the last minute, records it in the background (the store writes
+    /// only when the stored value is a minute old), so no request waits on that write.
+    pub(crate) fn token_used(&self, store: &Arc<dyn Store>, id: &str) {
+        if !id.starts_with("TK") {
+            return;
+        }
+        {
+            let mut uses = self.uses.lock().unwrap_or_else(|e| e.into_inner());
+            if uses.get(id).is_some_and(|at| at.elapsed() < USE_RESOLUTION) {
+                return;
+            }
+            if uses.len() >= MAX_ENTRIES {
+                uses.clear();
+            }
+            uses.insert(id.to_owned(), Instant::now());
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let Ok(at) =
+            time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)
+        else {
+            return;
+        };
+        let (store, id) = (store.clone(), id.to_owned());
+        runtime.spawn(async move {
+            if let Err(e) = store.touch_token(&id, &at).await {
+                tracing::debug!(token = %id, error = %e, "cannot record the token's last use");
+            }
+        });
     }
 
     pub(crate) fn credential(&self, hash: &[u8; 32]) -> Option<Credential> {

@@ -227,6 +227,7 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Crede
             .map(|d| d.as_secs())
             .unwrap_or_default();
         if cred.expires.is_none_or(|exp| exp > now) {
+            state.auth_cache.token_used(&state.store, &cred.id);
             return Ok(cred);
         }
     }
@@ -234,8 +235,10 @@ pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Crede
         crate::oauth::verify(state, token).await?
     } else {
         let record = state.store.token_by_hash(&hash).await?.ok_or_else(invalid)?;
-        Credential { id: record.id, orgs: vec![record.org], scopes: record.scopes, expires: None }
+        let expires = record.expires.as_deref().map(crate::auth::unix_seconds);
+        Credential { id: record.id, orgs: vec![record.org], scopes: record.scopes, expires }
     };
+    state.auth_cache.token_used(&state.store, &cred.id);
     state.auth_cache.put_credential(hash, cred.clone());
     Ok(cred)
 }

@@ -102,7 +102,7 @@ enum AdminCommand {
         after_help = "Example:\n  scim-server admin restore --org acme US0123456789abcdef0123456789abcdef"
     )]
     Restore {
-        /// The organization.
+        /// The organization (sid, or name when unambiguous).
         #[arg(long)]
         org: String,
         /// The user (US...) or group (GR...) id.
@@ -132,7 +132,69 @@ enum OrgCommand {
     /// List organizations.
     #[command(after_help = "Example:\n  scim-server admin org list --json")]
     List {
-        /// Print a JSON array.
+        /// Print a JSON array of {"sid","name","policies","created"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename an organization.
+    #[command(after_help = "Example:\n  scim-server admin org rename acme acme-eu --json")]
+    Rename {
+        /// The organization (sid, or name when unambiguous).
+        org: String,
+        /// Its new name.
+        name: String,
+        /// Print {"sid","name","policies"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an organization with everything it holds, in one transaction.
+    #[command(after_help = "Without --yes nothing is deleted: the command says what would go. \
+With --yes an organization that still holds users or groups (soft-deleted ones included) \
+is refused unless --force is given too.\n\nExample:\n  scim-server admin org delete acme --yes")]
+    Delete {
+        /// The organization (sid, or name when unambiguous).
+        org: String,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+        /// Also delete its users and groups.
+        #[arg(long)]
+        force: bool,
+        /// Print {"sid","name","deleted","users","groups","tokens","clients"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add or remove policies.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  scim-server admin org policy set acme soft-delete"
+    )]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Add policies to an organization.
+    #[command(after_help = "Example:\n  scim-server admin org policy set acme soft-delete --json")]
+    Set {
+        /// The organization (sid, or name when unambiguous).
+        org: String,
+        /// username-is-primary-email or soft-delete (one or more).
+        #[arg(required = true)]
+        policies: Vec<String>,
+        /// Print {"sid","name","policies"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove policies from an organization.
+    #[command(after_help = "Example:\n  scim-server admin org policy unset acme soft-delete")]
+    Unset {
+        /// The organization (sid, or name when unambiguous).
+        org: String,
+        /// username-is-primary-email or soft-delete (one or more).
+        #[arg(required = true)]
+        policies: Vec<String>,
+        /// Print {"sid","name","policies"}.
         #[arg(long)]
         json: bool,
     },
@@ -145,7 +207,7 @@ enum TokenCommand {
         after_help = "Example:\n  scim-server admin token create --org acme --scope scim:read --name okta --json"
     )]
     Create {
-        /// The organization it grants.
+        /// The organization it grants (sid, or name when unambiguous).
         #[arg(long)]
         org: String,
         /// scim:read or scim:write (repeatable; default both).
@@ -154,17 +216,21 @@ enum TokenCommand {
         /// A label.
         #[arg(long)]
         name: Option<String>,
-        /// Print {"id","token","org","scopes","name"}.
+        /// Make it expire after this long: a number and s, m, h, d or w (e.g. 90d)
+        /// [default: never]
+        #[arg(long)]
+        expires_in: Option<String>,
+        /// Print {"id","token","org","scopes","name"} (and "expires" when it expires).
         #[arg(long)]
         json: bool,
     },
     /// List an organization's tokens (never their secrets).
     #[command(after_help = "Example:\n  scim-server admin token list --org acme")]
     List {
-        /// The organization.
+        /// The organization (sid, or name when unambiguous).
         #[arg(long)]
         org: String,
-        /// Print a JSON array.
+        /// Print a JSON array of {"id","org","name","scopes","created","expires","last_used"}.
         #[arg(long)]
         json: bool,
     },
@@ -188,13 +254,23 @@ enum ClientCommand {
         after_help = "Example:\n  scim-server admin client create --org acme --org OR0123456789abcdef0123456789abcdef --scope scim:read"
     )]
     Create {
-        /// An organization it is granted on (repeatable).
+        /// An organization it is granted on (repeatable; sid, or name when unambiguous).
         #[arg(long = "org", required = true)]
         orgs: Vec<String>,
         /// scim:read or scim:write (repeatable; default both).
         #[arg(long = "scope")]
         scopes: Vec<String>,
         /// Print {"client_id","client_secret","orgs","scopes"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the live clients (never their secrets).
+    #[command(after_help = "Example:\n  scim-server admin client list --org acme")]
+    List {
+        /// Only the clients granted on this organization (sid, or name when unambiguous).
+        #[arg(long)]
+        org: Option<String>,
+        /// Print a JSON array of {"client_id","orgs","scopes","created"}.
         #[arg(long)]
         json: bool,
     },
@@ -550,55 +626,108 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     say(&serde_json::to_string_pretty(v)?)
 }
 
+/// Text output: a header row, then one tab-separated row per item.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<()> {
+    say(&header.join("\t"))?;
+    for row in rows {
+        say(&row.join("\t"))?;
+    }
+    Ok(())
+}
+
+fn policy_names(p: &[scim_store::Policy]) -> String {
+    p.iter().map(|p| p.name()).collect::<Vec<_>>().join(",")
+}
+
+fn scope_names(s: &[scim_store::Scope]) -> String {
+    s.iter().map(|s| s.name()).collect::<Vec<_>>().join(" ")
+}
+
+fn print_org(out: &admin::OrgOut, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(out);
+    }
+    table(
+        &["SID", "NAME", "POLICIES"],
+        vec![vec![out.sid.to_string(), out.name.clone(), policy_names(&out.policies)]],
+    )
+}
+
 async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::Org(OrgCommand::Create { name, policies, json }) => {
             let policies = admin::parse_policies(&policies)?;
-            let out = admin::create_org(store, &name, &policies).await?;
-            if json {
-                print_json(&out)?;
-            } else {
-                let p: Vec<&str> = out.policies.iter().map(|p| p.name()).collect();
-                say(&format!("{}\t{}\t{}", out.sid, out.name, p.join(",")))?;
-            }
+            print_org(&admin::create_org(store, &name, &policies).await?, json)?;
         }
         AdminCommand::Org(OrgCommand::List { json }) => {
             let orgs = store.organizations().await?;
             if json {
                 print_json(&orgs)?;
             } else {
-                for o in orgs {
-                    let p: Vec<&str> = o.policies.iter().map(|p| p.name()).collect();
-                    say(&format!("{}\t{}\t{}\t{}", o.sid, o.name, p.join(","), o.created))?;
-                }
+                let rows = orgs
+                    .into_iter()
+                    .map(|o| vec![o.sid.to_string(), o.name, policy_names(&o.policies), o.created])
+                    .collect();
+                table(&["SID", "NAME", "POLICIES", "CREATED"], rows)?;
             }
         }
-        AdminCommand::Token(TokenCommand::Create { org, scopes, name, json }) => {
-            let org = admin::parse_org(&org)?;
-            let scopes = admin::parse_scopes(&scopes)?;
-            let out = admin::create_token(store, org, scopes, name, None).await?;
+        AdminCommand::Org(OrgCommand::Rename { org, name, json }) => {
+            print_org(&admin::rename_org(store, &org, &name).await?, json)?;
+        }
+        AdminCommand::Org(OrgCommand::Policy(PolicyCommand::Set { org, policies, json })) => {
+            let policies = admin::parse_policies(&policies)?;
+            print_org(&admin::change_policies(store, &org, &policies, true).await?, json)?;
+        }
+        AdminCommand::Org(OrgCommand::Policy(PolicyCommand::Unset { org, policies, json })) => {
+            let policies = admin::parse_policies(&policies)?;
+            print_org(&admin::change_policies(store, &org, &policies, false).await?, json)?;
+        }
+        AdminCommand::Org(OrgCommand::Delete { org, yes, force, json }) => {
+            let out = admin::delete_org(store, &org, yes, force).await?;
             if json {
                 print_json(&out)?;
             } else {
-                say(&format!("{}\t{}", out.id, out.token))?;
+                say(&format!(
+                    "deleted organization '{}' {}: {} users, {} groups, {} tokens, grants of {} clients",
+                    out.name, out.sid, out.users, out.groups, out.tokens, out.clients
+                ))?;
+            }
+        }
+        AdminCommand::Token(TokenCommand::Create { org, scopes, name, expires_in, json }) => {
+            let org = admin::resolve_org(store, &org).await?.sid;
+            let scopes = admin::parse_scopes(&scopes)?;
+            let lifetime = expires_in.as_deref().map(admin::parse_lifetime).transpose()?;
+            let out = admin::create_token(store, org, scopes, name, None, lifetime).await?;
+            if json {
+                print_json(&out)?;
+            } else {
+                table(
+                    &["ID", "TOKEN", "EXPIRES"],
+                    vec![vec![out.id, out.token, out.expires.unwrap_or_else(|| "never".into())]],
+                )?;
                 eprintln!("The token is shown only this once: store it now.");
             }
         }
         AdminCommand::Token(TokenCommand::List { org, json }) => {
-            let tokens = admin::list_tokens(store, admin::parse_org(&org)?).await?;
+            let org = admin::resolve_org(store, &org).await?.sid;
+            let tokens = admin::list_tokens(store, org).await?;
             if json {
                 print_json(&tokens)?;
             } else {
-                for t in tokens {
-                    let s: Vec<&str> = t.scopes.iter().map(|s| s.name()).collect();
-                    say(&format!(
-                        "{}\t{}\t{}\t{}",
-                        t.id,
-                        t.name.unwrap_or_default(),
-                        s.join(" "),
-                        t.created
-                    ))?;
-                }
+                let rows = tokens
+                    .into_iter()
+                    .map(|t| {
+                        vec![
+                            t.id,
+                            t.name.unwrap_or_default(),
+                            scope_names(&t.scopes),
+                            t.created,
+                            t.expires.unwrap_or_else(|| "never".into()),
+                            t.last_used.unwrap_or_else(|| "never".into()),
+                        ]
+                    })
+                    .collect();
+                table(&["ID", "NAME", "SCOPES", "CREATED", "EXPIRES", "LAST_USED"], rows)?;
             }
         }
         AdminCommand::Token(TokenCommand::Revoke { id, json }) => {
@@ -613,14 +742,44 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             }
         }
         AdminCommand::Client(ClientCommand::Create { orgs, scopes, json }) => {
-            let orgs = orgs.iter().map(|o| admin::parse_org(o)).collect::<Result<Vec<_>, _>>()?;
+            let mut sids = Vec::new();
+            for o in &orgs {
+                sids.push(admin::resolve_org(store, o).await?.sid);
+            }
             let scopes = admin::parse_scopes(&scopes)?;
-            let out = admin::create_client(store, orgs, scopes).await?;
+            let out = admin::create_client(store, sids, scopes).await?;
             if json {
                 print_json(&out)?;
             } else {
-                say(&format!("{}\t{}", out.client_id, out.client_secret))?;
+                table(
+                    &["CLIENT_ID", "CLIENT_SECRET"],
+                    vec![vec![out.client_id.clone(), out.client_secret.clone()]],
+                )?;
                 eprintln!("The client secret is shown only this once: store it now.");
+            }
+        }
+        AdminCommand::Client(ClientCommand::List { org, json }) => {
+            let only = match org {
+                Some(o) => Some(admin::resolve_org(store, &o).await?.sid),
+                None => None,
+            };
+            let clients: Vec<_> = store
+                .clients()
+                .await?
+                .into_iter()
+                .filter(|c| only.is_none_or(|o| c.orgs.contains(&o)))
+                .collect();
+            if json {
+                print_json(&clients)?;
+            } else {
+                let rows = clients
+                    .into_iter()
+                    .map(|c| {
+                        let orgs: Vec<String> = c.orgs.iter().map(ToString::to_string).collect();
+                        vec![c.client_id, orgs.join(","), scope_names(&c.scopes), c.created]
+                    })
+                    .collect();
+                table(&["CLIENT_ID", "ORGS", "SCOPES", "CREATED"], rows)?;
             }
         }
         AdminCommand::Client(ClientCommand::Revoke { client_id, json }) => {
@@ -635,7 +794,8 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             }
         }
         AdminCommand::Restore { org, id, json } => {
-            let resource = admin::restore(store, admin::parse_org(&org)?, &id).await?;
+            let org = admin::resolve_org(store, &org).await?.sid;
+            let resource = admin::restore(store, org, &id).await?;
             if json {
                 print_json(&resource)?;
             } else {

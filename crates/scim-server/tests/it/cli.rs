@@ -664,3 +664,121 @@ fn help_shows_every_variable_once_every_default_and_examples() {
         assert!(text.matches("SCIM_DATABASE_URL").count() <= 1, "{args:?}:\n{text}");
     }
 }
+
+#[test]
+fn admin_manages_organizations_by_name_clients_and_token_lifetimes() {
+    let db = Db::new();
+    let acme = db.json(&["admin", "org", "create", "acme", "--json"]);
+    let sid = acme["sid"].as_str().unwrap().to_owned();
+    // Text output has a header row.
+    let out = db.cmd(&["admin", "org", "list"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().next(), Some("SID\tNAME\tPOLICIES\tCREATED"), "{text}");
+
+    let renamed = db.json(&["admin", "org", "rename", "acme", "acme-eu", "--json"]);
+    assert_eq!(renamed, serde_json::json!({"sid": sid, "name": "acme-eu", "policies": []}));
+    let set = db.json(&["admin", "org", "policy", "set", "acme-eu", "soft-delete", "--json"]);
+    assert_eq!(set["policies"], serde_json::json!(["soft-delete"]));
+    let unset = db.json(&["admin", "org", "policy", "unset", &sid, "soft-delete", "--json"]);
+    assert_eq!(unset["policies"], serde_json::json!([]));
+
+    // An ambiguous name is an error listing the candidates.
+    let twin = db.json(&["admin", "org", "create", "acme-eu", "--json"]);
+    let err = fails(db.cmd(&["admin", "token", "list", "--org", "acme-eu"]));
+    assert!(err.contains("the name 'acme-eu' is ambiguous: "), "{err}");
+    assert!(err.contains(&sid) && err.contains(twin["sid"].as_str().unwrap()), "{err}");
+    assert!(err.contains("name the organization by its sid"), "{err}");
+    let err = fails(db.cmd(&["admin", "token", "list", "--org", "nobody"]));
+    assert!(err.contains("no organization named 'nobody'"), "{err}");
+
+    // Tokens: optional expiry, shown with last use in the list.
+    let t = db.json(&["admin", "token", "create", "--org", &sid, "--expires-in", "90d", "--json"]);
+    let keys: Vec<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["id", "token", "org", "scopes", "name", "expires"]);
+    let err = fails(db.cmd(&["admin", "token", "create", "--org", &sid, "--expires-in", "soon"]));
+    assert!(err.contains("'soon' is not a lifetime"), "{err}");
+    let list = db.json(&["admin", "token", "list", "--org", &sid, "--json"]);
+    assert_eq!(list[0]["expires"], t["expires"]);
+    assert_eq!(list[0]["last_used"], Value::Null);
+    let out = db.cmd(&["admin", "token", "list", "--org", &sid]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text.lines().next(),
+        Some("ID\tNAME\tSCOPES\tCREATED\tEXPIRES\tLAST_USED"),
+        "{text}"
+    );
+
+    // Clients: listed (filtered by organization), never with secrets.
+    let c = db.json(&["admin", "client", "create", "--org", &sid, "--json"]);
+    let clients = db.json(&["admin", "client", "list", "--org", &sid, "--json"]);
+    assert_eq!(clients.as_array().unwrap().len(), 1);
+    assert_eq!(clients[0]["client_id"], c["client_id"]);
+    assert_eq!(clients[0]["orgs"], serde_json::json!([sid]));
+    assert!(!clients.to_string().contains(c["client_secret"].as_str().unwrap()));
+    let other =
+        db.json(&["admin", "client", "list", "--org", twin["sid"].as_str().unwrap(), "--json"]);
+    assert_eq!(other, serde_json::json!([]));
+
+    // Delete: nothing without --yes; refused while it holds resources unless --force.
+    let err = fails(db.cmd(&["admin", "org", "delete", &sid]));
+    assert!(
+        err.contains(&format!(
+            "deleting organization 'acme-eu' {sid} erases its 0 users, 0 groups, 1 tokens and the grants of 1 clients, for good; repeat with --yes"
+        )),
+        "{err}"
+    );
+    let gone = db.json(&["admin", "org", "delete", &sid, "--yes", "--json"]);
+    assert_eq!(
+        gone,
+        serde_json::json!({"sid": sid, "name": "acme-eu", "deleted": true, "users": 0, "groups": 0, "tokens": 1, "clients": 1})
+    );
+    assert_eq!(db.json(&["admin", "client", "list", "--json"]), serde_json::json!([]));
+    let orgs = db.json(&["admin", "org", "list", "--json"]);
+    assert_eq!(orgs.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn expired_tokens_are_rejected_past_the_cache_and_use_is_recorded() {
+    use crate::support::{req, send};
+    use http::Method;
+    let db = Db::new();
+    let org = db.json(&["admin", "org", "create", "exp", "--json"]);
+    let sid = scim_core::sid::OrganizationSid::parse(org["sid"].as_str().unwrap()).unwrap();
+    let registry = std::sync::Arc::new(scim_core::schema::Registry::builtin());
+    let store = scim_store::SeaStore::connect(&db.url(), registry.clone()).await.unwrap();
+    store.migrate().await.unwrap();
+    let store: std::sync::Arc<dyn scim_store::Store> = std::sync::Arc::new(store);
+    let secret = "expiring-token-0123456789";
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let rec = store
+        .create_token(scim_store::NewToken {
+            org: sid,
+            name: None,
+            scopes: scim_store::Scope::ALL.to_vec(),
+            secret_hash: scim_server::token::hash(secret),
+            expires: Some(expires.format(&time::format_description::well_known::Rfc3339).unwrap()),
+        })
+        .await
+        .unwrap();
+    // A long cache: expiry must still win.
+    let config =
+        scim_server::Config { auth_cache_ttl_ms: 60_000, ..scim_server::Config::default() };
+    let state = scim_server::AppState::new(store.clone(), registry, config.into());
+    let router = scim_server::router(state);
+    let get = || req(Method::GET, "/scim/v2/Users").bearer(secret).build();
+    assert_eq!(send(&router, get()).await.status, 200);
+    // The use is recorded in the background.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let tokens = store.tokens(sid).await.unwrap();
+        if tokens.iter().any(|t| t.id == rec.id && t.last_used.is_some()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "last_used never written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let wait = expires - time::OffsetDateTime::now_utc() + time::Duration::milliseconds(50);
+    tokio::time::sleep(Duration::from_millis(wait.whole_milliseconds().max(0) as u64)).await;
+    let r = send(&router, get()).await;
+    assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.bytes));
+}

@@ -158,6 +158,7 @@ impl TestApp {
                 name: Some("test".into()),
                 scopes: scopes.to_vec(),
                 secret_hash: scim_server::token::hash(&secret),
+                expires: None,
             })
             .await
             .unwrap();

@@ -78,6 +78,34 @@ impl Store for Switchable {
         self.check()?;
         self.inner.shared_secret(name).await
     }
+    async fn rename_organization(&self, org: OrganizationSid, name: &str) -> Result<bool> {
+        self.check()?;
+        self.inner.rename_organization(org, name).await
+    }
+    async fn set_policies(&self, org: OrganizationSid, policies: &[Policy]) -> Result<bool> {
+        self.check()?;
+        self.inner.set_policies(org, policies).await
+    }
+    async fn organization_contents(&self, org: OrganizationSid) -> Result<Option<OrgContents>> {
+        self.check()?;
+        self.inner.organization_contents(org).await
+    }
+    async fn delete_organization(
+        &self,
+        org: OrganizationSid,
+        only_if_empty: bool,
+    ) -> Result<OrgDeletion> {
+        self.check()?;
+        self.inner.delete_organization(org, only_if_empty).await
+    }
+    async fn touch_token(&self, id: &str, at: &str) -> Result<()> {
+        self.check()?;
+        self.inner.touch_token(id, at).await
+    }
+    async fn clients(&self) -> Result<Vec<ClientRecord>> {
+        self.check()?;
+        self.inner.clients().await
+    }
     async fn create(
         &self,
         org: OrganizationSid,

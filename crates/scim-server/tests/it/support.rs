@@ -48,9 +48,10 @@ pub async fn app_from(config: Config, registry: Registry) -> TestApp {
 impl TestApp {
     /// A token on `org` with `scopes`.
     pub async fn token(&self, org: OrganizationSid, scopes: &[Scope]) -> (String, String) {
-        let t = admin::create_token(self.state.store.as_ref(), org, scopes.to_vec(), None, None)
-            .await
-            .unwrap();
+        let t =
+            admin::create_token(self.state.store.as_ref(), org, scopes.to_vec(), None, None, None)
+                .await
+                .unwrap();
         (t.id, t.token)
     }
 
