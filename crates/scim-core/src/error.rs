@@ -142,6 +142,8 @@ error_codes! {
     InvalidSchemas = 35400, BAD_REQUEST, Some(ScimType::InvalidSyntax);
     /// A required attribute is missing.
     MissingAttribute = 36400, BAD_REQUEST, Some(ScimType::InvalidValue);
+    /// The query string has more parameters than the service accepts.
+    TooManyParameters = 37400, BAD_REQUEST, Some(ScimType::InvalidSyntax);
     /// No credential was sent.
     MissingCredential = 20401, UNAUTHORIZED, None;
     /// The credential is malformed, unknown, revoked or expired.
@@ -176,6 +178,8 @@ error_codes! {
     IdempotencyKeyReused = 20422, UNPROCESSABLE_ENTITY, None;
     /// The credential is over its rate limit.
     RateLimited = 20429, TOO_MANY_REQUESTS, None;
+    /// The request's headers are larger than the service accepts.
+    HeadersTooLarge = 20431, REQUEST_HEADER_FIELDS_TOO_LARGE, None;
     /// An unexpected server fault (a bug); the request id in the log tells which.
     Internal = 20500, INTERNAL_SERVER_ERROR, None;
     /// The operation is not supported (e.g. `/Me`).
@@ -184,6 +188,8 @@ error_codes! {
     Unavailable = 20503, SERVICE_UNAVAILABLE, None;
     /// The request took longer than the configured timeout.
     Timeout = 21503, SERVICE_UNAVAILABLE, None;
+    /// The process has as many connections open as it accepts.
+    Overloaded = 22503, SERVICE_UNAVAILABLE, None;
 }
 
 /// A SCIM error: what went wrong, and how it is answered on the wire.

@@ -81,6 +81,16 @@ pub struct Config {
     /// How long start-up keeps retrying a database that refuses or times out the
     /// connection, in seconds (0: try once). Other database errors fail at once.
     pub database_connect_timeout_secs: u64,
+    /// Longest time a client may take to send a request's headers, in seconds, counted
+    /// from when the connection is ready for it: also how long an idle keep-alive
+    /// connection stays open.
+    pub header_read_timeout_secs: u64,
+    /// Largest request head (request line and headers), in bytes: 431 beyond it.
+    pub max_header_bytes: usize,
+    /// Most query-string parameters a request may carry: 400 beyond it.
+    pub max_query_params: usize,
+    /// Most client connections open at once; one more gets 503 and is closed.
+    pub max_connections: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -111,6 +121,10 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("bootstrap_token", &self.bootstrap_token.as_ref().map(|_| "<redacted>"))
             .field("database_connect_timeout_secs", &self.database_connect_timeout_secs)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("max_query_params", &self.max_query_params)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -162,6 +176,10 @@ impl Default for Config {
             log_level: "info".into(),
             bootstrap_token: None,
             database_connect_timeout_secs: 60,
+            header_read_timeout_secs: 10,
+            max_header_bytes: 32 * 1024,
+            max_query_params: 64,
+            max_connections: 1024,
         }
     }
 }
@@ -273,6 +291,22 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_connect_timeout_secs: Option<u64>,
+    /// Time to send a request's headers, and to keep an idle connection open, seconds [env: SCIM_HEADER_READ_TIMEOUT_SECS] [default: 10]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Largest request head (request line and headers), bytes [env: SCIM_MAX_HEADER_BYTES] [default: 32768]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_header_bytes: Option<usize>,
+    /// Most query-string parameters per request [env: SCIM_MAX_QUERY_PARAMS] [default: 64]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_query_params: Option<usize>,
+    /// Most client connections open at once [env: SCIM_MAX_CONNECTIONS] [default: 1024]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
 }
 
 /// `SCIM_*` variables that are not options but are known: the configuration file's name
@@ -463,6 +497,15 @@ impl Config {
         }
         if self.rate_limit_per_second > 0 && self.rate_limit_burst == 0 {
             return bad("rate_limit_burst must be at least 1 when rate limiting is on");
+        }
+        if self.header_read_timeout_secs == 0 {
+            return bad("header_read_timeout_secs must be at least 1");
+        }
+        if self.max_header_bytes < 4096 {
+            return bad("max_header_bytes must be at least 4096");
+        }
+        if self.max_query_params == 0 || self.max_connections == 0 {
+            return bad("max_query_params and max_connections must be at least 1");
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

@@ -25,6 +25,7 @@ pub mod discovery;
 pub mod docs;
 pub mod error;
 pub mod handlers;
+pub mod listener;
 pub mod log;
 pub mod middleware;
 pub mod oauth;

@@ -575,21 +575,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     });
     tracing::info!(%addr, "listening");
-    // Small responses go out at once instead of waiting on Nagle's algorithm.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, scim_server::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = scim_server::listener::ConnLimits::from_config(&state.config);
+    scim_server::listener::serve(listener, scim_server::router(state), limits, shutdown_signal())
+        .await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Resolves on ctrl-c or SIGTERM; axum then stops accepting and lets in-flight requests
-/// finish.
+/// Resolves on ctrl-c or SIGTERM; the listener then stops accepting and lets in-flight
+/// requests finish.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -184,6 +184,9 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
     {
         return render(ScimError::new(ErrorCode::InvalidTrackingHeader, why), &ctx);
     }
+    if let Some(e) = check_head(&req, &state.config) {
+        return render(e, &ctx);
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -208,6 +211,36 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
         res.headers_mut().insert(ZUORA_TRACK_ID.clone(), t);
     }
     res
+}
+
+/// The request head's limits: total header size (431) and number of query parameters
+/// (400). hyper refuses heads over twice the header limit before they get here.
+fn check_head(req: &Request, config: &crate::config::Config) -> Option<ScimError> {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    // Each header as it travels: "name: value\r\n".
+    let header_bytes: usize =
+        req.headers().iter().map(|(n, v)| n.as_str().len() + v.as_bytes().len() + 4).sum();
+    if uri_len + header_bytes > config.max_header_bytes {
+        return Some(ScimError::new(
+            ErrorCode::HeadersTooLarge,
+            format!(
+                "the request line and headers are {} bytes, over the limit of {}",
+                uri_len + header_bytes,
+                config.max_header_bytes
+            ),
+        ));
+    }
+    let params = req.uri().query().map_or(0, |q| q.split('&').filter(|p| !p.is_empty()).count());
+    if params > config.max_query_params {
+        return Some(ScimError::new(
+            ErrorCode::TooManyParameters,
+            format!(
+                "the query string has {params} parameters, over the limit of {}",
+                config.max_query_params
+            ),
+        ));
+    }
+    None
 }
 
 /// Whether `Accept` admits `application/json` but not `application/scim+json` (nor a

@@ -14,6 +14,7 @@ mod entra;
 mod errors;
 mod groups;
 mod harness;
+mod hostile;
 mod idempotency;
 mod middleware;
 mod oauth;
