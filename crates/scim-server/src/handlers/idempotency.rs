@@ -1,8 +1,8 @@
 //! `Idempotency-Key` on POST and PATCH (`docs/http.md`), implemented once as a handler
 //! wrapper: [`idempotent`] turns any handler into one that honours the header.
 //!
-//! The request's fingerprint is the SHA-256 of its method, its family-relative path with
-//! the query string, and its body bytes. The first request with a key claims it in the
+//! The request's fingerprint is the SHA-256 of its route family, its method, its
+//! family-relative path with the query string, and its body bytes. The first request with a key claims it in the
 //! store, runs, and records its status, `Location`/`ETag`/`Content-Type` headers and body
 //! (a 5xx answer, or a request that never finishes, releases the key instead, so a retry
 //! runs again). A retry with the same key and fingerprint gets that answer again with
@@ -134,6 +134,9 @@ async fn claim(req: Request, state: &AppState, raw_key: &HeaderValue) -> Result<
     parts.extensions.insert(ctx.clone());
     let bytes = read_limited(body, state.config.max_body_bytes).await?;
     let mut h = Sha256::new();
+    // The family is part of the request: its answers differ (`Location`, error bodies).
+    h.update(ctx.family.label().as_bytes());
+    h.update([0]);
     h.update(parts.method.as_str().as_bytes());
     h.update([0]);
     let target = parts.uri.path_and_query().map_or_else(|| parts.uri.path(), |pq| pq.as_str());

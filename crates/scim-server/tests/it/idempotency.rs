@@ -45,6 +45,14 @@ async fn reuse_with_another_request_is_422() {
         .send()
         .await;
     r.expect(422);
+    // So is the same request through the other route family (its answer differs).
+    let r = app
+        .call_b("POST", "/Users")
+        .header("idempotency-key", "k-2")
+        .json(json!({"userName":"a@x.io"}))
+        .send()
+        .await;
+    r.expect(422);
 }
 
 #[tokio::test]
@@ -111,13 +119,13 @@ async fn keys_are_per_organization_and_need_auth() {
 async fn in_flight_key_is_409() {
     let app = TestApp::new().await;
     // Claim the key with the request's own fingerprint, as a first request still running
-    // would (SHA-256 over method, family-relative path and body).
+    // would (SHA-256 over family, method, family-relative path and body).
     let body = json!({"userName":"f@x.io"});
     let bytes = serde_json::to_vec(&body).unwrap();
     let fp: [u8; 32] = {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
-        h.update(b"POST\0/Users\0");
+        h.update(b"rfc\0POST\0/Users\0");
         h.update(&bytes);
         h.finalize().into()
     };
