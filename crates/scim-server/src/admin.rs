@@ -373,7 +373,10 @@ impl Bootstrapped {
 }
 
 /// On an empty database, creates organization `default` and a token with both scopes
-/// (its secret `chosen` when given, e.g. from `SCIM_BOOTSTRAP_TOKEN`); otherwise nothing.
+/// (its secret `chosen` when given, e.g. from `SCIM_BOOTSTRAP_TOKEN`), in one transaction;
+/// otherwise nothing. Replicas starting together on an empty database may all call it:
+/// exactly one creates them (the store's [`Store::bootstrap`]), and with a chosen secret
+/// that token is then valid on every replica.
 pub async fn bootstrap(
     store: &dyn Store,
     chosen: Option<&str>,
@@ -381,11 +384,23 @@ pub async fn bootstrap(
     if !store.organizations().await?.is_empty() {
         return Ok(None);
     }
-    let org = create_org(store, "default", &[]).await?;
-    let token =
-        create_token(store, org.sid, Scope::ALL.to_vec(), Some("bootstrap".into()), chosen, None)
-            .await?;
-    Ok(Some(Bootstrapped { org, token }))
+    let secret = match chosen {
+        Some(s) => s.to_owned(),
+        None => token::generate().map_err(|e| AdminError::Random(e.to_string()))?,
+    };
+    let created =
+        store.bootstrap("default", &Scope::ALL, Some("bootstrap"), token::hash(&secret)).await?;
+    Ok(created.map(|b| Bootstrapped {
+        org: OrgOut::from(&b.org),
+        token: TokenOut {
+            id: b.token.id,
+            token: secret,
+            org: b.org.sid,
+            scopes: b.token.scopes,
+            name: b.token.name,
+            expires: b.token.expires,
+        },
+    }))
 }
 
 /// `admin client create --json` output; the only place a client secret is shown.

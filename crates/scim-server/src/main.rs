@@ -40,10 +40,16 @@ enum Command {
     #[command(after_help = SERVE_HELP)]
     Serve(Box<ServeArgs>),
     /// Apply database migrations and exit (creates an SQLite file that does not exist).
+    /// Safe to run while other processes migrate or serve: migrations run under a
+    /// database lock.
     #[command(
-        after_help = "Example:\n  scim-server migrate --database-url mysql://scim:secret@db/scim"
+        after_help = "Examples:\n  scim-server migrate --database-url mysql://scim:secret@db/scim\n  scim-server migrate --status"
     )]
-    Migrate,
+    Migrate {
+        /// List the applied and pending migrations instead of applying them.
+        #[arg(long)]
+        status: bool,
+    },
     /// Administer organizations, tokens and clients. Never creates a database: an SQLite
     /// file that does not exist is an error.
     #[command(subcommand, after_help = ADMIN_HELP)]
@@ -322,10 +328,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Serve(_) => serve(config).await,
-        Command::Migrate => {
+        Command::Migrate { status: true } => {
+            init_logging(&Config { log_level: "warn".into(), ..config.clone() });
+            let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
+            let store = open_store(&config, registry, Missing::Refuse, false).await?;
+            say("status   migration")?;
+            for m in store.migration_status().await? {
+                say(&format!("{:<8} {}", if m.applied { "applied" } else { "pending" }, m.name))?;
+            }
+            Ok(())
+        }
+        Command::Migrate { status: false } => {
             init_logging(&config);
             let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
-            open_store(&config, registry, Missing::Create).await?;
+            open_store(&config, registry, Missing::Create, true).await?;
             eprintln!(
                 "migrations applied to {}",
                 scim_server::config::redact_url(&config.database_url)
@@ -336,8 +352,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // Admin output is for scripts: only warnings and errors reach stderr.
             init_logging(&Config { log_level: "warn".into(), ..config.clone() });
             let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
-            let store = open_store(&config, registry, Missing::Refuse).await?;
-            admin_command(store.as_ref(), cmd).await
+            let store = open_store(&config, registry, Missing::Refuse, true).await?;
+            admin_command(&store, cmd).await
         }
     }
 }
@@ -452,11 +468,14 @@ async fn probe(url: &str, limit: std::time::Duration) -> Result<(), String> {
 /// refuses or does not answer is retried (every 2 s, for `database_connect_timeout_secs`
 /// in total); any other failure (an unknown URL scheme, a database that does not exist,
 /// rejected credentials) is reported at once.
+/// Opens the database (retrying while it is unreachable, up to the configured time) and,
+/// with `migrate`, applies the pending migrations under the database's migration lock.
 async fn open_store(
     config: &Config,
     registry: Arc<scim_core::schema::Registry>,
     missing: Missing,
-) -> anyhow::Result<Arc<dyn Store>> {
+    migrate: bool,
+) -> anyhow::Result<scim_store::SeaStore> {
     let url = scim_server::config::redact_url(&config.database_url);
     let mut database_url = config.database_url.clone();
     if let Some(path) = scim_store::sqlite_path(&database_url) {
@@ -464,7 +483,7 @@ async fn open_store(
             Missing::Refuse if !path.exists() => {
                 let shown = std::path::absolute(&path).unwrap_or(path);
                 anyhow::bail!(
-                    "no SQLite database at {}: admin commands never create one. Check \
+                    "no SQLite database at {}: only serve and migrate create one. Check \
                      --database-url (or SCIM_DATABASE_URL, database_url in the configuration \
                      file); `scim-server migrate` creates a new database.",
                     shown.display()
@@ -497,14 +516,16 @@ async fn open_store(
                         opts.clone(),
                     )
                     .await?;
-                    store.migrate().await?;
+                    if migrate {
+                        store.migrate().await?;
+                    }
                     Ok::<_, scim_store::StoreError>(store)
                 }
                 .await
             }
         };
         match result {
-            Ok(store) => return Ok(Arc::new(store)),
+            Ok(store) => return Ok(store),
             Err(scim_store::StoreError::Unavailable(e))
                 if scim_store::sqlite_path(&database_url).is_none()
                     && started.elapsed() + RETRY_PAUSE < total =>
@@ -538,7 +559,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Held to the end of `serve`: dropping it writes out what is still queued.
     let _log = init_logging_to(&config, Some(LOG_QUEUE_LINES));
     let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
-    let store = open_store(&config, registry.clone(), Missing::Create).await?;
+    let store: Arc<dyn Store> =
+        Arc::new(open_store(&config, registry.clone(), Missing::Create, true).await?);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

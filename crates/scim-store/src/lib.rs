@@ -19,7 +19,7 @@ mod model;
 mod sea;
 
 pub use model::*;
-pub use sea::{MAX_KEY_CHARS, SeaStore, StoreOptions, sqlite_path};
+pub use sea::{MAX_KEY_CHARS, MigrationStatus, SeaStore, StoreOptions, sqlite_path};
 
 use async_trait::async_trait;
 use scim_core::schema::ResourceKind;
@@ -41,6 +41,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // ---- organizations -------------------------------------------------------------
     /// Creates an organization with a fresh sid.
     async fn create_organization(&self, name: &str, policies: &[Policy]) -> Result<Organization>;
+    /// The first start: when the database holds no organization, creates organization
+    /// `name` and a token with `scopes` whose secret hashes to `secret_hash`, in one
+    /// transaction. Of any number of processes calling it at the same moment (replicas
+    /// starting together), exactly one gets `Some`; the others, and every later call, get
+    /// `None` and create nothing.
+    async fn bootstrap(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+        token_name: Option<&str>,
+        secret_hash: [u8; 32],
+    ) -> Result<Option<Bootstrap>>;
     /// One organization.
     async fn organization(&self, org: OrganizationSid) -> Result<Option<Organization>>;
     /// Every organization, oldest first.

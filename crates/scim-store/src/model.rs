@@ -75,6 +75,15 @@ pub struct NewToken {
     pub expires: Option<String>,
 }
 
+/// What [`crate::Store::bootstrap`] created, when it was the caller that did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bootstrap {
+    /// The first organization.
+    pub org: Organization,
+    /// Its token.
+    pub token: TokenRecord,
+}
+
 /// A stored static bearer token (without its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {

@@ -155,6 +155,34 @@ fn migrate_applies_and_is_idempotent() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     assert_eq!(db.json(&["admin", "org", "list", "--json"]), serde_json::json!([]));
+    // `migrate --status` lists every migration with its state.
+    let out = db.cmd(&["migrate", "--status"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("status   migration"));
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.len() >= 3, "{text}");
+    assert!(rows.iter().all(|r| r.starts_with("applied  m")), "{text}");
+}
+
+/// Several processes migrating one database at once (replicas starting together, or
+/// `migrate` beside `serve`) all succeed and leave every migration applied once.
+#[test]
+fn concurrent_migrations_all_succeed() {
+    let db = Db::new();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            db.cmd(&["migrate"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = db.cmd(&["migrate", "--status"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("pending"), "{text}");
 }
 
 /// Kills a child that a failed assertion would otherwise leave running.
@@ -586,7 +614,7 @@ fn sqlite_files_are_created_by_serve_and_migrate_but_never_by_admin() {
     let dir_path = db.dir.join("typo.db");
     assert!(
         err.contains(&format!(
-            "scim-server: error: no SQLite database at {}: admin commands never create one.",
+            "scim-server: error: no SQLite database at {}: only serve and migrate create one.",
             dir_path.display()
         )) || err.contains(&format!("no SQLite database at {}:", path.display())),
         "{err}"

@@ -38,6 +38,16 @@ impl Store for Switchable {
         self.check()?;
         self.inner.create_organization(name, policies).await
     }
+    async fn bootstrap(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+        token_name: Option<&str>,
+        secret_hash: [u8; 32],
+    ) -> Result<Option<Bootstrap>> {
+        self.check()?;
+        self.inner.bootstrap(name, scopes, token_name, secret_hash).await
+    }
     async fn organization(&self, org: OrganizationSid) -> Result<Option<Organization>> {
         self.check()?;
         self.inner.organization(org).await

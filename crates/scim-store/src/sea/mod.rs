@@ -8,13 +8,16 @@ mod conn;
 mod cursor;
 mod dialect;
 mod migration;
+mod setup;
 mod sql;
 
+pub use setup::MigrationStatus;
+
 use crate::{
-    Change, ChangeOp, ChangeRecord, ClientRecord, IdempotencyBegin, IdempotentAnswer, MemberChange,
-    MemberKind, MemberRow, Modifier, NewClient, NewResource, NewToken, OrgContents, OrgDeletion,
-    Organization, Pagination, Policy, Query, RawPage, RawStored, ReadOptions, Result, Scope, Store,
-    StoreError, Stored, TokenRecord,
+    Bootstrap, Change, ChangeOp, ChangeRecord, ClientRecord, IdempotencyBegin, IdempotentAnswer,
+    MemberChange, MemberKind, MemberRow, Modifier, NewClient, NewResource, NewToken, OrgContents,
+    OrgDeletion, Organization, Pagination, Policy, Query, RawPage, RawStored, ReadOptions, Result,
+    Scope, Store, StoreError, Stored, TokenRecord,
 };
 use async_trait::async_trait;
 use conn::{Db, DbRow, Exec, ExecErr, Shape, Shapes, Txn};
@@ -29,7 +32,6 @@ use sea_orm::sea_query::{
     SelectStatement,
 };
 use sea_orm::{ConnectOptions, Database};
-use sea_orm_migration::MigratorTrait;
 use serde_json::{Map, Value};
 use sql::{KeyKind, SortKey, T, Translator, col};
 use std::collections::{HashMap, HashSet};
@@ -570,22 +572,6 @@ impl SeaStore {
                 .pragma("case_sensitive_like", "ON")
         });
         Database::connect(co).await.map_err(connect_err)
-    }
-
-    /// Applies every pending migration (idempotent).
-    pub async fn migrate(&self) -> Result<()> {
-        match &self.db {
-            Db::Sea(c) => migration::Migrator::up(c, None).await.map_err(db_err),
-            // sea-orm-migration runs on a sea-orm connection: open one for the duration.
-            #[cfg(feature = "sqlite")]
-            Db::Lite(_) => {
-                let opts = StoreOptions { max_connections: Some(1), ..self.opts.clone() };
-                let c = Self::sea_connect(&self.url, &opts).await?;
-                let done = migration::Migrator::up(&c, None).await.map_err(db_err);
-                let _ = c.close().await;
-                done
-            }
-        }
     }
 
     /// The schema registry the store translates filters with.
@@ -1479,21 +1465,17 @@ impl Store for SeaStore {
     }
 
     async fn create_organization(&self, name: &str, policies: &[Policy]) -> Result<Organization> {
-        let sid = OrganizationSid::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
-        let created = now();
-        let names: Vec<&str> = policies.iter().map(|p| p.name()).collect();
-        let mut ins = Q::insert();
-        ins.into_table("organizations")
-            .columns(["sid", "name", "policies", "created"])
-            .values([
-                Expr::val(sid.to_string()),
-                Expr::val(name),
-                Expr::val(serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())),
-                Expr::val(created.clone()),
-            ])
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        self.db.execute(&ins).await.map_err(db_err)?;
-        Ok(Organization { sid, name: name.to_owned(), policies: policies.to_vec(), created })
+        setup::insert_organization(&self.db, name, policies).await
+    }
+
+    async fn bootstrap(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+        token_name: Option<&str>,
+        secret_hash: [u8; 32],
+    ) -> Result<Option<Bootstrap>> {
+        self.bootstrap_once(name, scopes, token_name, secret_hash).await
     }
 
     async fn organization(&self, org: OrganizationSid) -> Result<Option<Organization>> {
@@ -1593,53 +1575,7 @@ impl Store for SeaStore {
     }
 
     async fn create_token(&self, new: NewToken) -> Result<TokenRecord> {
-        let id = format!("TK{}", random_hex()?);
-        let created = now();
-        let expires = match &new.expires {
-            Some(e) => Some(now_from(e).ok_or_else(|| {
-                invalid_value(format!("expires '{e}' is not an RFC 3339 timestamp"))
-            })?),
-            None => None,
-        };
-        let mut ins = Q::insert();
-        ins.into_table("tokens")
-            .columns([
-                "id",
-                "org",
-                "name",
-                "scopes",
-                "secret_hash",
-                "created",
-                "revoked",
-                "expires",
-            ])
-            .values([
-                Expr::val(id.clone()),
-                Expr::val(new.org.to_string()),
-                Expr::val(new.name.clone()),
-                Expr::val(scopes_json(&new.scopes)),
-                Expr::val(hex::encode(new.secret_hash)),
-                Expr::val(created.clone()),
-                Expr::val(false),
-                Expr::val(expires.clone()),
-            ])
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        self.db.execute(&ins).await.map_err(|e| {
-            if is_unique(&e) {
-                StoreError::Conflict { attribute: "token".into(), value: "(secret)".into() }
-            } else {
-                db_err(e)
-            }
-        })?;
-        Ok(TokenRecord {
-            id,
-            org: new.org,
-            name: new.name,
-            scopes: new.scopes,
-            created,
-            expires,
-            last_used: None,
-        })
+        setup::insert_token(&self.db, new).await
     }
 
     async fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>> {

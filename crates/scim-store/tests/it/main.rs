@@ -21,4 +21,5 @@ mod members;
 mod paging;
 mod query;
 mod resources;
+mod setup;
 mod support;

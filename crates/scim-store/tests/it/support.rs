@@ -88,27 +88,48 @@ enum Cleanup {
     Server { admin: String, db: String, pg: bool },
 }
 
-impl Env {
-    async fn new(backend: Backend, opts: StoreOptions) -> Env {
-        let (url, cleanup) = match backend {
-            Backend::SqliteFile => {
-                let path = std::env::temp_dir().join(format!("{}.db", rand_name()));
-                (format!("sqlite://{}?mode=rwc", path.display()), Cleanup::File(path))
-            }
-            Backend::SqliteMemory => ("sqlite::memory:".to_owned(), Cleanup::Memory),
-            Backend::Postgres | Backend::MySql => {
-                let pg = backend == Backend::Postgres;
-                let base = if pg { pg_url() } else { mysql_url() };
-                let admin = if pg { format!("{base}/postgres") } else { base.clone() };
-                let db = rand_name();
-                let conn = Database::connect(&admin).await.unwrap_or_else(|e| {
+/// A fresh, empty database (no schema) on `backend`, and how to drop it.
+pub struct EmptyDb {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+impl EmptyDb {
+    pub async fn new(backend: Backend) -> EmptyDb {
+        let (url, cleanup) = fresh(backend).await;
+        EmptyDb { url, cleanup }
+    }
+
+    pub async fn drop_db(&self) {
+        drop_db(&self.cleanup).await;
+    }
+}
+
+async fn fresh(backend: Backend) -> (String, Cleanup) {
+    match backend {
+        Backend::SqliteFile => {
+            let path = std::env::temp_dir().join(format!("{}.db", rand_name()));
+            (format!("sqlite://{}?mode=rwc", path.display()), Cleanup::File(path))
+        }
+        Backend::SqliteMemory => ("sqlite::memory:".to_owned(), Cleanup::Memory),
+        Backend::Postgres | Backend::MySql => {
+            let pg = backend == Backend::Postgres;
+            let base = if pg { pg_url() } else { mysql_url() };
+            let admin = if pg { format!("{base}/postgres") } else { base.clone() };
+            let db = rand_name();
+            let conn = Database::connect(&admin).await.unwrap_or_else(|e| {
                     panic!("{backend:?} is unreachable at {admin} ({e}); start it, or narrow the run with SCIM_TEST_BACKENDS=sqlite")
                 });
-                conn.execute_unprepared(&format!("CREATE DATABASE {db}")).await.unwrap();
-                conn.close().await.unwrap();
-                (format!("{base}/{db}"), Cleanup::Server { admin, db, pg })
-            }
-        };
+            conn.execute_unprepared(&format!("CREATE DATABASE {db}")).await.unwrap();
+            conn.close().await.unwrap();
+            (format!("{base}/{db}"), Cleanup::Server { admin, db, pg })
+        }
+    }
+}
+
+impl Env {
+    async fn new(backend: Backend, opts: StoreOptions) -> Env {
+        let (url, cleanup) = fresh(backend).await;
         let store = SeaStore::connect_with(&url, registry(), opts).await.unwrap();
         store.migrate().await.unwrap();
         // Migrations are idempotent.
@@ -132,23 +153,27 @@ impl Env {
     }
 
     async fn drop_db(&self) {
-        match &self.cleanup {
-            Cleanup::File(p) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
-                }
+        drop_db(&self.cleanup).await;
+    }
+}
+
+async fn drop_db(cleanup: &Cleanup) {
+    match cleanup {
+        Cleanup::File(p) => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
             }
-            Cleanup::Memory => {}
-            Cleanup::Server { admin, db, pg } => {
-                let conn = Database::connect(admin.as_str()).await.unwrap();
-                let sql = if *pg {
-                    format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-                } else {
-                    format!("DROP DATABASE IF EXISTS {db}")
-                };
-                conn.execute_unprepared(&sql).await.unwrap();
-                conn.close().await.unwrap();
-            }
+        }
+        Cleanup::Memory => {}
+        Cleanup::Server { admin, db, pg } => {
+            let conn = Database::connect(admin.as_str()).await.unwrap();
+            let sql = if *pg {
+                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            } else {
+                format!("DROP DATABASE IF EXISTS {db}")
+            };
+            conn.execute_unprepared(&sql).await.unwrap();
+            conn.close().await.unwrap();
         }
     }
 }

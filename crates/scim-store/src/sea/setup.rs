@@ -1,0 +1,258 @@
+//! Setting a database up so that any number of processes may do it at the same moment:
+//! migrations under a database-wide lock, and the first-start bootstrap (the first
+//! organization and its token) in one transaction that exactly one process wins.
+//!
+//! - Migrations: PostgreSQL takes a session advisory lock (`pg_advisory_lock`), MySQL a
+//!   named lock (`GET_LOCK`), each on a connection of its own that is closed afterwards (a
+//!   process that dies releases the lock with its connection); an SQLite file is locked
+//!   with an advisory file lock on the database file itself (`flock`, which SQLite's own
+//!   `fcntl` locks do not see). Whoever waits runs the migrator after the holder is done
+//!   and finds nothing pending.
+//! - Bootstrap: the transaction first inserts the `settings` row `bootstrap`. A concurrent
+//!   transaction's insert of the same key waits for the first to end and then fails on
+//!   the primary key (PostgreSQL, MySQL), or waits for the single writer (SQLite); the
+//!   loser creates nothing.
+
+use super::conn::Exec;
+use super::dialect::Dialect;
+use super::{SeaStore, StoreOptions, db_err, migration, now, now_from, random_hex, scopes_json};
+use crate::{Bootstrap, NewToken, Organization, Policy, Result, Scope, StoreError, TokenRecord};
+use scim_core::sid::OrganizationSid;
+use sea_orm::sea_query::{Expr, Query as Q};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm_migration::MigratorTrait;
+
+/// The advisory lock key of migrations on PostgreSQL (any constant the service owns).
+const PG_MIGRATION_LOCK: i64 = 0x5c1d_2c0a_0001;
+/// The named lock of migrations on MySQL.
+const MYSQL_MIGRATION_LOCK: &str = "scim-migrations";
+/// How long a MySQL process waits for another's migrations, in seconds.
+const MYSQL_LOCK_WAIT_SECS: u32 = 600;
+
+/// One migration and whether it has been applied (`migrate --status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// The migration's name.
+    pub name: String,
+    /// Whether the database has it.
+    pub applied: bool,
+}
+
+impl SeaStore {
+    /// Applies every pending migration (idempotent), under a database-wide lock, so that
+    /// processes starting together apply each migration once.
+    pub async fn migrate(&self) -> Result<()> {
+        // An in-memory database lives in the store's one connection, and is this
+        // process's alone.
+        if let super::conn::Db::Sea(c) = &self.db
+            && self.d == Dialect::Sqlite
+        {
+            return migration::Migrator::up(c, None).await.map_err(db_err);
+        }
+        // One sea-orm connection of its own: it holds the lock (PostgreSQL, MySQL) and
+        // runs the migrations, which on an inline SQLite store need a sea-orm connection.
+        let opts = StoreOptions { max_connections: Some(1), ..self.opts.clone() };
+        let c = Self::sea_connect(&self.url, &opts).await?;
+        let done = self.migrate_locked(&c).await;
+        let _ = c.close().await;
+        done
+    }
+
+    async fn migrate_locked(&self, c: &DatabaseConnection) -> Result<()> {
+        match self.d {
+            Dialect::Postgres => {
+                run(c, &format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})")).await?;
+                let done = migration::Migrator::up(c, None).await.map_err(db_err);
+                let _ = run(c, &format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})")).await;
+                done
+            }
+            Dialect::MySql => {
+                let got = c
+                    .query_one_raw(Statement::from_string(
+                        c.get_database_backend(),
+                        format!(
+                            "SELECT GET_LOCK('{MYSQL_MIGRATION_LOCK}', {MYSQL_LOCK_WAIT_SECS}) AS l"
+                        ),
+                    ))
+                    .await
+                    .map_err(db_err)?
+                    .and_then(|r| r.try_get::<Option<i64>>("", "l").ok().flatten());
+                if got != Some(1) {
+                    return Err(StoreError::Unavailable(format!(
+                        "another process held the migration lock for over \
+                         {MYSQL_LOCK_WAIT_SECS} s"
+                    )));
+                }
+                let done = migration::Migrator::up(c, None).await.map_err(db_err);
+                let _ = run(c, &format!("SELECT RELEASE_LOCK('{MYSQL_MIGRATION_LOCK}')")).await;
+                done
+            }
+            Dialect::Sqlite => {
+                let _lock = match super::sqlite_path(&self.url) {
+                    Some(path) => Some(lock_file(path).await?),
+                    // An in-memory database belongs to this process alone.
+                    None => None,
+                };
+                migration::Migrator::up(c, None).await.map_err(db_err)
+            }
+        }
+    }
+
+    /// Every migration the service knows, in order, and whether the database has it.
+    pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>> {
+        let applied = match &self.db {
+            super::conn::Db::Sea(c) if self.d == Dialect::Sqlite => applied(c).await,
+            _ => {
+                let opts = StoreOptions { max_connections: Some(1), ..self.opts.clone() };
+                let c = Self::sea_connect(&self.url, &opts).await?;
+                let applied = applied(&c).await;
+                let _ = c.close().await;
+                applied
+            }
+        };
+        Ok(migration::Migrator::migrations()
+            .iter()
+            .map(|m| MigrationStatus {
+                name: m.name().to_owned(),
+                applied: applied.iter().any(|a| a == m.name()),
+            })
+            .collect())
+    }
+
+    /// [`crate::Store::bootstrap`].
+    pub(super) async fn bootstrap_once(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+        token_name: Option<&str>,
+        secret_hash: [u8; 32],
+    ) -> Result<Option<Bootstrap>> {
+        let txn = self.begin().await?;
+        let mut claim = Q::insert();
+        claim
+            .into_table("settings")
+            .columns(["name", "value"])
+            .values([Expr::val("bootstrap"), Expr::val(now())])
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        match txn.execute(&claim).await {
+            Ok(_) => {}
+            // Another process bootstrapped (or is about to have): nothing to do.
+            Err(e) if e.is_unique() => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        }
+        let mut any = Q::select();
+        any.column("sid").from("organizations").limit(1);
+        if txn.query_one(&any).await.map_err(db_err)?.is_some() {
+            // A database set up before the claim row existed: keep the claim, create nothing.
+            txn.commit().await.map_err(db_err)?;
+            return Ok(None);
+        }
+        let org = insert_organization(&txn, name, &[]).await?;
+        let token = insert_token(
+            &txn,
+            NewToken {
+                org: org.sid,
+                name: token_name.map(str::to_owned),
+                scopes: scopes.to_vec(),
+                secret_hash,
+                expires: None,
+            },
+        )
+        .await?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(Some(Bootstrap { org, token }))
+    }
+}
+
+/// The names of the applied migrations (none before the migration table exists).
+async fn applied(c: &DatabaseConnection) -> Vec<String> {
+    match migration::Migrator::get_applied_migrations(c).await {
+        Ok(list) => list.iter().map(|m| m.name().to_owned()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Runs a statement whose rows do not matter.
+async fn run(c: &DatabaseConnection, sql: &str) -> Result<()> {
+    c.query_one_raw(Statement::from_string(c.get_database_backend(), sql.to_owned()))
+        .await
+        .map(|_| ())
+        .map_err(db_err)
+}
+
+/// Waits for an exclusive advisory lock on the SQLite file `path` (on a blocking thread).
+async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+        f.lock()?;
+        Ok::<_, std::io::Error>(f)
+    })
+    .await
+    .map_err(|e| StoreError::Internal(e.to_string()))?
+    .map_err(|e| StoreError::Internal(format!("cannot lock the database file: {e}")))
+}
+
+/// Inserts an organization with a fresh sid.
+pub(super) async fn insert_organization<C: Exec>(
+    c: &C,
+    name: &str,
+    policies: &[Policy],
+) -> Result<Organization> {
+    let sid = OrganizationSid::generate().map_err(|e| StoreError::Internal(e.to_string()))?;
+    let created = now();
+    let names: Vec<&str> = policies.iter().map(|p| p.name()).collect();
+    let mut ins = Q::insert();
+    ins.into_table("organizations")
+        .columns(["sid", "name", "policies", "created"])
+        .values([
+            Expr::val(sid.to_string()),
+            Expr::val(name),
+            Expr::val(serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())),
+            Expr::val(created.clone()),
+        ])
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    c.execute(&ins).await.map_err(db_err)?;
+    Ok(Organization { sid, name: name.to_owned(), policies: policies.to_vec(), created })
+}
+
+/// Inserts a static bearer token.
+pub(super) async fn insert_token<C: Exec>(c: &C, new: NewToken) -> Result<TokenRecord> {
+    let id = format!("TK{}", random_hex()?);
+    let created = now();
+    let expires = match &new.expires {
+        Some(e) => Some(now_from(e).ok_or_else(|| {
+            super::invalid_value(format!("expires '{e}' is not an RFC 3339 timestamp"))
+        })?),
+        None => None,
+    };
+    let mut ins = Q::insert();
+    ins.into_table("tokens")
+        .columns(["id", "org", "name", "scopes", "secret_hash", "created", "revoked", "expires"])
+        .values([
+            Expr::val(id.clone()),
+            Expr::val(new.org.to_string()),
+            Expr::val(new.name.clone()),
+            Expr::val(scopes_json(&new.scopes)),
+            Expr::val(hex::encode(new.secret_hash)),
+            Expr::val(created.clone()),
+            Expr::val(false),
+            Expr::val(expires.clone()),
+        ])
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    c.execute(&ins).await.map_err(|e| {
+        if e.is_unique() {
+            StoreError::Conflict { attribute: "token".into(), value: "(secret)".into() }
+        } else {
+            db_err(e)
+        }
+    })?;
+    Ok(TokenRecord {
+        id,
+        org: new.org,
+        name: new.name,
+        scopes: new.scopes,
+        created,
+        expires,
+        last_used: None,
+    })
+}
