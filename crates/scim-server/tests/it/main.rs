@@ -8,6 +8,8 @@
 mod auth;
 mod bulk;
 mod cli;
+mod client;
+mod client_props;
 mod contract;
 mod discovery;
 mod entra;
