@@ -12,7 +12,16 @@ use std::time::{Duration, SystemTime};
 
 /// How the client retries. [`RetryPolicy::default`]: 3 retries, 200 ms base delay,
 /// 10 s cap per delay, `Retry-After` honoured up to 60 s.
+///
+/// ```
+/// use std::time::Duration;
+/// let policy = scim_client::RetryPolicy::default()
+///     .max_retries(5)
+///     .base_delay(Duration::from_millis(100));
+/// assert_eq!(policy.max_retries, 5);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt; 0 turns retries off (and with them the generated
     /// `Idempotency-Key`).
@@ -41,6 +50,34 @@ impl RetryPolicy {
     /// No retries.
     pub fn none() -> Self {
         Self { max_retries: 0, ..Self::default() }
+    }
+
+    /// With `n` retries after the first attempt.
+    #[must_use]
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// With this first backoff bound.
+    #[must_use]
+    pub fn base_delay(mut self, d: Duration) -> Self {
+        self.base_delay = d;
+        self
+    }
+
+    /// With this largest backoff delay.
+    #[must_use]
+    pub fn max_delay(mut self, d: Duration) -> Self {
+        self.max_delay = d;
+        self
+    }
+
+    /// With this longest `Retry-After` honoured.
+    #[must_use]
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
     }
 
     /// Whether retries are on.

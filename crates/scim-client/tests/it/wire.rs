@@ -28,7 +28,7 @@ fn scim(status: StatusCode, body: &'static str) -> Response {
 }
 
 fn fast_retries() -> RetryPolicy {
-    RetryPolicy { base_delay: Duration::from_millis(5), ..RetryPolicy::default() }
+    RetryPolicy::default().base_delay(Duration::from_millis(5))
 }
 
 #[derive(Default)]
