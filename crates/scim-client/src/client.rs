@@ -2,12 +2,10 @@
 
 use crate::auth::{Auth, OAuthClient, mark_sensitive};
 use crate::error::{Error, Result};
-use crate::resources::Resources;
 use crate::retry::RetryPolicy;
 use crate::transport::Inner;
 use http::HeaderValue;
 use reqwest::Url;
-use scim_core::resource::{Group, User};
 use scim_core::sid::OrganizationSid;
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,23 +80,6 @@ impl Client {
     /// The base URL requests are made below.
     pub fn base_url(&self) -> &Url {
         &self.inner.base
-    }
-
-    /// Users at `/Users`, as [`User`] views.
-    pub fn users(&self) -> Resources<User> {
-        Resources::new(self.clone(), "Users")
-    }
-
-    /// Groups at `/Groups`, as [`Group`] views.
-    pub fn groups(&self) -> Resources<Group> {
-        Resources::new(self.clone(), "Groups")
-    }
-
-    /// The resources at any endpoint (`"Users"`, `"Devices"`, ...), as any type that
-    /// serializes to and from the resource's JSON: a typed view, or the generic
-    /// [`Resource`](scim_core::resource::Resource), which keeps every attribute and extension.
-    pub fn resources<T>(&self, endpoint: &str) -> Resources<T> {
-        Resources::new(self.clone(), endpoint.trim_matches('/'))
     }
 }
 

@@ -62,6 +62,7 @@
 
 mod auth;
 pub mod bulk;
+mod capabilities;
 mod client;
 mod discovery;
 pub mod error;
@@ -73,8 +74,8 @@ mod retry;
 mod transport;
 
 pub use bulk::BulkBuilder;
+pub use capabilities::Capabilities;
 pub use client::{Client, ClientBuilder};
-pub use discovery::Capabilities;
 pub use error::{ApiError, Error, Result, TransportKind};
 pub use query::Query;
 pub use resources::{Conditional, Resources, Tagged};

@@ -1,7 +1,7 @@
 //! The `list` stream: index pages (RFC 7644 3.4.2.4) or RFC 9865 cursors.
 
+use crate::capabilities::Capabilities;
 use crate::client::Client;
-use crate::discovery::{Capabilities, check_query};
 use crate::error::{Error, Result};
 use crate::query::Query;
 use crate::transport::Req;
@@ -90,7 +90,7 @@ fn start(s: &mut State, caps: Option<Arc<Capabilities>>) -> Result<()> {
         s.next = Next::Index(s.query.start_index.unwrap_or(1).max(1));
         return Ok(());
     };
-    check_query(&caps, &s.query)?;
+    caps.check_query(&s.query)?;
     if let Some(max) = caps.max_page_size() {
         s.query.count = Some(s.query.count.map_or(max, |c| c.min(max)));
     }

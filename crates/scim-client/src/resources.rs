@@ -9,6 +9,7 @@ use crate::transport::{Req, Resp};
 use futures::stream::BoxStream;
 use http::{Method, header};
 use scim_core::message::{ListResponse, PATCH_OP, PatchOperation, PatchRequest};
+use scim_core::resource::{Group, User};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -52,6 +53,25 @@ pub struct Resources<T> {
 impl<T> Clone for Resources<T> {
     fn clone(&self) -> Self {
         Self { client: self.client.clone(), endpoint: self.endpoint.clone(), _type: PhantomData }
+    }
+}
+
+impl Client {
+    /// Users at `/Users`, as [`User`] views.
+    pub fn users(&self) -> Resources<User> {
+        Resources::new(self.clone(), "Users")
+    }
+
+    /// Groups at `/Groups`, as [`Group`] views.
+    pub fn groups(&self) -> Resources<Group> {
+        Resources::new(self.clone(), "Groups")
+    }
+
+    /// The resources at any endpoint (`"Users"`, `"Devices"`, ...), as any type that
+    /// serializes to and from the resource's JSON: a typed view, or the generic
+    /// [`Resource`](scim_core::resource::Resource), which keeps every attribute and extension.
+    pub fn resources<T>(&self, endpoint: &str) -> Resources<T> {
+        Resources::new(self.clone(), endpoint.trim_matches('/'))
     }
 }
 

@@ -2,7 +2,7 @@
 //! error answer, and a `tracing` span per request.
 
 use crate::auth::Auth;
-use crate::discovery::Capabilities;
+use crate::capabilities::Capabilities;
 use crate::error::{ApiError, Error, Result};
 use crate::retry::{self, RetryPolicy};
 use bytes::Bytes;
