@@ -81,6 +81,9 @@ pub struct Config {
     /// How long start-up keeps retrying a database that refuses or times out the
     /// connection, in seconds (0: try once). Other database errors fail at once.
     pub database_connect_timeout_secs: u64,
+    /// How long a request waits for a database connection before it is answered 503, in
+    /// milliseconds; also the deadline of `/readyz`.
+    pub database_acquire_timeout_ms: u64,
     /// Longest time a client may take to send a request's headers, in seconds, counted
     /// from when the connection is ready for it: also how long an idle keep-alive
     /// connection stays open.
@@ -121,6 +124,7 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("bootstrap_token", &self.bootstrap_token.as_ref().map(|_| "<redacted>"))
             .field("database_connect_timeout_secs", &self.database_connect_timeout_secs)
+            .field("database_acquire_timeout_ms", &self.database_acquire_timeout_ms)
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("max_header_bytes", &self.max_header_bytes)
             .field("max_query_params", &self.max_query_params)
@@ -176,6 +180,7 @@ impl Default for Config {
             log_level: "info".into(),
             bootstrap_token: None,
             database_connect_timeout_secs: 60,
+            database_acquire_timeout_ms: 1000,
             header_read_timeout_secs: 10,
             max_header_bytes: 32 * 1024,
             max_query_params: 64,
@@ -291,6 +296,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_connect_timeout_secs: Option<u64>,
+    /// How long a request waits for a database connection before a 503, ms; also the /readyz deadline [env: SCIM_DATABASE_ACQUIRE_TIMEOUT_MS] [default: 1000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_acquire_timeout_ms: Option<u64>,
     /// Time to send a request's headers, and to keep an idle connection open, seconds [env: SCIM_HEADER_READ_TIMEOUT_SECS] [default: 10]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -497,6 +506,9 @@ impl Config {
         }
         if self.rate_limit_per_second > 0 && self.rate_limit_burst == 0 {
             return bad("rate_limit_burst must be at least 1 when rate limiting is on");
+        }
+        if !(50..=60_000).contains(&self.database_acquire_timeout_ms) {
+            return bad("database_acquire_timeout_ms must be 50 to 60000");
         }
         if self.header_read_timeout_secs == 0 {
             return bad("header_read_timeout_secs must be at least 1");

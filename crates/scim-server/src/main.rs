@@ -498,6 +498,7 @@ async fn open_store(
     let opts = scim_store::StoreOptions {
         cursor_ttl: std::time::Duration::from_secs(config.cursor_timeout_secs),
         scan_timeout: Some(config.request_timeout()),
+        acquire_timeout: std::time::Duration::from_millis(config.database_acquire_timeout_ms),
         ..scim_store::StoreOptions::default()
     };
     let total = std::time::Duration::from_secs(config.database_connect_timeout_secs);

@@ -29,12 +29,17 @@ async fn healthz() -> Response {
     json_response(StatusCode::OK, br#"{"status":"ok"}"#.to_vec())
 }
 
+/// Ready when the database answers within `database_acquire_timeout_ms` (a load balancer's
+/// health check must not hang on a dead database).
 async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError> {
-    state.store.ping().await.map_err(|e| {
-        tracing::warn!(error = %e, "readiness check failed");
-        ApiError::new(ErrorCode::Unavailable, "the database is unreachable; retry later")
-    })?;
-    Ok(json_response(StatusCode::OK, br#"{"status":"ready"}"#.to_vec()))
+    let deadline = std::time::Duration::from_millis(state.config.database_acquire_timeout_ms);
+    let why = match tokio::time::timeout(deadline, state.store.ping()).await {
+        Ok(Ok(())) => return Ok(json_response(StatusCode::OK, br#"{"status":"ready"}"#.to_vec())),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} ms", deadline.as_millis()),
+    };
+    tracing::warn!(error = %why, "readiness check failed");
+    Err(ApiError::new(ErrorCode::Unavailable, "the database is unreachable; retry later"))
 }
 
 /// The process-wide Prometheus recorder, installed on first use.

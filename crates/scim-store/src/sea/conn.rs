@@ -54,6 +54,8 @@ pub(crate) enum ExecErr {
     Lite(rusqlite::Error),
     /// A value that could not be bound or read.
     Value(String),
+    /// Not tried: the database was found unreachable moments ago (see `breaker`).
+    Unreachable,
 }
 
 impl From<DbErr> for ExecErr {
@@ -76,6 +78,9 @@ impl std::fmt::Display for ExecErr {
             #[cfg(feature = "sqlite")]
             ExecErr::Lite(e) => e.fmt(f),
             ExecErr::Value(m) => f.write_str(m),
+            ExecErr::Unreachable => {
+                f.write_str("the database was unreachable moments ago; not retried yet")
+            }
         }
     }
 }
@@ -93,13 +98,24 @@ impl ExecErr {
             ),
             #[cfg(feature = "sqlite")]
             ExecErr::Lite(_) => false,
-            ExecErr::Value(_) => false,
+            ExecErr::Value(_) | ExecErr::Unreachable => false,
         }
     }
 
-    /// An SQLite statement stopped by its time limit (see `lite::Pool::with_scan_limit`).
+    /// A statement stopped by its time limit: on SQLite by `lite::Pool::with_scan_limit`,
+    /// on PostgreSQL by `statement_timeout` (SQLSTATE 57014), on MariaDB by
+    /// `max_statement_time` (error 1969), on MySQL by `max_execution_time` (3024).
     pub(crate) fn is_interrupted(&self) -> bool {
         match self {
+            ExecErr::Sea(DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s)))
+            | ExecErr::Sea(DbErr::Query(sea_orm::RuntimeErr::SqlxError(s))) => match &**s {
+                sea_orm::sqlx::Error::Database(d) => {
+                    matches!(d.code().as_deref(), Some("57014" | "70100"))
+                        || d.message().contains("max_statement_time")
+                        || d.message().contains("maximum statement execution time")
+                }
+                _ => false,
+            },
             #[cfg(feature = "sqlite")]
             ExecErr::Lite(rusqlite::Error::SqliteFailure(f, _)) => {
                 f.code == rusqlite::ErrorCode::OperationInterrupted
@@ -111,6 +127,7 @@ impl ExecErr {
     /// The database could not be reached (as opposed to a statement that failed).
     pub(crate) fn is_unavailable(&self) -> bool {
         match self {
+            ExecErr::Unreachable => true,
             ExecErr::Sea(e) => match e {
                 DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
                 DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s))
@@ -376,11 +393,36 @@ async fn sea_exec<C: ConnectionTrait>(c: &C, s: &dyn StatementBuilder) -> Result
     Ok(Done { rows: c.execute(&Built(s)).await?.rows_affected() })
 }
 
+/// A sea-orm pool behind a circuit breaker (see `breaker`).
+#[derive(Debug)]
+pub(crate) struct SeaPool {
+    pub(crate) conn: DatabaseConnection,
+    breaker: super::breaker::Breaker,
+}
+
+impl SeaPool {
+    pub(crate) fn new(conn: DatabaseConnection) -> Self {
+        Self { conn, breaker: super::breaker::Breaker::default() }
+    }
+
+    /// Runs `call` unless the breaker is open, and tells the breaker whether it reached
+    /// the database.
+    async fn guard<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, ExecErr>>,
+    ) -> Result<T, ExecErr> {
+        let ticket = self.breaker.admit().ok_or(ExecErr::Unreachable)?;
+        let r = call.await;
+        ticket.finish(!matches!(&r, Err(e) if e.is_unavailable()));
+        r
+    }
+}
+
 /// The store's database.
 #[derive(Debug)]
 pub(crate) enum Db {
     /// Through sea-orm.
-    Sea(DatabaseConnection),
+    Sea(SeaPool),
     /// An SQLite file, run inline (module docs).
     #[cfg(feature = "sqlite")]
     Lite(lite::Pool),
@@ -399,15 +441,20 @@ impl Db {
     /// Starts a transaction that writes (on SQLite: `BEGIN IMMEDIATE`).
     pub(crate) async fn begin(&self) -> Result<Txn, ExecErr> {
         match self {
-            Db::Sea(c) => {
+            Db::Sea(p) => {
+                let c = &p.conn;
                 let sqlite = c.get_database_backend() == DbBackend::Sqlite;
-                let t = c
-                    .begin_with_options(sea_orm::TransactionOptions {
-                        isolation_level: None,
-                        access_mode: None,
-                        // A write transaction from the start: no deadlock upgrading a lock.
-                        sqlite_transaction_mode: sqlite
-                            .then_some(sea_orm::SqliteTransactionMode::Immediate),
+                let t = p
+                    .guard(async {
+                        Ok(c.begin_with_options(sea_orm::TransactionOptions {
+                            isolation_level: None,
+                            access_mode: None,
+                            // A write transaction from the start: no deadlock upgrading a
+                            // lock.
+                            sqlite_transaction_mode: sqlite
+                                .then_some(sea_orm::SqliteTransactionMode::Immediate),
+                        })
+                        .await?)
                     })
                     .await?;
                 Ok(Txn::Sea(t))
@@ -428,7 +475,7 @@ impl Db {
         long: bool,
     ) -> Result<Vec<DbRow>, ExecErr> {
         match self {
-            Db::Sea(c) => sea_all(c, s).await,
+            Db::Sea(p) => p.guard(sea_all(&p.conn, s)).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => {
                 let _slot = p.scan_slot(long).await?;
@@ -444,7 +491,7 @@ impl Db {
         long: bool,
     ) -> Result<Option<DbRow>, ExecErr> {
         match self {
-            Db::Sea(c) => sea_one(c, s).await,
+            Db::Sea(p) => p.guard(sea_one(&p.conn, s)).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => {
                 let _slot = p.scan_slot(long).await?;
@@ -457,7 +504,7 @@ impl Db {
     /// Checks that the database answers.
     pub(crate) async fn ping(&self) -> Result<(), ExecErr> {
         match self {
-            Db::Sea(c) => Ok(c.ping().await?),
+            Db::Sea(p) => p.guard(async { Ok(p.conn.ping().await?) }).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => p.ping(),
         }
@@ -468,7 +515,7 @@ impl Db {
 impl Exec for Db {
     async fn query_one(&self, s: &dyn StatementBuilder) -> Result<Option<DbRow>, ExecErr> {
         match self {
-            Db::Sea(c) => sea_one(c, s).await,
+            Db::Sea(p) => p.guard(sea_one(&p.conn, s)).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => p.read(|c| lite::query(c, s, true)).map(|mut v| v.pop()),
         }
@@ -476,7 +523,7 @@ impl Exec for Db {
 
     async fn query_all(&self, s: &dyn StatementBuilder) -> Result<Vec<DbRow>, ExecErr> {
         match self {
-            Db::Sea(c) => sea_all(c, s).await,
+            Db::Sea(p) => p.guard(sea_all(&p.conn, s)).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => p.read(|c| lite::query(c, s, false)),
         }
@@ -484,7 +531,7 @@ impl Exec for Db {
 
     async fn execute(&self, s: &dyn StatementBuilder) -> Result<Done, ExecErr> {
         match self {
-            Db::Sea(c) => sea_exec(c, s).await,
+            Db::Sea(p) => p.guard(sea_exec(&p.conn, s)).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => p.write(s).await,
         }

@@ -4,6 +4,7 @@
 //! [`dialect`], the filter and sort translation in [`sql`], the data layout and its
 //! migrations in [`migration`], RFC 9865 cursors in [`cursor`].
 
+mod breaker;
 mod conn;
 mod cursor;
 mod dialect;
@@ -61,7 +62,10 @@ pub struct StoreOptions {
     pub max_connections: Option<u32>,
     /// How long an RFC 9865 cursor stays valid (default 10 minutes).
     pub cursor_ttl: Duration,
-    /// How long to wait for a pooled connection before reporting the database unavailable.
+    /// How long to wait for a pooled connection before reporting the database unavailable
+    /// (default 1 s: with the database gone, a request fails fast instead of holding its
+    /// client; after one such failure the store fails every call at once for a moment,
+    /// then probes, see `breaker`).
     pub acquire_timeout: Duration,
     /// On an SQLite file, a long read (a search no selective index serves, a `COUNT`) is
     /// stopped after this long and answers a SCIM timeout error (default: no limit; the
@@ -75,7 +79,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: None,
             cursor_ttl: Duration::from_secs(600),
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(1),
             scan_timeout: None,
         }
     }
@@ -128,6 +132,7 @@ impl Stats {
     fn wrote(self: &Arc<Self>, db: &Db, rows: u64) {
         use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
         let Db::Sea(conn) = db else { return };
+        let conn = &conn.conn;
         if conn.get_database_backend() != sea_orm::DbBackend::Postgres || rows == 0 {
             return;
         }
@@ -537,7 +542,7 @@ impl SeaStore {
         let db = Self::sea_connect(url, &opts).await?;
         let d = Dialect::of(sea_orm::ConnectionTrait::get_database_backend(&db));
         Ok(SeaStore {
-            db: Db::Sea(db),
+            db: Db::Sea(conn::SeaPool::new(db)),
             url: url.to_owned(),
             registry,
             d,
@@ -553,6 +558,28 @@ impl SeaStore {
     async fn sea_connect(url: &str, opts: &StoreOptions) -> Result<sea_orm::DatabaseConnection> {
         let mut co = ConnectOptions::new(url.to_owned());
         co.sqlx_logging(false).acquire_timeout(opts.acquire_timeout);
+        if let Some(limit) = opts.scan_timeout {
+            // A statement still running past the request's own timeout is stopped by the
+            // database (as SQLite's progress handler does): PostgreSQL's statement_timeout,
+            // MariaDB's max_statement_time, MySQL's max_execution_time.
+            co.statement_timeout(limit);
+            #[cfg(feature = "mysql")]
+            co.map_sqlx_mysql_pool_opts(move |o| {
+                o.after_connect(move |c, _| {
+                    Box::pin(async move {
+                        use sea_orm::sqlx::{AssertSqlSafe, Executor as _};
+                        let mariadb =
+                            format!("SET SESSION max_statement_time = {}", limit.as_secs_f64());
+                        let mysql =
+                            format!("SET SESSION max_execution_time = {}", limit.as_millis());
+                        if c.execute(AssertSqlSafe(mariadb)).await.is_err() {
+                            let _ = c.execute(AssertSqlSafe(mysql)).await;
+                        }
+                        Ok(())
+                    })
+                })
+            });
+        }
         let sqlite = url.starts_with("sqlite:");
         let memory = sqlite && (url.contains(":memory:") || url.contains("mode=memory"));
         if memory {

@@ -44,14 +44,16 @@ impl SeaStore {
     pub async fn migrate(&self) -> Result<()> {
         // An in-memory database lives in the store's one connection, and is this
         // process's alone.
-        if let super::conn::Db::Sea(c) = &self.db
+        if let super::conn::Db::Sea(p) = &self.db
             && self.d == Dialect::Sqlite
         {
-            return migration::Migrator::up(c, None).await.map_err(db_err);
+            return migration::Migrator::up(&p.conn, None).await.map_err(db_err);
         }
         // One sea-orm connection of its own: it holds the lock (PostgreSQL, MySQL) and
         // runs the migrations, which on an inline SQLite store need a sea-orm connection.
-        let opts = StoreOptions { max_connections: Some(1), ..self.opts.clone() };
+        // No statement time limit: building an index on a large table takes its time.
+        let opts =
+            StoreOptions { max_connections: Some(1), scan_timeout: None, ..self.opts.clone() };
         let c = Self::sea_connect(&self.url, &opts).await?;
         let done = self.migrate_locked(&c).await;
         let _ = c.close().await;
@@ -101,7 +103,7 @@ impl SeaStore {
     /// Every migration the service knows, in order, and whether the database has it.
     pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>> {
         let applied = match &self.db {
-            super::conn::Db::Sea(c) if self.d == Dialect::Sqlite => applied(c).await,
+            super::conn::Db::Sea(p) if self.d == Dialect::Sqlite => applied(&p.conn).await,
             _ => {
                 let opts = StoreOptions { max_connections: Some(1), ..self.opts.clone() };
                 let c = Self::sea_connect(&self.url, &opts).await?;

@@ -18,6 +18,7 @@
 mod batch;
 mod credentials;
 mod members;
+mod outage;
 mod paging;
 mod query;
 mod resources;
