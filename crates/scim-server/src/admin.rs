@@ -389,7 +389,7 @@ pub async fn bootstrap(
         None => token::generate().map_err(|e| AdminError::Random(e.to_string()))?,
     };
     let created =
-        store.bootstrap("default", &Scope::ALL, Some("bootstrap"), token::hash(&secret)).await?;
+        store.bootstrap("default", Scope::ALL, Some("bootstrap"), token::hash(&secret)).await?;
     Ok(created.map(|b| Bootstrapped {
         org: OrgOut::from(&b.org),
         token: TokenOut {

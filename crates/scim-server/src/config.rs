@@ -84,6 +84,10 @@ pub struct Config {
     /// How long a request waits for a database connection before it is answered 503, in
     /// milliseconds; also the deadline of `/readyz`.
     pub database_acquire_timeout_ms: u64,
+    /// Days of change log kept (0: kept whatever its age).
+    pub change_log_retention_days: u64,
+    /// Change-log rows kept at most, the newest (0: no count limit).
+    pub change_log_max_rows: u64,
     /// Longest time a client may take to send a request's headers, in seconds, counted
     /// from when the connection is ready for it: also how long an idle keep-alive
     /// connection stays open.
@@ -125,6 +129,8 @@ impl std::fmt::Debug for Config {
             .field("bootstrap_token", &self.bootstrap_token.as_ref().map(|_| "<redacted>"))
             .field("database_connect_timeout_secs", &self.database_connect_timeout_secs)
             .field("database_acquire_timeout_ms", &self.database_acquire_timeout_ms)
+            .field("change_log_retention_days", &self.change_log_retention_days)
+            .field("change_log_max_rows", &self.change_log_max_rows)
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("max_header_bytes", &self.max_header_bytes)
             .field("max_query_params", &self.max_query_params)
@@ -181,6 +187,8 @@ impl Default for Config {
             bootstrap_token: None,
             database_connect_timeout_secs: 60,
             database_acquire_timeout_ms: 1000,
+            change_log_retention_days: 7,
+            change_log_max_rows: 1_000_000,
             header_read_timeout_secs: 10,
             max_header_bytes: 32 * 1024,
             max_query_params: 64,
@@ -300,6 +308,14 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_acquire_timeout_ms: Option<u64>,
+    /// Days of change log kept; 0 = any age [env: SCIM_CHANGE_LOG_RETENTION_DAYS] [default: 7]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_log_retention_days: Option<u64>,
+    /// Change-log rows kept at most, the newest; 0 = no limit [env: SCIM_CHANGE_LOG_MAX_ROWS] [default: 1000000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_log_max_rows: Option<u64>,
     /// Time to send a request's headers, and to keep an idle connection open, seconds [env: SCIM_HEADER_READ_TIMEOUT_SECS] [default: 10]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -446,6 +462,16 @@ pub fn check_log_filter(filter: &str) -> Result<(), String> {
 }
 
 impl Config {
+    /// What the background pruning keeps (`scim_store::Store::prune`).
+    pub fn retention(&self) -> scim_store::Retention {
+        let days = i64::try_from(self.change_log_retention_days.min(36_500)).unwrap_or(36_500);
+        scim_store::Retention {
+            change_log_max_age: (days > 0).then(|| time::Duration::days(days)),
+            change_log_max_rows: (self.change_log_max_rows > 0).then_some(self.change_log_max_rows),
+            ..scim_store::Retention::default()
+        }
+    }
+
     /// Loads defaults, then the TOML file (`path`, or `scim.toml` when it exists), then
     /// `SCIM_*` variables, then `overrides`, and validates the result.
     pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
@@ -590,6 +616,17 @@ mod tests {
     fn redacts_passwords() {
         assert_eq!(redact_url("postgres://u:secret@db:5432/x"), "postgres://u:***@db:5432/x");
         assert_eq!(redact_url("sqlite://scim.db?mode=rwc"), "sqlite://scim.db?mode=rwc");
+    }
+
+    #[test]
+    fn retention_zero_means_no_limit() {
+        let r = Config::default().retention();
+        assert_eq!(r.change_log_max_age, Some(time::Duration::days(7)));
+        assert_eq!(r.change_log_max_rows, Some(1_000_000));
+        let c =
+            Config { change_log_retention_days: 0, change_log_max_rows: 0, ..Config::default() };
+        let r = c.retention();
+        assert_eq!((r.change_log_max_age, r.change_log_max_rows), (None, None));
     }
 
     #[test]

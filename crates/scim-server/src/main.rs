@@ -595,6 +595,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         loop {
             tick.tick().await;
             pruner.prune_rate_limits();
+            prune_store(&pruner).await;
         }
     });
     tracing::info!(%addr, "listening");
@@ -603,6 +604,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Deletes what the retention settings no longer keep, a batch at a time with a pause
+/// between batches, so that requests never wait behind it.
+async fn prune_store(state: &scim_server::AppState) {
+    let retention = state.config.retention();
+    for _ in 0..1000 {
+        match state.store.prune(&retention).await {
+            Ok(p) if p.change_log < retention.batch && p.idempotency < retention.batch => {
+                return;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "pruning the change log and idempotency records failed");
+                return;
+            }
+        }
+    }
 }
 
 /// Resolves on ctrl-c or SIGTERM; the listener then stops accepting and lets in-flight

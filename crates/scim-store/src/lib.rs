@@ -200,6 +200,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Releases a claimed key without an answer (the request failed before answering).
     async fn idempotency_abort(&self, org: OrganizationSid, key: &str) -> Result<()>;
 
+    // ---- retention -------------------------------------------------------------------
+    /// Deletes one batch of what `retention` no longer keeps: change-log rows past its age
+    /// or count, idempotency records past their 24 hours. Call it again while it deletes
+    /// full batches; every statement goes through an index.
+    async fn prune(&self, retention: &Retention) -> Result<Pruned>;
+
     // ---- change log ------------------------------------------------------------------
     /// Changes after sequence number `after`, oldest first, at most `limit`.
     async fn changes(

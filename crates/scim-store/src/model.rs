@@ -75,6 +75,37 @@ pub struct NewToken {
     pub expires: Option<String>,
 }
 
+/// How much of the change log and of the idempotency records [`crate::Store::prune`] keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// Change-log rows older than this go (`None`: kept whatever their age).
+    pub change_log_max_age: Option<time::Duration>,
+    /// At most this many change-log rows are kept, the newest (`None`: no count limit).
+    pub change_log_max_rows: Option<u64>,
+    /// Rows deleted per table and call, at most (1 to 10,000).
+    pub batch: u64,
+}
+
+impl Default for Retention {
+    /// Seven days and a million rows of change log, batches of 1,000.
+    fn default() -> Self {
+        Self {
+            change_log_max_age: Some(time::Duration::days(7)),
+            change_log_max_rows: Some(1_000_000),
+            batch: 1000,
+        }
+    }
+}
+
+/// Rows one [`crate::Store::prune`] call deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Change-log rows.
+    pub change_log: u64,
+    /// Idempotency records (older than their 24 hours).
+    pub idempotency: u64,
+}
+
 /// What [`crate::Store::bootstrap`] created, when it was the caller that did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bootstrap {

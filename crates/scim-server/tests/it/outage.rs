@@ -38,6 +38,10 @@ impl Store for Switchable {
         self.check()?;
         self.inner.create_organization(name, policies).await
     }
+    async fn prune(&self, retention: &Retention) -> Result<Pruned> {
+        self.check()?;
+        self.inner.prune(retention).await
+    }
     async fn bootstrap(
         &self,
         name: &str,

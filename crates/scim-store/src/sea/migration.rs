@@ -24,7 +24,8 @@
 //!
 //! The table shows the layout after every migration (`m0002_scale_indexes` replaced two
 //! indexes of `m0001_initial`; see `ScaleIndexes` below; `m0003_token_usage` added the
-//! token columns `expires` and `last_used`).
+//! token columns `expires` and `last_used`; `m0004_retention` the index `(created)` of
+//! `idempotency`, for pruning).
 //!
 //! Soft-deleted resources keep their row (`deleted = true`), their unique keys (so a
 //! restore never conflicts) and their membership rows; every read joins membership rows to
@@ -44,7 +45,7 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial), Box::new(ScaleIndexes), Box::new(TokenUsage)]
+        vec![Box::new(Initial), Box::new(ScaleIndexes), Box::new(TokenUsage), Box::new(Retention)]
     }
 }
 
@@ -393,5 +394,31 @@ impl MigrationTrait for TokenUsage {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Pruning (see `retention`): expired idempotency records are found by `created` without
+/// scanning the table. The change log is pruned by `seq`, its primary key.
+#[derive(Debug)]
+struct Retention;
+
+impl MigrationName for Retention {
+    fn name(&self) -> &str {
+        "m0004_retention"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Retention {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_idempotency_created")
+                .table("idempotency")
+                .col("created")
+                .to_owned(),
+        )
+        .await
     }
 }

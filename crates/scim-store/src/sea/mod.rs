@@ -9,6 +9,7 @@ mod conn;
 mod cursor;
 mod dialect;
 mod migration;
+mod retention;
 mod setup;
 mod sql;
 
@@ -17,8 +18,8 @@ pub use setup::MigrationStatus;
 use crate::{
     Bootstrap, Change, ChangeOp, ChangeRecord, ClientRecord, IdempotencyBegin, IdempotentAnswer,
     MemberChange, MemberKind, MemberRow, Modifier, NewClient, NewResource, NewToken, OrgContents,
-    OrgDeletion, Organization, Pagination, Policy, Query, RawPage, RawStored, ReadOptions, Result,
-    Scope, Store, StoreError, Stored, TokenRecord,
+    OrgDeletion, Organization, Pagination, Policy, Pruned, Query, RawPage, RawStored, ReadOptions,
+    Result, Retention, Scope, Store, StoreError, Stored, TokenRecord,
 };
 use async_trait::async_trait;
 use conn::{Db, DbRow, Exec, ExecErr, Shape, Shapes, Txn};
@@ -2396,6 +2397,10 @@ impl Store for SeaStore {
             .and_where(Expr::col("state").eq("running"));
         self.db.execute(&del).await.map_err(db_err)?;
         Ok(())
+    }
+
+    async fn prune(&self, retention: &Retention) -> Result<Pruned> {
+        self.prune_batch(retention).await
     }
 
     async fn changes(

@@ -22,5 +22,6 @@ mod outage;
 mod paging;
 mod query;
 mod resources;
+mod retention;
 mod setup;
 mod support;

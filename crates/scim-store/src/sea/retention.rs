@@ -1,0 +1,84 @@
+//! Bounded growth: the change log and the idempotency records are pruned by age and count,
+//! a batch at a time, so that a directory under constant churn does not grow without end.
+//!
+//! Every statement deletes at most one batch of rows found through an index (`seq`, the
+//! change log's primary key, which grows in commit order; `idempotency(created)`), so one
+//! call is cheap, holds no lock for long, and never scans a table. The server calls it in
+//! the background; replicas may all do so (deleting what is gone is a no-op).
+
+use super::conn::Exec;
+use super::{SeaStore, db_err, fmt_ts, get};
+use crate::{Pruned, Result, Retention};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query as Q};
+
+impl SeaStore {
+    /// [`crate::Store::prune`].
+    pub(super) async fn prune_batch(&self, r: &Retention) -> Result<Pruned> {
+        let batch = r.batch.clamp(1, 10_000);
+        Ok(Pruned {
+            change_log: self.prune_change_log(r, batch).await?,
+            idempotency: self.prune_idempotency(r, batch).await?,
+        })
+    }
+
+    /// Deletes the oldest change-log rows that are older than `max_age` or beyond the
+    /// newest `max_rows`, at most `batch` of them.
+    async fn prune_change_log(&self, r: &Retention, batch: u64) -> Result<u64> {
+        // The oldest rows, in commit order.
+        let mut q = Q::select();
+        q.columns(["seq", "at"]).from("change_log").order_by("seq", Order::Asc).limit(batch);
+        let rows = self.db.query_all(&q).await.map_err(db_err)?;
+        let Some(first) = rows.first() else { return Ok(0) };
+        let first: i64 = get(first, "seq")?;
+        let mut upto: Option<i64> = None;
+        if let Some(age) = r.change_log_max_age {
+            let cutoff = fmt_ts(time::OffsetDateTime::now_utc() - age);
+            for row in &rows {
+                if get::<String>(row, "at")? >= cutoff {
+                    break;
+                }
+                upto = Some(get(row, "seq")?);
+            }
+        }
+        if let Some(keep) = r.change_log_max_rows {
+            let mut newest = Q::select();
+            newest.column("seq").from("change_log").order_by("seq", Order::Desc).limit(1);
+            if let Some(row) = self.db.query_one(&newest).await.map_err(db_err)? {
+                let last: i64 = get(&row, "seq")?;
+                let beyond = last.saturating_sub(i64::try_from(keep).unwrap_or(i64::MAX));
+                let cap = first.saturating_add(i64::try_from(batch).unwrap_or(i64::MAX) - 1);
+                if beyond >= first {
+                    let by_count = std::cmp::min(beyond, cap);
+                    upto = Some(upto.map_or(by_count, |u| std::cmp::max(u, by_count)));
+                }
+            }
+        }
+        let Some(upto) = upto else { return Ok(0) };
+        let mut del = Q::delete();
+        del.from_table("change_log")
+            .and_where(Expr::col("seq").gte(first))
+            .and_where(Expr::col("seq").lte(upto));
+        Ok(self.db.execute(&del).await.map_err(db_err)?.rows_affected())
+    }
+
+    /// Deletes idempotency records older than their 24 hours (and claims abandoned long
+    /// ago), at most `batch` of them.
+    async fn prune_idempotency(&self, _r: &Retention, batch: u64) -> Result<u64> {
+        let cutoff = fmt_ts(time::OffsetDateTime::now_utc() - super::IDEMPOTENCY_TTL);
+        // The batch's newest `created`, through the index; then one range delete.
+        let mut q = Q::select();
+        q.column("created")
+            .from("idempotency")
+            .and_where(Expr::col("created").lt(cutoff.clone()))
+            .order_by("created", Order::Asc)
+            .limit(batch);
+        let rows = self.db.query_all(&q).await.map_err(db_err)?;
+        let Some(last) = rows.last() else { return Ok(0) };
+        let last: String = get(last, "created")?;
+        let mut del = Q::delete();
+        del.from_table("idempotency")
+            .and_where(Expr::col("created").lt(cutoff))
+            .and_where(Expr::col("created").lte(last));
+        Ok(self.db.execute(&del).await.map_err(db_err)?.rows_affected())
+    }
+}
