@@ -81,6 +81,16 @@ impl Client {
     pub fn base_url(&self) -> &Url {
         &self.inner.base
     }
+
+    /// The access token requests are sent with: the bearer token, or for client
+    /// credentials the cached one, fetched first when none is cached or it is about to
+    /// expire. `None` without a credential.
+    pub async fn access_token(&self) -> Result<Option<String>> {
+        let credential = self.inner.auth.credential(&self.inner.http).await?;
+        Ok(credential.header.and_then(|h| {
+            h.to_str().ok().map(|s| s.strip_prefix("Bearer ").unwrap_or(s).to_owned())
+        }))
+    }
 }
 
 impl ClientBuilder {

@@ -73,6 +73,9 @@ mod resources;
 mod retry;
 mod transport;
 
+#[cfg(feature = "cli")]
+pub mod cli;
+
 pub use bulk::BulkBuilder;
 pub use capabilities::Capabilities;
 pub use client::{Client, ClientBuilder};

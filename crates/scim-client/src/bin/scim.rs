@@ -1,0 +1,5 @@
+//! The `scim` command-line tool: see `scim --help` and docs/client.md.
+
+fn main() -> std::process::ExitCode {
+    scim_client::cli::main()
+}

@@ -1,0 +1,263 @@
+//! `scim sync FILE [--deactivate-missing] [--dry-run]`: makes the server's users match a
+//! file as an identity provider would. Each record is matched to a server user by
+//! `externalId`, else `userName`; unmatched records are created, matched ones get a PATCH
+//! of only the attributes that differ, and with `--deactivate-missing` active users the
+//! file does not list get `active: false`. The plan is printed first; `--dry-run` stops
+//! there.
+
+use super::args::{Format, SyncArgs};
+use super::import::{Doc, Outcome, Summary, failed};
+use super::input::{self, Item};
+use super::progress::Progress;
+use super::{CliResult, Io, Status, diff, record, usage};
+use crate::client::Client;
+use crate::query::Query;
+use crate::resources::Resources;
+use futures::{StreamExt, TryStreamExt};
+use scim_core::message::{PatchOpKind, PatchOperation};
+use scim_core::resource::get_ci;
+use scim_core::schema::ResourceKind;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// One change of the plan.
+enum Action {
+    Create(Doc),
+    Update { id: String, ops: Vec<PatchOperation> },
+    Deactivate { id: String },
+}
+
+struct Step {
+    /// The user's `userName` (for the plan).
+    name: String,
+    action: Action,
+}
+
+impl Step {
+    fn verb(&self) -> &'static str {
+        match self.action {
+            Action::Create(_) => "create",
+            Action::Update { .. } => "update",
+            Action::Deactivate { .. } => "deactivate",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match &self.action {
+            Action::Update { ops, .. } => diff::paths(ops),
+            _ => String::new(),
+        }
+    }
+}
+
+fn write_err(e: std::io::Error) -> super::CliError {
+    usage(format!("cannot write: {e}"))
+}
+
+fn str_of<'d>(d: &'d Doc, key: &str) -> Option<&'d str> {
+    get_ci(d, key).and_then(Value::as_str)
+}
+
+pub(crate) async fn run(client: &Client, a: &SyncArgs, json: bool, io: &mut Io<'_>) -> CliResult {
+    let format = Format::of(a.format, Some(&a.file));
+    let input = input::open(&a.file, format, ResourceKind::User)?;
+    let mut records = Vec::new();
+    let mut bad = 0u64;
+    for Item { line, record, .. } in input.items {
+        match record {
+            Ok(doc) => records.push((line, doc)),
+            Err(e) => {
+                bad += 1;
+                let _ = writeln!(io.err, "{} line {line}: {e}", a.file.display());
+            }
+        }
+    }
+    if bad > 0 && a.deactivate_missing {
+        return Err(usage(format!(
+            "{bad} rows of {} cannot be read; nothing was changed (with --deactivate-missing \
+             every row must be readable, or its user would be deactivated)",
+            a.file.display()
+        )));
+    }
+
+    let users: Resources<Doc> = client.resources("Users");
+    let server: Vec<Doc> = users.list(Query::new()).try_collect().await?;
+    let mut by_external = HashMap::new();
+    let mut by_name = HashMap::new();
+    for (i, u) in server.iter().enumerate() {
+        if let Some(x) = str_of(u, "externalId") {
+            by_external.insert(x.to_owned(), i);
+        }
+        if let Some(n) = str_of(u, "userName") {
+            by_name.insert(n.to_lowercase(), i);
+        }
+    }
+    let mut matched = vec![false; server.len()];
+    let mut steps = Vec::new();
+    let mut unchanged = 0u64;
+    let mut duplicates = 0u64;
+    for (line, doc) in records {
+        let (name, external) = record::keys(&doc);
+        let name = name.unwrap_or_default().to_owned();
+        let found = external
+            .and_then(|x| by_external.get(x))
+            .or_else(|| by_name.get(&name.to_lowercase()))
+            .copied();
+        let Some(i) = found else {
+            steps.push(Step { name, action: Action::Create(doc) });
+            continue;
+        };
+        if matched.get(i).copied().unwrap_or(true) {
+            duplicates += 1;
+            let _ = writeln!(
+                io.err,
+                "{} line {line}: {name} matches a server user an earlier row matched already",
+                a.file.display()
+            );
+            continue;
+        }
+        if let Some(m) = matched.get_mut(i) {
+            *m = true;
+        }
+        let Some(current) = server.get(i) else { continue };
+        let mut ops = diff::diff(&doc, current);
+        ops.extend(diff::reactivate(&doc, current));
+        let id = str_of(current, "id").unwrap_or_default().to_owned();
+        if ops.is_empty() {
+            unchanged += 1;
+        } else {
+            steps.push(Step { name, action: Action::Update { id, ops } });
+        }
+    }
+    let mut left_alone = 0u64;
+    for (u, _) in server.iter().zip(&matched).filter(|(_, m)| !**m) {
+        let active = get_ci(u, "active") != Some(&Value::Bool(false));
+        if a.deactivate_missing && active {
+            let id = str_of(u, "id").unwrap_or_default().to_owned();
+            let name = str_of(u, "userName").unwrap_or_default().to_owned();
+            steps.push(Step { name, action: Action::Deactivate { id } });
+        } else {
+            left_alone += 1;
+        }
+    }
+    drop(server);
+
+    print_plan(io, &steps, unchanged, left_alone, a, json)?;
+    let item_failures = bad + duplicates;
+    if a.dry_run {
+        return Ok(if item_failures > 0 { Status::ItemsFailed } else { Status::Ok });
+    }
+
+    let mut progress = Progress::new(io.terminal && !json, "sync", Some(steps.len() as u64));
+    let mut summary = Summary { unchanged, failed: item_failures, ..Summary::default() };
+    let mut results = futures::stream::iter(steps)
+        .map(|step| {
+            let users = users.clone();
+            async move {
+                let outcome = apply(&users, &step.action).await;
+                (step, outcome)
+            }
+        })
+        .buffer_unordered(usize::from(a.concurrency));
+    while let Some((step, outcome)) = results.next().await {
+        if let Outcome::Failed(msg, _) = &outcome {
+            progress.println(io.err, &format!("{} {}: {msg}", step.verb(), step.name));
+        }
+        summary.add(&outcome);
+        progress.inc(io.err);
+    }
+    let elapsed = progress.finish();
+    if json {
+        let r = summary.json(Some(elapsed));
+        writeln!(io.out, "{}", json!({ "result": r })).map_err(write_err)?;
+    } else {
+        writeln!(
+            io.out,
+            "created {}, updated {}, deactivated {}, unchanged {}, failed {} ({:.1} s)",
+            summary.created,
+            summary.updated,
+            summary.deactivated,
+            summary.unchanged,
+            summary.failed,
+            elapsed.as_secs_f64()
+        )
+        .map_err(write_err)?;
+    }
+    Ok(summary.status())
+}
+
+async fn apply(users: &Resources<Doc>, action: &Action) -> Outcome {
+    match action {
+        Action::Create(doc) => match users.create(doc).await {
+            Ok(_) => Outcome::Created,
+            Err(e) => failed(&e),
+        },
+        Action::Update { id, ops } => match users.patch_ops(id, ops.clone(), None).await {
+            Ok(_) => Outcome::Updated,
+            Err(e) => failed(&e),
+        },
+        Action::Deactivate { id } => {
+            let op = PatchOperation {
+                op: PatchOpKind::Replace,
+                path: Some("active".to_owned()),
+                value: Some(Value::Bool(false)),
+            };
+            match users.patch_ops(id, vec![op], None).await {
+                Ok(_) => Outcome::Deactivated,
+                Err(e) => failed(&e),
+            }
+        }
+    }
+}
+
+fn print_plan(
+    io: &mut Io<'_>,
+    steps: &[Step],
+    unchanged: u64,
+    left_alone: u64,
+    a: &SyncArgs,
+    json: bool,
+) -> CliResult<()> {
+    let count = |verb: &str| steps.iter().filter(|s| s.verb() == verb).count();
+    let (create, update, deactivate) = (count("create"), count("update"), count("deactivate"));
+    if json {
+        let plan: Vec<Value> = steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Update { id, ops } => {
+                    json!({ "action": "update", "userName": s.name, "id": id, "operations": ops })
+                }
+                Action::Deactivate { id } => {
+                    json!({ "action": "deactivate", "userName": s.name, "id": id })
+                }
+                Action::Create(_) => json!({ "action": "create", "userName": s.name }),
+            })
+            .collect();
+        let v = json!({
+            "plan": plan,
+            "dry_run": a.dry_run,
+            "create": create,
+            "update": update,
+            "deactivate": deactivate,
+            "unchanged": unchanged,
+            "not_in_file": left_alone,
+        });
+        return writeln!(io.out, "{v}").map_err(write_err);
+    }
+    let mut text = format!(
+        "plan: create {create}, update {update}, deactivate {deactivate}, unchanged {unchanged}"
+    );
+    if left_alone > 0 {
+        let why = if a.deactivate_missing { "inactive already" } else { "left alone" };
+        text.push_str(&format!(" ({left_alone} server users not in the file, {why})"));
+    }
+    writeln!(io.out, "{text}").map_err(write_err)?;
+    for s in steps {
+        let line = format!("  {:<10}  {}  {}", s.verb(), s.name, s.detail());
+        writeln!(io.out, "{}", line.trim_end()).map_err(write_err)?;
+    }
+    if a.dry_run {
+        writeln!(io.out, "dry run: nothing was changed").map_err(write_err)?;
+    }
+    Ok(())
+}
