@@ -88,6 +88,8 @@ pub struct Config {
     pub change_log_retention_days: u64,
     /// Change-log rows kept at most, the newest (0: no count limit).
     pub change_log_max_rows: u64,
+    /// A PUT or PATCH of a group with more members than this answers without `members`.
+    pub write_response_max_members: u32,
     /// Longest time a client may take to send a request's headers, in seconds, counted
     /// from when the connection is ready for it: also how long an idle keep-alive
     /// connection stays open.
@@ -131,6 +133,7 @@ impl std::fmt::Debug for Config {
             .field("database_acquire_timeout_ms", &self.database_acquire_timeout_ms)
             .field("change_log_retention_days", &self.change_log_retention_days)
             .field("change_log_max_rows", &self.change_log_max_rows)
+            .field("write_response_max_members", &self.write_response_max_members)
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("max_header_bytes", &self.max_header_bytes)
             .field("max_query_params", &self.max_query_params)
@@ -189,6 +192,7 @@ impl Default for Config {
             database_acquire_timeout_ms: 1000,
             change_log_retention_days: 7,
             change_log_max_rows: 1_000_000,
+            write_response_max_members: 100,
             header_read_timeout_secs: 10,
             max_header_bytes: 32 * 1024,
             max_query_params: 64,
@@ -316,6 +320,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_log_max_rows: Option<u64>,
+    /// A PUT or PATCH of a group with more members answers without members [env: SCIM_WRITE_RESPONSE_MAX_MEMBERS] [default: 100]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_response_max_members: Option<u32>,
     /// Time to send a request's headers, and to keep an idle connection open, seconds [env: SCIM_HEADER_READ_TIMEOUT_SECS] [default: 10]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

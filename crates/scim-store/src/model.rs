@@ -235,11 +235,14 @@ pub struct ReadOptions {
     pub members: bool,
     /// Fill `groups` of users from the membership rows.
     pub groups: bool,
+    /// With `members`: leave `members` out (`None`) of a group that has more live members
+    /// than this, without reading them (the answer to a member change on a large group).
+    pub members_limit: Option<u32>,
 }
 
 impl ReadOptions {
     /// Load everything.
-    pub const ALL: ReadOptions = ReadOptions { members: true, groups: true };
+    pub const ALL: ReadOptions = ReadOptions { members: true, groups: true, members_limit: None };
 }
 
 /// A stored resource as read: the document with `id` and `meta` (`resourceType`,

@@ -179,7 +179,7 @@ pub(crate) async fn replace<K: Kind>(
     ScimJson(body): ScimJson<Value>,
 ) -> Result<Response, ApiError> {
     let proj = params.projection();
-    let read = proj.read_options(&st.registry, K::KIND);
+    let read = proj.write_read_options(&st.registry, K::KIND, st.config.write_response_max_members);
     let stored = ops::replace(&st, &ctx, K::KIND, &id, &if_match(&headers), body, read).await?;
     Ok(resource_response(&st, &ctx, K::KIND, StatusCode::OK, stored, &proj))
 }
@@ -196,7 +196,11 @@ pub(crate) async fn patch<K: Kind>(
 ) -> Result<Response, ApiError> {
     let proj = params.projection();
     let minimal = wants_minimal(&headers);
-    let read = if minimal { Default::default() } else { proj.read_options(&st.registry, K::KIND) };
+    let read = if minimal {
+        Default::default()
+    } else {
+        proj.write_read_options(&st.registry, K::KIND, st.config.write_response_max_members)
+    };
     let req = ops::parse_patch(body)?;
     let stored = ops::patch(&st, &ctx, K::KIND, &id, &if_match(&headers), req, read).await?;
     if minimal {

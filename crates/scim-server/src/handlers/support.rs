@@ -201,12 +201,34 @@ impl Projection {
     /// read that does not return `members` never touches membership rows.
     pub(crate) fn read_options(&self, registry: &Registry, kind: ResourceKind) -> ReadOptions {
         match kind {
-            ResourceKind::Group => {
-                ReadOptions { members: self.wants(registry, kind, "members"), groups: false }
-            }
-            ResourceKind::User => {
-                ReadOptions { members: false, groups: self.wants(registry, kind, "groups") }
-            }
+            ResourceKind::Group => ReadOptions {
+                members: self.wants(registry, kind, "members"),
+                ..ReadOptions::default()
+            },
+            ResourceKind::User => ReadOptions {
+                groups: self.wants(registry, kind, "groups"),
+                ..ReadOptions::default()
+            },
+        }
+    }
+
+    /// [`Projection::read_options`] for the answer to a PUT or PATCH: a group with more
+    /// than `max_members` members is answered without `members` (identity providers send
+    /// member changes one at a time and never read the list back), unless `attributes`
+    /// asks for `members` by name.
+    pub(crate) fn write_read_options(
+        &self,
+        registry: &Registry,
+        kind: ResourceKind,
+        max_members: u32,
+    ) -> ReadOptions {
+        let named = self.attributes.iter().any(|a| {
+            let a = a.rsplit(':').next().unwrap_or(a);
+            a.eq_ignore_ascii_case("members") || a.to_ascii_lowercase().starts_with("members.")
+        });
+        ReadOptions {
+            members_limit: (kind == ResourceKind::Group && !named).then_some(max_members),
+            ..self.read_options(registry, kind)
         }
     }
 }

@@ -176,3 +176,51 @@ async fn patch_members_add_and_remove() {
     r.expect(400);
     assert!(member_ids(&app.get(&format!("/Groups/{gid}")).await.body).is_empty());
 }
+
+/// A member change on a group with more than `write_response_max_members` (100) members
+/// answers 200 with the group but without `members`, never the whole list; a GET, or a
+/// PATCH naming `members` in `attributes`, still gives them.
+#[tokio::test]
+async fn member_changes_on_large_groups_answer_without_members() {
+    let app = TestApp::new().await;
+    let mut members = Vec::new();
+    for i in 0..101 {
+        members.push(json!({"value": app.user(&format!("big{i}@x.io")).await}));
+    }
+    let extra = app.user("extra@x.io").await;
+    let r = app
+        .post("/Groups", json!({"schemas":[GROUP_SCHEMA],"displayName":"Big","members":members}))
+        .await;
+    r.expect(201);
+    let gid = r.id();
+    let add = json!({"schemas":[PATCH_OP],"Operations":[
+        {"op":"add","path":"members","value":[{"value":extra}]}]});
+    let r = app.patch(&format!("/Groups/{gid}"), add.clone()).await;
+    r.expect(200);
+    assert_eq!(r.body["displayName"], "Big");
+    assert_eq!(r.body.get("members"), None, "{}", r.body.to_string().len());
+    assert_eq!(r.body["meta"]["version"], r.header("etag").unwrap());
+    let g = app.get(&format!("/Groups/{gid}")).await;
+    assert_eq!(g.body["members"].as_array().unwrap().len(), 102);
+    let r = app.patch(&format!("/Groups/{gid}?attributes=members"), add).await;
+    r.expect(200);
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 102);
+    let mut all = g.body["members"].as_array().unwrap().clone();
+    all.truncate(101);
+    let r = app
+        .put(
+            &format!("/Groups/{gid}"),
+            json!({"schemas":[GROUP_SCHEMA],"displayName":"Big","members":all}),
+        )
+        .await;
+    r.expect(200);
+    assert_eq!(r.body.get("members"), None);
+    // At or under the limit, the answer is whole.
+    let r = app
+        .put(
+            &format!("/Groups/{gid}"),
+            json!({"schemas":[GROUP_SCHEMA],"displayName":"Big","members":[{"value":extra}]}),
+        )
+        .await;
+    assert_eq!(member_ids(&r.body), vec![extra]);
+}

@@ -840,12 +840,14 @@ impl SeaStore {
 
     /// `members` of the groups and `groups` of the users among `items` (kind and id), per
     /// `read`, keyed by id.
+    /// Groups over `read.members_limit` go into `omitted`, their members unread.
     async fn refs<C: Exec>(
         &self,
         c: &C,
         org: OrganizationSid,
         items: impl Iterator<Item = (ResourceKind, &str)>,
         read: ReadOptions,
+        omitted: &mut HashSet<String>,
     ) -> Result<HashMap<String, Vec<Value>>> {
         let (mut groups, mut users) = (Vec::new(), Vec::new());
         for (kind, id) in items {
@@ -855,6 +857,17 @@ impl SeaStore {
                 _ => {}
             }
         }
+        if let Some(limit) = read.members_limit {
+            let mut within = Vec::with_capacity(groups.len());
+            for g in groups {
+                if self.has_more_members(c, org, &g, limit).await? {
+                    omitted.insert(g);
+                } else {
+                    within.push(g);
+                }
+            }
+            groups = within;
+        }
         let mut out = HashMap::new();
         if !groups.is_empty() {
             out.extend(self.members_of(c, org, &groups).await?);
@@ -863,6 +876,30 @@ impl SeaStore {
             out.extend(self.groups_of(c, org, &users).await?);
         }
         Ok(out)
+    }
+
+    /// Whether group `g` has more than `limit` live members (reads at most `limit + 1`).
+    async fn has_more_members<C: Exec>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        g: &str,
+        limit: u32,
+    ) -> Result<bool> {
+        let mut q = Q::select();
+        q.column(("m", "member_id"))
+            .from_as("memberships", "m")
+            .join_as(
+                JoinType::InnerJoin,
+                T,
+                Alias::new("r"),
+                Expr::col(("r", "id")).equals(("m", "member_id")),
+            )
+            .and_where(Expr::col(("m", "org")).eq(org.to_string()))
+            .and_where(Expr::col(("m", "group_id")).eq(g))
+            .and_where(Expr::col(("r", "deleted")).eq(false))
+            .limit(u64::from(limit) + 1);
+        Ok(c.query_all(&q).await.map_err(db_err)?.len() > limit as usize)
     }
 
     /// Whether `read` fills the references of a resource of `kind`.
@@ -881,13 +918,14 @@ impl SeaStore {
         rows: Vec<Row>,
         read: ReadOptions,
     ) -> Result<Vec<Stored>> {
-        let mut refs =
-            self.refs(c, org, rows.iter().map(|r| (r.kind, r.id.as_str())), read).await?;
+        let mut omitted = HashSet::new();
+        let items = rows.iter().map(|r| (r.kind, r.id.as_str()));
+        let mut refs = self.refs(c, org, items, read, &mut omitted).await?;
         Ok(rows
             .into_iter()
             .map(|r| {
-                let mine =
-                    Self::reads_refs(r.kind, read).then(|| refs.remove(&r.id).unwrap_or_default());
+                let mine = (Self::reads_refs(r.kind, read) && !omitted.contains(&r.id))
+                    .then(|| refs.remove(&r.id).unwrap_or_default());
                 r.into_stored(mine)
             })
             .collect())
@@ -901,10 +939,11 @@ impl SeaStore {
         mut rows: Vec<RawStored>,
         read: ReadOptions,
     ) -> Result<Vec<RawStored>> {
-        let mut refs =
-            self.refs(c, org, rows.iter().map(|r| (r.kind, r.id.as_str())), read).await?;
+        let mut omitted = HashSet::new();
+        let items = rows.iter().map(|r| (r.kind, r.id.as_str()));
+        let mut refs = self.refs(c, org, items, read, &mut omitted).await?;
         for r in &mut rows {
-            if Self::reads_refs(r.kind, read) {
+            if Self::reads_refs(r.kind, read) && !omitted.contains(&r.id) {
                 r.refs = Some(refs.remove(&r.id).unwrap_or_default());
             }
         }
@@ -1875,7 +1914,7 @@ impl Store for SeaStore {
                 deleted: false,
             })
             .collect();
-        let read = ReadOptions { members: kind == ResourceKind::Group, groups: false };
+        let read = ReadOptions { members: kind == ResourceKind::Group, ..ReadOptions::default() };
         let stored = self.stored(&txn, org, rows, read).await?;
         txn.commit().await.map_err(db_err)?;
         self.stats.wrote(&self.db, u64::try_from(stored.len()).unwrap_or(u64::MAX));
@@ -1900,8 +1939,12 @@ impl Store for SeaStore {
         };
         let mut raw = raw_row(&row)?;
         if Self::reads_refs(kind, read) {
-            let mut refs = self.refs(&self.db, org, std::iter::once((kind, id)), read).await?;
-            raw.refs = Some(refs.remove(id).unwrap_or_default());
+            let mut omitted = HashSet::new();
+            let items = std::iter::once((kind, id));
+            let mut refs = self.refs(&self.db, org, items, read, &mut omitted).await?;
+            if !omitted.contains(id) {
+                raw.refs = Some(refs.remove(id).unwrap_or_default());
+            }
         }
         Ok(Some(raw))
     }
@@ -2582,7 +2625,7 @@ mod tests {
                         org,
                         ResourceKind::User,
                         &made.id,
-                        ReadOptions { members: false, groups: true },
+                        ReadOptions { groups: true, ..ReadOptions::default() },
                     )
                     .await
                     .unwrap()
