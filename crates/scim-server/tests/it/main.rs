@@ -25,6 +25,7 @@ mod ops;
 mod outage;
 mod patch;
 mod postgres;
+mod scim_cli;
 mod search;
 mod support;
 mod users;
