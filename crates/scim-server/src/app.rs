@@ -54,8 +54,11 @@ impl std::fmt::Debug for RateLimiter {
 impl AppState {
     /// State over a store, a registry and a configuration.
     pub fn new(store: Arc<dyn Store>, registry: Arc<Registry>, config: Arc<Config>) -> Self {
-        let limiter = NonZeroU32::new(config.rate_limit_per_second).map(|rate| {
-            let burst = NonZeroU32::new(config.rate_limit_burst).unwrap_or(rate);
+        // Each of `replicas` replicas enforces its share of the limit (rounded up), so a
+        // credential's requests spread over them get about the configured rate in all.
+        let share = |n: u32| n.div_ceil(config.replicas.max(1));
+        let limiter = NonZeroU32::new(share(config.rate_limit_per_second)).map(|rate| {
+            let burst = NonZeroU32::new(share(config.rate_limit_burst)).unwrap_or(rate);
             Arc::new(RateLimiter(governor::RateLimiter::keyed(
                 Quota::per_second(rate).allow_burst(burst),
             )))

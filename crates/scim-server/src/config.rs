@@ -64,6 +64,9 @@ pub struct Config {
     pub rate_limit_per_second: u32,
     /// Burst size of the per-credential token bucket (at least 1 when limiting).
     pub rate_limit_burst: u32,
+    /// How many replicas serve the same database: each enforces `1/replicas` of the rate
+    /// limit and burst (rounded up).
+    pub replicas: u32,
     /// Lifetime of OAuth2 access tokens issued by `/oauth2/token`, in seconds.
     pub access_token_ttl_secs: u64,
     /// Milliseconds a successful credential or organization lookup is cached per replica
@@ -123,6 +126,7 @@ impl std::fmt::Debug for Config {
             .field("bulk_max_payload_bytes", &self.bulk_max_payload_bytes)
             .field("rate_limit_per_second", &self.rate_limit_per_second)
             .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("replicas", &self.replicas)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("auth_cache_ttl_ms", &self.auth_cache_ttl_ms)
             .field("cors_origins", &self.cors_origins)
@@ -182,6 +186,7 @@ impl Default for Config {
             bulk_max_payload_bytes: 1024 * 1024,
             rate_limit_per_second: 0,
             rate_limit_burst: 50,
+            replicas: 1,
             access_token_ttl_secs: 3600,
             auth_cache_ttl_ms: 1000,
             cors_origins: Vec::new(),
@@ -284,6 +289,10 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_burst: Option<u32>,
+    /// Replicas sharing the database; each enforces its share of the rate limit [env: SCIM_REPLICAS] [default: 1]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
     /// OAuth2 access token lifetime, seconds [env: SCIM_ACCESS_TOKEN_TTL_SECS] [default: 3600]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -537,6 +546,9 @@ impl Config {
             return bad(
                 "auth_cache_ttl_ms must be at most 60000 (a revoked token must stop working soon)",
             );
+        }
+        if self.replicas == 0 {
+            return bad("replicas must be at least 1");
         }
         if self.rate_limit_per_second > 0 && self.rate_limit_burst == 0 {
             return bad("rate_limit_burst must be at least 1 when rate limiting is on");

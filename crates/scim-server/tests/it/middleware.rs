@@ -170,3 +170,18 @@ async fn rate_limit_per_credential_is_429_with_retry_after() {
     let r = app.send(req(Method::GET, SPC).bearer(&other).build()).await;
     assert_eq!(r.status, 200);
 }
+
+/// With `replicas = 3`, each replica allows a third of the burst (rounded up).
+#[tokio::test]
+async fn rate_limit_is_shared_between_replicas() {
+    let app = app_with(|c| {
+        c.rate_limit_per_second = 1;
+        c.rate_limit_burst = 7;
+        c.replicas = 3;
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(app.get(SPC).await.status, 200);
+    }
+    app.get(SPC).await.assert_error(429, 20429);
+}
