@@ -2,7 +2,7 @@
 //! pruned, a batch at a time.
 
 use crate::support::*;
-use scim_store::{IdempotencyBegin, IdempotentAnswer, Pruned, Retention, Store};
+use scim_store::{IdempotencyBegin, IdempotentAnswer, Pruned, Retention};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]

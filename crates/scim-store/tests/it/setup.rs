@@ -26,7 +26,7 @@ async fn replicas_started_together_migrate_once_and_bootstrap_once() {
                 start.wait().await;
                 store.migrate().await?;
                 let created =
-                    store.bootstrap("default", &Scope::ALL, Some("bootstrap"), secret_hash).await?;
+                    store.bootstrap("default", Scope::ALL, Some("bootstrap"), secret_hash).await?;
                 Ok::<_, scim_store::StoreError>((store, created))
             }));
         }
@@ -48,7 +48,7 @@ async fn replicas_started_together_migrate_once_and_bootstrap_once() {
             assert!(!status.is_empty() && status.iter().all(|m| m.applied), "{status:?}");
         }
         // Later starts create nothing.
-        let again = stores[0].bootstrap("default", &Scope::ALL, None, [7; 32]).await.unwrap();
+        let again = stores[0].bootstrap("default", Scope::ALL, None, [7; 32]).await.unwrap();
         assert_eq!(again, None);
         drop(stores);
         db.drop_db().await;
