@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod conformance;
+mod reference;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
@@ -37,7 +38,11 @@ fn ci() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    run(cargo().args(["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"]))?;
+    // scim-client's tests against an independent server need its venv (reference.rs).
+    let reference = reference::python(&root())?;
+    run(cargo()
+        .args(["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"])
+        .env(reference::VAR, reference))?;
     run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
     Ok(())
 }

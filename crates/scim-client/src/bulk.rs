@@ -5,7 +5,8 @@ use crate::error::{Error, Result};
 use crate::transport::Req;
 use http::Method;
 use scim_core::message::{
-    BULK_REQUEST, BulkOperation, BulkRequest, BulkResponse, ListResponse, PATCH_OP, PatchOperation,
+    BULK_REQUEST, BulkOperation, BulkRequest, BulkResponse, ListResponse, PATCH_OP, PatchOpKind,
+    PatchOperation,
 };
 use scim_core::resource::Resource;
 use serde::Serialize;
@@ -178,6 +179,10 @@ impl Client {
     /// More ids than the server's `bulk.maxOperations` are sent in several requests of at
     /// most that many; each request is one transaction on the server, so when a later
     /// request fails the earlier ones stay applied.
+    ///
+    /// Another server, which answers the first request with 404, 405 or 501, gets a PATCH
+    /// of `active` per user instead (RFC 7644 3.5.2), one after the other: the first that
+    /// fails ends the call, the earlier ones stay applied.
     pub async fn deactivate_users<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Resource>> {
         let caps = self.capabilities().await?;
         let chunk = caps
@@ -187,11 +192,42 @@ impl Client {
             .unwrap_or(ids.len().max(1));
         let url = self.inner.url(&["Users", "delete"])?;
         let mut out = Vec::with_capacity(ids.len());
-        for part in ids.chunks(chunk) {
+        for (i, part) in ids.chunks(chunk).enumerate() {
             let body: Vec<&str> = part.iter().map(AsRef::as_ref).collect();
             let req = Req::new(Method::POST, url.clone()).json(&body)?;
-            let list: ListResponse<Resource> = self.inner.execute(req).await?.json()?;
+            let resp = match self.inner.execute(req).await {
+                Err(Error::Api(e)) if i == 0 && matches!(e.status, 404 | 405 | 501) => {
+                    return self.deactivate_by_patch(ids).await;
+                }
+                other => other?,
+            };
+            let list: ListResponse<Resource> = resp.json()?;
             out.extend(list.resources);
+        }
+        Ok(out)
+    }
+
+    /// [`Client::deactivate_users`] on a server without `POST /Users/delete`: a PATCH
+    /// `replace active false` per user.
+    async fn deactivate_by_patch<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<Resource>> {
+        let users = self.resources::<Resource>("Users");
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let op = PatchOperation {
+                op: PatchOpKind::Replace,
+                path: Some("active".to_owned()),
+                value: Some(Value::Bool(false)),
+            };
+            let resource = match users.patch_ops(id.as_ref(), vec![op], None).await? {
+                Some(tagged) => tagged.resource,
+                // 204 without the resource: its id is what is known.
+                None => Resource(
+                    [("id".to_owned(), Value::String(id.as_ref().to_owned()))]
+                        .into_iter()
+                        .collect(),
+                ),
+            };
+            out.push(resource);
         }
         Ok(out)
     }

@@ -81,13 +81,21 @@ impl Capabilities {
     }
 
     /// Refuses a query the server says it cannot run: a filter without `filter.supported`,
-    /// a sort without `sort.supported` (RFC 7643 5).
+    /// a sort without `sort.supported` (RFC 7643 5), a cursor without RFC 9865's
+    /// `pagination.cursor`.
     pub(crate) fn check_query(&self, query: &Query) -> Result<()> {
         if query.filter.is_some() && !self.filter {
             return Err(Error::Unsupported("filtering (filter.supported is false)".into()));
         }
         if query.sort_by.is_some() && !self.sort {
             return Err(Error::Unsupported("sorting (sort.supported is false)".into()));
+        }
+        if query.cursor.is_some() && !self.cursor_paging() {
+            return Err(Error::Unsupported(
+                "cursor pagination (RFC 9865; the ServiceProviderConfig has no \
+                 pagination.cursor: true), page by startIndex instead"
+                    .into(),
+            ));
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 use super::args::{ListArgs, PatchArgs, ResourceCommand, SearchArgs};
 use super::{CliResult, Io, Status, output, usage};
 use crate::client::Client;
+use crate::error::Error;
 use crate::query::Query;
 use crate::resources::{Resources, Tagged};
 use futures::TryStreamExt;
@@ -191,7 +192,20 @@ pub(crate) async fn search(
     if let Some(s) = a.start_index {
         q = q.start_index(s);
     }
-    let page = res.search_post(&q).await?;
+    let page = match res.search_post(&q).await {
+        // A server without `POST /.search` (RFC 7644 3.4.3 makes it optional): the same
+        // query as a GET, which puts the filter in the URL (and the server's logs).
+        Err(Error::Api(e)) if matches!(e.status, 404 | 405 | 501) => {
+            let _ = writeln!(
+                io.err,
+                "note: the server answered {} to POST {}/.search; searching with GET instead",
+                e.status,
+                res.endpoint()
+            );
+            res.search(&q).await?
+        }
+        other => other?,
+    };
     if json {
         let v = serde_json::to_value(&page).map_err(|e| usage(e.to_string()))?;
         writeln!(io.out, "{v}").map_err(write_err)?;

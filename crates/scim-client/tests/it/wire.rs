@@ -232,3 +232,40 @@ async fn bad_arguments_are_refused_before_sending() {
     let q = scim_client::Query::new().filter(scim_client::filter::attr("a b").pr());
     assert!(matches!(client.users().search(&q).await, Err(Error::Filter(_))));
 }
+
+#[tokio::test]
+async fn cli_search_falls_back_to_get_when_the_server_has_no_dot_search() {
+    let list = r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":1,"startIndex":1,"itemsPerPage":1,"Resources":[{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"U1","userName":"ada"}]}"#;
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (s1, s2) = (seen.clone(), seen.clone());
+    let router = Router::new()
+        .route(
+            "/scim/v2/Users/.search",
+            post(move || {
+                s1.lock().unwrap().push("POST".into());
+                async { StatusCode::METHOD_NOT_ALLOWED }
+            }),
+        )
+        .route(
+            "/scim/v2/Users",
+            get(move |q: axum::extract::RawQuery| {
+                s2.lock().unwrap().push(format!("GET {}", q.0.unwrap_or_default()));
+                async move { scim(StatusCode::OK, list) }
+            }),
+        );
+    let base = serve(router).await;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = {
+        let mut io = scim_client::cli::Io { out: &mut out, err: &mut err, terminal: false };
+        let args =
+            ["scim", "--url", &base, "--token", "t", "--json", "search", "userName eq \"ada\""];
+        scim_client::cli::run(args, &mut io).await
+    };
+    let (out, err) = (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap());
+    assert_eq!(status, scim_client::cli::Status::Ok, "{out}{err}");
+    assert!(err.contains("answered 405 to POST Users/.search; searching with GET"), "{err}");
+    assert!(out.contains("\"ada\""), "{out}");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[1].starts_with("GET ") && seen[1].contains("filter="), "{seen:?}");
+}
