@@ -57,6 +57,60 @@ impl<T> ListResponse<T> {
     }
 }
 
+/// The members of a [`ListResponse`] for resources already written as JSON text: what a
+/// server that renders its resources without parsing them (as `Projector::write` does)
+/// wraps around them. [`ListEnvelope::write`] writes byte for byte what serialising a
+/// `ListResponse` of the same resources with serde_json does, so the two cannot drift
+/// apart (a property test in `tests/it/list_response.rs` checks it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListEnvelope<'a> {
+    /// `totalResults`.
+    pub total_results: u64,
+    /// `itemsPerPage`, when sent.
+    pub items_per_page: Option<u64>,
+    /// `startIndex` (index pagination), when sent.
+    pub start_index: Option<u64>,
+    /// RFC 9865 `nextCursor`, when sent.
+    pub next_cursor: Option<&'a str>,
+    /// RFC 9865 `previousCursor`, when sent.
+    pub previous_cursor: Option<&'a str>,
+}
+
+impl ListEnvelope<'_> {
+    /// The bytes a ListResponse adds around its resources, at most (for reserving).
+    pub const OVERHEAD: usize = 192;
+
+    /// Writes the ListResponse (RFC 7644 3.4.2) to `out`, with `resources` as the content
+    /// of its `Resources` array: the resources' JSON separated by commas, without the
+    /// brackets.
+    pub fn write(&self, resources: &[u8], out: &mut Vec<u8>) {
+        use std::io::Write;
+        // Writing to a Vec cannot fail; the member order is ListResponse's field order.
+        let _ = write!(
+            out,
+            "{{\"schemas\":[\"{LIST_RESPONSE}\"],\"totalResults\":{}",
+            self.total_results
+        );
+        if let Some(n) = self.items_per_page {
+            let _ = write!(out, ",\"itemsPerPage\":{n}");
+        }
+        if let Some(n) = self.start_index {
+            let _ = write!(out, ",\"startIndex\":{n}");
+        }
+        if let Some(c) = self.next_cursor {
+            out.extend_from_slice(b",\"nextCursor\":");
+            let _ = serde_json::to_writer(&mut *out, c);
+        }
+        if let Some(c) = self.previous_cursor {
+            out.extend_from_slice(b",\"previousCursor\":");
+            let _ = serde_json::to_writer(&mut *out, c);
+        }
+        out.extend_from_slice(b",\"Resources\":[");
+        out.extend_from_slice(resources);
+        out.extend_from_slice(b"]}");
+    }
+}
+
 /// Sort direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -2,6 +2,7 @@
 #![allow(missing_docs)]
 mod errors;
 mod filter;
+mod list_response;
 mod patch;
 mod path;
 mod projection;
