@@ -18,13 +18,19 @@ use scim_core::message::{PatchOpKind, PatchOperation};
 use scim_core::resource::get_ci;
 use scim_core::schema::ResourceKind;
 use serde_json::{Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One change of the plan.
 enum Action {
-    Create(Doc),
-    Update { id: String, ops: Vec<PatchOperation> },
-    Deactivate { id: String },
+    /// The file's record, as compact JSON text (parsed again when sent).
+    Create(Box<str>),
+    Update {
+        id: String,
+        ops: Vec<PatchOperation>,
+    },
+    Deactivate {
+        id: String,
+    },
 }
 
 struct Step {
@@ -58,14 +64,47 @@ fn str_of<'d>(d: &'d Doc, key: &str) -> Option<&'d str> {
     get_ci(d, key).and_then(Value::as_str)
 }
 
+/// A server user as the comparison needs it: the match keys, and the attributes the file
+/// has (with `active`) as compact JSON text, parsed again one user at a time. At 100,000
+/// users this is a few hundred bytes each, where the parsed documents took kilobytes.
+struct Known {
+    id: Box<str>,
+    user_name: Box<str>,
+    active: bool,
+    /// `{"attr": ...}` for the attributes the file has.
+    doc: Box<str>,
+    matched: bool,
+}
+
+/// The top-level attributes (lowercase) some record of the file has, with `active`.
+fn file_attributes(records: &[(u64, Box<str>)]) -> CliResult<HashSet<String>> {
+    let mut keys = HashSet::from(["active".to_owned()]);
+    for (_, text) in records {
+        let doc: Doc = parse(text)?;
+        keys.extend(doc.keys().map(|k| k.to_ascii_lowercase()));
+    }
+    Ok(keys)
+}
+
+fn parse(text: &str) -> CliResult<Doc> {
+    serde_json::from_str(text).map_err(|e| usage(format!("internal: a record does not parse: {e}")))
+}
+
+fn compact(doc: &Doc) -> CliResult<Box<str>> {
+    serde_json::to_string(doc)
+        .map(String::into_boxed_str)
+        .map_err(|e| usage(format!("internal: a record does not serialize: {e}")))
+}
+
 pub(crate) async fn run(client: &Client, a: &SyncArgs, json: bool, io: &mut Io<'_>) -> CliResult {
     let format = Format::of(a.format, Some(&a.file));
     let input = input::open(&a.file, format, ResourceKind::User)?;
-    let mut records = Vec::new();
+    // Each row as compact JSON text: far smaller than the parsed map.
+    let mut records: Vec<(u64, Box<str>)> = Vec::new();
     let mut bad = 0u64;
     for Item { line, record, .. } in input.items {
         match record {
-            Ok(doc) => records.push((line, doc)),
+            Ok(doc) => records.push((line, compact(&doc)?)),
             Err(e) => {
                 bad += 1;
                 let _ = writeln!(io.err, "{} line {line}: {e}", a.file.display());
@@ -79,35 +118,52 @@ pub(crate) async fn run(client: &Client, a: &SyncArgs, json: bool, io: &mut Io<'
             a.file.display()
         )));
     }
+    let wanted = file_attributes(&records)?;
 
+    // The server's users, page by page, each kept as what the comparison needs.
     let users: Resources<Doc> = client.resources("Users");
-    let server: Vec<Doc> = users.list(Query::new()).try_collect().await?;
-    let mut by_external = HashMap::new();
-    let mut by_name = HashMap::new();
-    for (i, u) in server.iter().enumerate() {
-        if let Some(x) = str_of(u, "externalId") {
-            by_external.insert(x.to_owned(), i);
+    let mut server: Vec<Known> = Vec::new();
+    let mut by_external: HashMap<Box<str>, usize> = HashMap::new();
+    let mut by_name: HashMap<Box<str>, usize> = HashMap::new();
+    let mut listing = users.list(Query::new());
+    while let Some(u) = listing.try_next().await? {
+        let i = server.len();
+        if let Some(x) = str_of(&u, "externalId") {
+            by_external.insert(x.into(), i);
         }
-        if let Some(n) = str_of(u, "userName") {
-            by_name.insert(n.to_lowercase(), i);
-        }
+        let user_name = str_of(&u, "userName").unwrap_or_default();
+        by_name.insert(user_name.to_lowercase().into(), i);
+        let kept: Doc = u
+            .iter()
+            .filter(|(k, _)| wanted.contains(&k.to_ascii_lowercase()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        server.push(Known {
+            id: str_of(&u, "id").unwrap_or_default().into(),
+            user_name: user_name.into(),
+            active: get_ci(&u, "active") != Some(&Value::Bool(false)),
+            doc: compact(&kept)?,
+            matched: false,
+        });
     }
-    let mut matched = vec![false; server.len()];
+    drop(listing);
+
     let mut steps = Vec::new();
     let mut unchanged = 0u64;
     let mut duplicates = 0u64;
-    for (line, doc) in records {
+    for (line, text) in records {
+        let doc = parse(&text)?;
         let (name, external) = record::keys(&doc);
         let name = name.unwrap_or_default().to_owned();
         let found = external
             .and_then(|x| by_external.get(x))
-            .or_else(|| by_name.get(&name.to_lowercase()))
+            .or_else(|| by_name.get(name.to_lowercase().as_str()))
             .copied();
-        let Some(i) = found else {
-            steps.push(Step { name, action: Action::Create(doc) });
+        let Some(known) = found.and_then(|i| server.get_mut(i)) else {
+            steps.push(Step { name, action: Action::Create(text) });
             continue;
         };
-        if matched.get(i).copied().unwrap_or(true) {
+        if known.matched {
             duplicates += 1;
             let _ = writeln!(
                 io.err,
@@ -116,25 +172,21 @@ pub(crate) async fn run(client: &Client, a: &SyncArgs, json: bool, io: &mut Io<'
             );
             continue;
         }
-        if let Some(m) = matched.get_mut(i) {
-            *m = true;
-        }
-        let Some(current) = server.get(i) else { continue };
-        let mut ops = diff::diff(&doc, current);
-        ops.extend(diff::reactivate(&doc, current));
-        let id = str_of(current, "id").unwrap_or_default().to_owned();
+        known.matched = true;
+        let current = parse(&known.doc)?;
+        let mut ops = diff::diff(&doc, &current);
+        ops.extend(diff::reactivate(&doc, &current));
         if ops.is_empty() {
             unchanged += 1;
         } else {
-            steps.push(Step { name, action: Action::Update { id, ops } });
+            steps.push(Step { name, action: Action::Update { id: known.id.to_string(), ops } });
         }
     }
+    drop((by_external, by_name));
     let mut left_alone = 0u64;
-    for (u, _) in server.iter().zip(&matched).filter(|(_, m)| !**m) {
-        let active = get_ci(u, "active") != Some(&Value::Bool(false));
-        if a.deactivate_missing && active {
-            let id = str_of(u, "id").unwrap_or_default().to_owned();
-            let name = str_of(u, "userName").unwrap_or_default().to_owned();
+    for u in server.iter().filter(|u| !u.matched) {
+        if a.deactivate_missing && u.active {
+            let (id, name) = (u.id.to_string(), u.user_name.to_string());
             steps.push(Step { name, action: Action::Deactivate { id } });
         } else {
             left_alone += 1;
@@ -188,10 +240,16 @@ pub(crate) async fn run(client: &Client, a: &SyncArgs, json: bool, io: &mut Io<'
 
 async fn apply(users: &Resources<Doc>, action: &Action) -> Outcome {
     match action {
-        Action::Create(doc) => match users.create(doc).await {
-            Ok(_) => Outcome::Created,
-            Err(e) => failed(&e),
-        },
+        Action::Create(text) => {
+            let doc: Doc = match serde_json::from_str(text) {
+                Ok(d) => d,
+                Err(e) => return Outcome::Failed(format!("the record does not parse: {e}"), false),
+            };
+            match users.create(&doc).await {
+                Ok(_) => Outcome::Created,
+                Err(e) => failed(&e),
+            }
+        }
         Action::Update { id, ops } => match users.patch_ops(id, ops.clone(), None).await {
             Ok(_) => Outcome::Updated,
             Err(e) => failed(&e),
