@@ -1,4 +1,5 @@
-//! Project automation: `cargo xtask ci | bench [core|store|server] | conformance`.
+//! Project automation: `cargo xtask ci | bench [core|store|server] | conformance |
+//! schemathesis | fuzz`.
 //!
 //! Stays light (no tokio, no network crates) so it builds in seconds.
 #![allow(clippy::print_stdout)]
@@ -8,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod conformance;
+mod fuzz;
 mod reference;
+mod schemathesis;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
@@ -71,9 +74,11 @@ fn main() -> Result<()> {
         Some("ci") => ci(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("conformance") => conformance::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
+        Some("schemathesis") => schemathesis::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all]>"
+                "usage: cargo xtask <ci | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | fuzz [--secs N] [TARGET...]>"
             );
             std::process::exit(2);
         }
