@@ -12,7 +12,8 @@
 //! server's log go to `target/schemathesis/`.
 //!
 //! With `--url URL` (the server's root, e.g. `http://127.0.0.1:8080`) it tests that server
-//! instead; `--token` or `SCIM_TOKEN` gives the bearer token. Needs `python3` with `venv` and
+//! instead; `--token` or `SCIM_TOKEN` gives the bearer token, `--org` the organization the
+//! `/Organizations/{OrganizationSid}/scim` routes are tested on (else generated sids, 403). Needs `python3` with `venv` and
 //! pip access to the package registry on the first run.
 
 use anyhow::{Context, Result, bail};
@@ -33,8 +34,7 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,\
 /// How long the server may take from spawn to a 200 on `/healthz`.
 const STARTUP_WAIT: Duration = Duration::from_secs(90);
 
-const USAGE: &str =
-    "usage: cargo xtask schemathesis [--url URL --token TOKEN] [--secs N] [--examples N]";
+const USAGE: &str = "usage: cargo xtask schemathesis [--url URL --token TOKEN [--org SID]] [--secs N] [--examples N]";
 
 #[derive(Debug)]
 struct Options {
@@ -42,6 +42,8 @@ struct Options {
     token: Option<String>,
     secs: u64,
     examples: u64,
+    /// The organization the `/Organizations/{OrganizationSid}/scim` routes are tested on.
+    org: Option<String>,
 }
 
 fn parse_options(args: &[String]) -> Result<Options> {
@@ -50,6 +52,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
         token: std::env::var("SCIM_TOKEN").ok().filter(|t| !t.is_empty()),
         secs: 120,
         examples: 20,
+        org: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -67,6 +70,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--url" => o.url = Some(value()?.trim_end_matches('/').to_owned()),
             "--token" => o.token = Some(value()?),
             "--secs" => o.secs = value()?.parse().context("--secs takes seconds")?,
+            "--org" => o.org = Some(value()?),
             "--examples" => o.examples = value()?.parse().context("--examples takes a number")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -107,6 +111,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             let token = random_hex(24);
             let server = Server::start(&bin, &out, &token)?;
             let url = format!("http://127.0.0.1:{}", server.port);
+            let org = default_org(&bin, &server.database_url)?;
+            let opts = Options { org: Some(org), ..opts };
             let result = run_schemathesis(&tool, &out, &url, &token, &opts);
             drop(server);
             result
@@ -117,11 +123,20 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 fn run_schemathesis(tool: &Path, out: &Path, url: &str, token: &str, o: &Options) -> Result<()> {
     let report = out.join("report");
     let mut cmd = Command::new(tool);
+    // Family B on a real organization (a generated sid is only ever 403).
+    if let Some(org) = &o.org {
+        let config = out.join("schemathesis.toml");
+        fs::write(&config, format!("[parameters]\n\"path.OrganizationSid\" = \"{org}\"\n"))?;
+        cmd.arg("--config-file").arg(config);
+    }
     cmd.arg("run")
         .arg(format!("{url}/openapi.json"))
         .args(["--url", url])
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--checks", CHECKS])
+        // `/Me` answers 501 by design (RFC 7644 3.11 lets a provider leave it out), which
+        // the server-error check would count.
+        .args(["--exclude-path-regex", "/Me$"])
         .args(["--max-time", &o.secs.to_string()])
         .args(["--max-examples", &o.examples.to_string()])
         .args(["--request-timeout", "30"])
@@ -167,6 +182,7 @@ struct Server {
     child: Child,
     port: u16,
     dir: PathBuf,
+    database_url: String,
 }
 
 impl Server {
@@ -183,11 +199,9 @@ impl Server {
                 cmd.env_remove(key);
             }
         }
+        let database_url = format!("sqlite://{}?mode=rwc", dir.join("scim.db").display());
         cmd.args(["serve", "--listen", &listen])
-            .env(
-                "SCIM_DATABASE_URL",
-                format!("sqlite://{}?mode=rwc", dir.join("scim.db").display()),
-            )
+            .env("SCIM_DATABASE_URL", &database_url)
             .env("SCIM_BOOTSTRAP_TOKEN", token)
             .current_dir(&dir)
             .stdin(Stdio::null())
@@ -195,7 +209,7 @@ impl Server {
             .stderr(log);
         eprintln!("schemathesis: starting scim-server on {listen} (log {})", log_path.display());
         let child = cmd.spawn().with_context(|| format!("spawning {}", bin.display()))?;
-        let mut server = Server { child, port, dir };
+        let mut server = Server { child, port, dir, database_url };
         let deadline = Instant::now() + STARTUP_WAIT;
         loop {
             if let Some(status) = server.child.try_wait()? {
@@ -221,6 +235,25 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The sid of the bootstrap organization `default` (`scim-server admin org list --json`).
+fn default_org(bin: &Path, database_url: &str) -> Result<String> {
+    let out = Command::new(bin)
+        .args(["admin", "org", "list", "--json"])
+        .env("SCIM_DATABASE_URL", database_url)
+        .stdin(Stdio::null())
+        .output()
+        .context("running scim-server admin org list")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split('"')
+        .find(|s| {
+            s.len() == 34
+                && s.starts_with("OR")
+                && s[2..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+        .map(str::to_owned)
+        .with_context(|| format!("no organization in `admin org list --json`: {}", text.trim()))
 }
 
 /// Whether `GET /healthz` answers 200 (a raw HTTP/1.1 request: xtask has no HTTP client).
