@@ -47,6 +47,9 @@ fn ci() -> Result<()> {
         .args(["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"])
         .env(reference::VAR, reference))?;
     run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
+    // A short schemathesis run: the API against its own OpenAPI document (about 1.5 min).
+    let short = ["--secs", "60", "--examples", "10"].map(String::from);
+    schemathesis::run(&short)?;
     Ok(())
 }
 
