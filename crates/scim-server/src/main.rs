@@ -392,6 +392,16 @@ fn init_logging_to(
         .buffered_lines_limit(lines)
         .thread_name("scim-log")
         .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+    if !ansi {
+        // Access lines go to the same queue, formatted directly (see `log::AccessSink`).
+        let sink = writer.clone();
+        scim_server::log::set_access_sink(
+            move |line| {
+                let _ = std::io::Write::write_all(&mut sink.clone(), &line);
+            },
+            config.log_format == LogFormat::Json,
+        );
+    }
     let builder = builder.with_writer(writer);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().try_init(),

@@ -643,6 +643,36 @@ fn json_logs_put_the_first_start_banner_on_one_json_line_and_the_token_on_stdout
     assert!(server.stderr.contains("first start: created organization"), "{}", server.stderr);
     let (status, _) = server.get("/scim/v2/ResourceTypes", &token);
     assert!(status.contains("200"));
+    // The access line is JSON too, with the formatter's fields.
+    let log = server.wait_log("scim_server::access");
+    let line = log.lines().find(|l| l.contains("scim_server::access")).unwrap();
+    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(
+        (v["level"].as_str(), v["target"].as_str()),
+        (Some("INFO"), Some("scim_server::access"))
+    );
+    let f = &v["fields"];
+    assert_eq!((f["message"].as_str(), f["method"].as_str()), (Some("request"), Some("GET")));
+    assert_eq!(
+        (f["path"].as_str(), f["status"].as_u64()),
+        (Some("/scim/v2/ResourceTypes"), Some(200))
+    );
+    assert_eq!(f["org"], banner["organization"]["sid"]);
+    assert!(f["latency_ms"].is_f64() && f["request_id"].as_str().unwrap().len() == 32, "{v}");
+}
+
+/// Every request writes one access line (text format).
+#[test]
+fn access_lines_are_written() {
+    let db = Db::new();
+    let server = Server::start(&db, &[("SCIM_BOOTSTRAP_TOKEN", "access-line-token-0123456789")]);
+    let (status, _) = server.get("/scim/v2/Users?count=1", "access-line-token-0123456789");
+    assert!(status.contains("200"));
+    let log = server.wait_log("scim_server::access");
+    let line = log.lines().find(|l| l.contains("scim_server::access")).unwrap();
+    assert!(line.contains("  INFO scim_server::access: request request_id="), "{line}");
+    assert!(line.contains(" method=GET path=/scim/v2/Users status=200 latency_ms="), "{line}");
+    assert!(line.contains(" org=OR"), "{line}");
 }
 
 #[test]
