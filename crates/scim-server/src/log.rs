@@ -133,18 +133,18 @@ fn millis(out: &mut Vec<u8>, ms: f64) {
 
 /// `n` in decimal, zero-padded to at least `width` digits.
 fn digits(out: &mut Vec<u8>, n: u64, width: usize) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
+    let start = out.len();
     let mut n = n;
     loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+        out.push(b'0' + (n % 10) as u8);
         n /= 10;
-        if n == 0 && buf.len() - i >= width {
+        if n == 0 && out.len() - start >= width {
             break;
         }
     }
-    out.extend_from_slice(&buf[i..]);
+    if let Some(written) = out.get_mut(start..) {
+        written.reverse();
+    }
 }
 
 /// What a request's log line needs to know beyond its request and response.

@@ -289,6 +289,12 @@ fn errors(r: &RouteDoc, fam: Fam, responses: &mut Map<String, Value>) {
         }
         return;
     }
+    if matches!(r.op, Op::Me) {
+        // No end-user authentication: every caller gets the 501, credential or not.
+        put(400, "A malformed tracking header", &[]);
+        put(501, "Not implemented", &[]);
+        return;
+    }
     put(400, "Malformed request (scimType and code say what)", &[]);
     put(401, "Missing or invalid credential", &["WWW-Authenticate"]);
     put(403, "Scope or organization not granted", &[]);
@@ -311,7 +317,6 @@ fn errors(r: &RouteDoc, fam: Fam, responses: &mut Map<String, Value>) {
                 put(412, "If-Match does not match the current version", &[]);
             }
         }
-        Op::Me => put(501, "Not implemented", &[]),
         _ => {}
     }
 }

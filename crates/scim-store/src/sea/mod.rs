@@ -770,19 +770,10 @@ impl SeaStore {
     ) -> Result<HashMap<String, Vec<Value>>> {
         let mut out: HashMap<String, Vec<Value>> = HashMap::new();
         for chunk in groups.chunks(CHUNK) {
-            let mut q = Q::select();
+            let mut q = Self::live_memberships(org);
             q.columns([("m", "group_id"), ("m", "member_id"), ("m", "member_type")])
                 .column(("r", "display"))
-                .from_as("memberships", "m")
-                .join_as(
-                    JoinType::InnerJoin,
-                    T,
-                    Alias::new("r"),
-                    Expr::col(("r", "id")).equals(("m", "member_id")),
-                )
-                .and_where(Expr::col(("m", "org")).eq(org.to_string()))
                 .and_where(Expr::col(("m", "group_id")).is_in(chunk.iter().cloned()))
-                .and_where(Expr::col(("r", "deleted")).eq(false))
                 .order_by(("m", "group_id"), Order::Asc)
                 .order_by(("m", "member_id"), Order::Asc);
             for r in c.query_all(&q).await.map_err(db_err)? {
@@ -886,18 +877,9 @@ impl SeaStore {
         g: &str,
         limit: u32,
     ) -> Result<bool> {
-        let mut q = Q::select();
+        let mut q = Self::live_memberships(org);
         q.column(("m", "member_id"))
-            .from_as("memberships", "m")
-            .join_as(
-                JoinType::InnerJoin,
-                T,
-                Alias::new("r"),
-                Expr::col(("r", "id")).equals(("m", "member_id")),
-            )
-            .and_where(Expr::col(("m", "org")).eq(org.to_string()))
             .and_where(Expr::col(("m", "group_id")).eq(g))
-            .and_where(Expr::col(("r", "deleted")).eq(false))
             .limit(u64::from(limit) + 1);
         Ok(c.query_all(&q).await.map_err(db_err)?.len() > limit as usize)
     }
@@ -908,6 +890,22 @@ impl SeaStore {
             ResourceKind::Group => read.members,
             ResourceKind::User => read.groups,
         }
+    }
+
+    /// `FROM memberships m JOIN resources r ON r.id = m.member_id` for `org`'s live members
+    /// (a soft-deleted member is not one), columns to be added.
+    fn live_memberships(org: OrganizationSid) -> SelectStatement {
+        let mut q = Q::select();
+        q.from_as("memberships", "m")
+            .join_as(
+                JoinType::InnerJoin,
+                T,
+                Alias::new("r"),
+                Expr::col(("r", "id")).equals(("m", "member_id")),
+            )
+            .and_where(Expr::col(("m", "org")).eq(org.to_string()))
+            .and_where(Expr::col(("r", "deleted")).eq(false));
+        q
     }
 
     /// Rows to [`Stored`], with members/groups per `read`.
