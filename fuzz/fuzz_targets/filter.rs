@@ -14,7 +14,7 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::builtin);
 
 static USER: LazyLock<serde_json::Value> = LazyLock::new(|| {
     serde_json::from_str(include_str!(
-        "../../crates/scim-core/tests/data/rfc7643/8.3-enterprise-user.json"
+        "../../scim-core/tests/data/rfc7643/8.3-enterprise-user.json"
     ))
     .unwrap_or_default()
 });

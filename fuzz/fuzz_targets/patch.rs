@@ -22,7 +22,7 @@ fn load(json: &str) -> Resource {
 }
 
 static USER: LazyLock<Resource> = LazyLock::new(|| {
-    load(include_str!("../../crates/scim-core/tests/data/rfc7643/8.3-enterprise-user.json"))
+    load(include_str!("../../scim-core/tests/data/rfc7643/8.3-enterprise-user.json"))
 });
 
 static GROUP: LazyLock<Resource> = LazyLock::new(|| {

@@ -1,6 +1,6 @@
 //! The venv with the independent SCIM server that scim-client's tests also run against
-//! (`crates/scim-client/tests/it/reference.rs`): `scim2-server`, pinned with its
-//! dependencies in `crates/scim-client/tests/reference/requirements.txt`.
+//! (`scim-client/tests/it/reference.rs`): `scim2-server`, pinned with its
+//! dependencies in `scim-client/tests/reference/requirements.txt`.
 //!
 //! `cargo xtask ci` prepares it under the target directory and passes its python to the
 //! tests as `SCIM_TEST_REFERENCE_PYTHON`; with the variable set, a server that cannot start
@@ -26,7 +26,6 @@ pub(crate) fn python(root: &Path) -> Result<PathBuf> {
     };
     let venv = target.join("reference-venv");
     let requirements = root
-        .join("crates")
         .join("scim-client")
         .join("tests")
         .join("reference")

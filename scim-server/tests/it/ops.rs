@@ -100,7 +100,7 @@ async fn error_docs_are_served_as_html_and_markdown() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/markdown; charset=utf-8"));
     let md = String::from_utf8(r.bytes).unwrap();
-    assert_eq!(md, include_str!("../../../../docs/errors.md"));
+    assert_eq!(md, include_str!("../../../docs/errors.md"));
     let r = app.send(req(Method::HEAD, "/docs/errors").build()).await;
     assert_eq!(r.status, 200);
     app.send(req(Method::POST, "/docs/errors").build()).await.assert_error(405, 20405);

@@ -2,7 +2,7 @@
 
 use scim_core::ErrorCode;
 
-const DOC: &str = include_str!("../../../../docs/errors.md");
+const DOC: &str = include_str!("../../../docs/errors.md");
 
 #[test]
 fn every_code_is_documented_with_cause_and_fix() {

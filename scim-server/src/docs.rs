@@ -12,7 +12,7 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use std::sync::OnceLock;
 
 /// `docs/errors.md`, embedded at compile time.
-pub const ERRORS_MD: &str = include_str!("../../../docs/errors.md");
+pub const ERRORS_MD: &str = include_str!("../../docs/errors.md");
 
 /// The documentation routes, relative to the root.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
