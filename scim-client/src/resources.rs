@@ -8,6 +8,7 @@ use crate::query::Query;
 use crate::transport::{Req, Resp};
 use futures::stream::BoxStream;
 use http::{Method, header};
+use scim_core::envelope::Envelope;
 use scim_core::message::{ListResponse, PATCH_OP, PatchOperation, PatchRequest};
 use scim_core::resource::{Group, User};
 use serde::Serialize;
@@ -210,12 +211,11 @@ fn if_match_header(req: Req, if_match: Option<&str>) -> Result<Req> {
 
 fn tagged<T: DeserializeOwned>(resp: &Resp) -> Result<Tagged<T>> {
     let value: Value = resp.json()?;
-    let meta = value.get("meta");
-    let meta_str = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).map(str::to_owned);
-    let etag =
-        resp.header(header::ETAG.as_str()).map(str::to_owned).or_else(|| meta_str("version"));
-    let location =
-        resp.header(header::LOCATION.as_str()).map(str::to_owned).or_else(|| meta_str("location"));
+    // The server-assigned members, read with the same core type the server writes them with.
+    let envelope = value.as_object().and_then(Envelope::read);
+    let meta = envelope.map(|e| e.meta).unwrap_or_default();
+    let etag = resp.header(header::ETAG.as_str()).map(str::to_owned).or(meta.version);
+    let location = resp.header(header::LOCATION.as_str()).map(str::to_owned).or(meta.location);
     let resource = serde_json::from_value(value).map_err(|e| {
         Error::invalid_response(&resp.url, format!("the resource does not parse as expected: {e}"))
     })?;

@@ -10,7 +10,9 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
 )]
 
+pub mod envelope;
 pub mod error;
+pub mod etag;
 pub mod filter;
 pub mod message;
 pub mod patch;

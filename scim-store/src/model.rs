@@ -1,5 +1,6 @@
 //! The plain data types of the store's public API (no sea-orm types here).
 
+use scim_core::envelope::Envelope;
 use scim_core::filter::Filter;
 use scim_core::message::SortOrder;
 use scim_core::path::AttrPath;
@@ -288,20 +289,18 @@ pub struct RawStored {
 impl RawStored {
     /// The name of the attribute [`RawStored::refs`] fills.
     pub fn refs_attribute(&self) -> &'static str {
-        match self.kind {
-            ResourceKind::Group => "members",
-            ResourceKind::User => "groups",
-        }
+        scim_core::envelope::refs_attribute(self.kind)
     }
 
-    /// `meta` as the API shows it (without `location`).
-    pub fn meta(&self) -> Map<String, Value> {
-        let mut meta = Map::new();
-        meta.insert("resourceType".into(), Value::String(self.kind.name().into()));
-        meta.insert("created".into(), Value::String(self.created.clone()));
-        meta.insert("lastModified".into(), Value::String(self.last_modified.clone()));
-        meta.insert("version".into(), Value::String(format!("W/\"{}\"", self.version)));
-        meta
+    /// `id` and `meta` as the API shows them (`meta` without `location`).
+    pub fn envelope(&self) -> Envelope {
+        Envelope::stored(
+            self.kind,
+            self.id.clone(),
+            self.created.clone(),
+            self.last_modified.clone(),
+            self.version,
+        )
     }
 
     /// Parses the document into a [`Stored`]: `schemas`, `id`, the rest of the document,
@@ -317,25 +316,10 @@ impl RawStored {
     }
 
     /// [`RawStored::parse`] with the document already parsed.
-    pub(crate) fn assemble(self, mut doc: Map<String, Value>) -> Stored {
-        let mut out = Map::with_capacity(doc.len() + 3);
-        if let Some(s) = doc.shift_remove("schemas") {
-            out.insert("schemas".into(), s);
-        }
-        out.insert("id".into(), Value::String(self.id.clone()));
-        out.extend(doc);
-        let meta = self.meta();
+    pub(crate) fn assemble(self, doc: Map<String, Value>) -> Stored {
         let key = self.refs_attribute();
-        if let Some(refs) = self.refs {
-            out.insert(key.into(), Value::Array(refs));
-        }
-        out.insert("meta".into(), Value::Object(meta));
-        Stored {
-            resource: Resource(out),
-            id: self.id,
-            version: self.version,
-            deleted: self.deleted,
-        }
+        let resource = self.envelope().wrap(doc, self.refs.map(|r| (key, r)));
+        Stored { resource, id: self.id, version: self.version, deleted: self.deleted }
     }
 }
 
@@ -541,7 +525,10 @@ impl From<StoreError> for ScimError {
             }
             StoreError::PreconditionFailed { current } => ScimError::new(
                 ErrorCode::PreconditionFailed,
-                format!("the resource has changed: current version is W/\"{current}\""),
+                format!(
+                    "the resource has changed: current version is {}",
+                    scim_core::etag::ETag(current)
+                ),
             ),
             StoreError::InvalidCursor(why) => ScimError::new(ErrorCode::InvalidCursor, why),
             StoreError::ExpiredCursor => {

@@ -8,17 +8,18 @@ use super::support::{self, Precondition, Projection};
 use crate::app::AppState;
 use crate::context::RequestCtx;
 use crate::profile;
+use scim_core::envelope::refs_attribute;
+use scim_core::etag::ETag;
 use scim_core::message::{PATCH_OP, PatchOperation, PatchRequest};
 use scim_core::patch::{self, MemberOp, PatchContext};
 use scim_core::policy::check_policies;
-use scim_core::projection::{Part, Projector, raw_object};
-use scim_core::resource::{Member, Resource, key_ci};
+use scim_core::projection::{Projector, raw_object};
+use scim_core::resource::{Member, Meta, Resource, key_ci};
 use scim_core::schema::ResourceKind;
 use scim_core::validate::{take_password, validate};
 use scim_core::{ErrorCode, ScimError};
 use scim_store::{Change, MemberChange, MemberRow, NewResource, RawStored, ReadOptions, Stored};
 use serde_json::{Map, Value};
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Hashes a human password with Argon2id (PHC string), off the async runtime: it is
@@ -313,15 +314,15 @@ pub(crate) fn render(
     let mut map = stored.resource.into_map();
     let location = ctx.location(kind, &stored.id);
     match map.get_mut("meta") {
-        Some(Value::Object(meta)) => {
-            meta.insert("location".into(), Value::String(location));
-        }
+        Some(Value::Object(meta)) => Meta::set_location(meta, location),
         _ => {
-            let mut meta = Map::new();
-            meta.insert("resourceType".into(), Value::String(kind.name().into()));
-            meta.insert("location".into(), Value::String(location));
-            meta.insert("version".into(), Value::String(support::etag(stored.version)));
-            map.insert("meta".into(), Value::Object(meta));
+            let meta = Meta {
+                resource_type: Some(kind.name().into()),
+                location: Some(location),
+                version: Some(ETag(stored.version).to_string()),
+                ..Meta::default()
+            };
+            map.insert("meta".into(), Value::Object(meta.to_map()));
         }
     }
     if let Some(key) = key_ci(&map, refs_attribute(kind)).map(str::to_owned)
@@ -338,15 +339,6 @@ pub(crate) fn render(
         kind,
     )
     .into_value()
-}
-
-/// The attribute that lists a resource's references: a group's `members`, a user's
-/// `groups`.
-fn refs_attribute(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::Group => "members",
-        ResourceKind::User => "groups",
-    }
 }
 
 /// Adds `$ref` (on the request's route family) to each member or group item.
@@ -389,17 +381,12 @@ pub(crate) fn render_raw(
     let kind = raw.kind;
     let broken = || ScimError::new(ErrorCode::Internal, "a stored document is not a JSON object");
     let entries = raw_object(&raw.doc).map_err(|_| broken())?;
-    let mut meta = raw.meta();
-    meta.insert("location".into(), Value::String(ctx.location(kind, &raw.id)));
+    let mut envelope = raw.envelope();
+    envelope.meta.location = Some(ctx.location(kind, &raw.id));
     let refs = raw.refs.map(|mut items| {
         add_refs(ctx, kind, &mut items);
-        (Cow::Borrowed(refs_attribute(kind)), Part::Value(Value::Array(items)))
+        (refs_attribute(kind), items)
     });
-    // The projection writes `schemas` first wherever it is, then the rest in this order:
-    // `id`, the stored attributes, the references, `meta` (as in the parsed resource).
-    let parts = std::iter::once((Cow::Borrowed("id"), Part::Value(Value::String(raw.id))))
-        .chain(entries.into_iter().map(|(k, v)| (k, Part::Raw(v))))
-        .chain(refs)
-        .chain(std::iter::once((Cow::Borrowed("meta"), Part::Value(Value::Object(meta)))));
+    let parts = envelope.members(entries, refs);
     projector.write(parts, out).map_err(|_| broken())
 }

@@ -1,6 +1,7 @@
 //! Small pure helpers shared by the handlers: path ids, ETags and preconditions, member
 //! rows, projection-driven read options, `bulkId` substitution.
 
+use scim_core::etag::ETag;
 use scim_core::resource::{get_ci, key_ci};
 use scim_core::schema::{Registry, ResourceKind};
 use scim_core::sid::{GroupSid, UserSid};
@@ -39,16 +40,13 @@ pub(crate) fn kind_of_id(id: &str) -> Option<ResourceKind> {
 
 /// The weak ETag of a version: `W/"<n>"`.
 pub(crate) fn etag(version: u64) -> String {
-    format!("W/\"{version}\"")
+    ETag(version).to_string()
 }
 
 /// One entity tag of an `If-Match`/`If-None-Match` list, weak or strong: `W/"3"`, `"3"`.
 /// Our versions are plain integers; anything else can never match.
 fn parse_tag(tag: &str) -> Option<u64> {
-    let t = tag.trim();
-    let t = t.strip_prefix("W/").or_else(|| t.strip_prefix("w/")).unwrap_or(t);
-    let inner = t.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(t);
-    inner.parse().ok()
+    ETag::parse(tag).map(ETag::version)
 }
 
 /// A parsed `If-Match` header (RFC 7232 3.1, RFC 7644 3.14).
