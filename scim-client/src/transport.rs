@@ -173,8 +173,10 @@ impl Inner {
             let res = match rb.send().await {
                 Ok(r) => r,
                 Err(e) => {
+                    // No answer (refused, reset, timed out): safe to send again only when
+                    // the request is idempotent or carries an Idempotency-Key.
                     let retryable =
-                        (e.is_connect() || (e.is_request() && !e.is_timeout())) && may_retry;
+                        (e.is_connect() || e.is_timeout() || e.is_request()) && may_retry;
                     if retryable && retries < self.retry.max_retries {
                         let delay = self.retry.backoff(retries);
                         tracing::debug!(error = %e, ?delay, "request failed; retrying");

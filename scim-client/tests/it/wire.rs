@@ -224,6 +224,51 @@ async fn connection_refused_is_a_transport_error_after_retries() {
 }
 
 #[tokio::test]
+async fn a_timed_out_get_is_retried_and_a_post_without_retries_is_not() {
+    let seen = Arc::new(Mutex::new(0usize));
+    let s = seen.clone();
+    let slow_once = move || {
+        let s = s.clone();
+        async move {
+            let n = {
+                let mut s = s.lock().unwrap();
+                *s += 1;
+                *s
+            };
+            if n == 1 {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            scim(StatusCode::OK, USER)
+        }
+    };
+    let router = Router::new()
+        .route("/scim/v2/Users/U1", get(slow_once.clone()))
+        .route("/scim/v2/Users", post(slow_once));
+    let base = serve(router).await;
+    let client = Client::builder(&base)
+        .bearer("t")
+        .timeout(Some(Duration::from_millis(300)))
+        .retry(fast_retries())
+        .build()
+        .unwrap();
+    let u = client.users().get("U1").await.unwrap();
+    assert_eq!(u.resource.user_name, "ada");
+    assert_eq!(*seen.lock().unwrap(), 2, "the timed-out attempt and one retry");
+
+    *seen.lock().unwrap() = 0;
+    let once = Client::builder(&base)
+        .bearer("t")
+        .timeout(Some(Duration::from_millis(300)))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let user: scim_core::resource::User = serde_json::from_str(USER).unwrap();
+    let err = once.users().create(&user).await.unwrap_err();
+    assert!(matches!(err, Error::Transport { kind: TransportKind::Timeout, .. }), "{err:?}");
+    assert_eq!(*seen.lock().unwrap(), 1, "a POST without retries is sent once");
+}
+
+#[tokio::test]
 async fn bad_arguments_are_refused_before_sending() {
     assert!(matches!(Client::builder("not a url").build(), Err(Error::InvalidArgument(_))));
     assert!(matches!(Client::builder("ftp://x/scim").build(), Err(Error::InvalidArgument(_))));
