@@ -12,6 +12,7 @@ use crate::filter::attr;
 use crate::query::Query;
 use crate::resources::Resources;
 use futures::StreamExt;
+use scim_core::resource::get_ci;
 use scim_core::schema::ResourceKind;
 use serde_json::{Map, Value, json};
 
@@ -164,6 +165,12 @@ pub(crate) fn failed(e: &Error) -> Outcome {
     Outcome::Failed(output::short_error(e), matches!(e, Error::Transport { .. }))
 }
 
+/// `meta.version` of a resource read from the server, when it has one.
+pub(crate) fn version_of(d: &Doc) -> Option<Box<str>> {
+    let meta = get_ci(d, "meta").and_then(Value::as_object)?;
+    get_ci(meta, "version").and_then(Value::as_str).map(Box::from)
+}
+
 /// PATCHes `existing` to what `doc` says, or nothing when they agree.
 pub(crate) async fn update(users: &Resources<Doc>, doc: &Doc, existing: &Doc) -> Outcome {
     let mut ops = diff::diff(doc, existing);
@@ -174,7 +181,8 @@ pub(crate) async fn update(users: &Resources<Doc>, doc: &Doc, existing: &Doc) ->
     let Some(id) = existing.get("id").and_then(Value::as_str) else {
         return Outcome::Failed("the server's user has no id".to_owned(), false);
     };
-    match users.patch_ops(id, ops, None).await {
+    // Conditional on the version read, so a change made meanwhile is not overwritten.
+    match users.patch_ops(id, ops, version_of(existing).as_deref()).await {
         Ok(_) => Outcome::Updated,
         Err(e) => failed(&e),
     }

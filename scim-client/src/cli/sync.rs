@@ -6,7 +6,7 @@
 //! there.
 
 use super::args::{Format, SyncArgs};
-use super::import::{Doc, Outcome, Summary, failed};
+use super::import::{self, Doc, Outcome, Summary, failed};
 use super::input::{self, Item};
 use super::progress::Progress;
 use super::{CliResult, Io, Status, diff, record, usage};
@@ -27,9 +27,13 @@ enum Action {
     Update {
         id: String,
         ops: Vec<PatchOperation>,
+        /// The version the plan was made from: sent as `If-Match`, so a user changed on the
+        /// server since the listing is not overwritten (412, reported as failed).
+        version: Option<Box<str>>,
     },
     Deactivate {
         id: String,
+        version: Option<Box<str>>,
     },
 }
 
@@ -73,6 +77,8 @@ struct Known {
     active: bool,
     /// `{"attr": ...}` for the attributes the file has.
     doc: Box<str>,
+    /// `meta.version`, when the server gives entity tags.
+    version: Option<Box<str>>,
     matched: bool,
 }
 
@@ -125,6 +131,8 @@ pub(crate) async fn run(client: &Client, a: &SyncArgs, json: bool, io: &mut Io<'
     let mut server: Vec<Known> = Vec::new();
     let mut by_external: HashMap<Box<str>, usize> = HashMap::new();
     let mut by_name: HashMap<Box<str>, usize> = HashMap::new();
+    // Conditional writes when the server supports entity tags (RFC 7644 3.14).
+    let etags = client.capabilities().await.map(|c| c.etag).unwrap_or(false);
     let mut listing = users.list(Query::new());
     while let Some(u) = listing.try_next().await? {
         let i = server.len();
@@ -143,6 +151,7 @@ pub(crate) async fn run(client: &Client, a: &SyncArgs, json: bool, io: &mut Io<'
             user_name: user_name.into(),
             active: get_ci(&u, "active") != Some(&Value::Bool(false)),
             doc: compact(&kept)?,
+            version: if etags { import::version_of(&u) } else { None },
             matched: false,
         });
     }
@@ -179,7 +188,8 @@ pub(crate) async fn run(client: &Client, a: &SyncArgs, json: bool, io: &mut Io<'
         if ops.is_empty() {
             unchanged += 1;
         } else {
-            steps.push(Step { name, action: Action::Update { id: known.id.to_string(), ops } });
+            let (id, version) = (known.id.to_string(), known.version.clone());
+            steps.push(Step { name, action: Action::Update { id, ops, version } });
         }
     }
     drop((by_external, by_name));
@@ -187,7 +197,8 @@ pub(crate) async fn run(client: &Client, a: &SyncArgs, json: bool, io: &mut Io<'
     for u in server.iter().filter(|u| !u.matched) {
         if a.deactivate_missing && u.active {
             let (id, name) = (u.id.to_string(), u.user_name.to_string());
-            steps.push(Step { name, action: Action::Deactivate { id } });
+            let version = u.version.clone();
+            steps.push(Step { name, action: Action::Deactivate { id, version } });
         } else {
             left_alone += 1;
         }
@@ -250,17 +261,19 @@ async fn apply(users: &Resources<Doc>, action: &Action) -> Outcome {
                 Err(e) => failed(&e),
             }
         }
-        Action::Update { id, ops } => match users.patch_ops(id, ops.clone(), None).await {
-            Ok(_) => Outcome::Updated,
-            Err(e) => failed(&e),
-        },
-        Action::Deactivate { id } => {
+        Action::Update { id, ops, version } => {
+            match users.patch_ops(id, ops.clone(), version.as_deref()).await {
+                Ok(_) => Outcome::Updated,
+                Err(e) => failed(&e),
+            }
+        }
+        Action::Deactivate { id, version } => {
             let op = PatchOperation {
                 op: PatchOpKind::Replace,
                 path: Some("active".to_owned()),
                 value: Some(Value::Bool(false)),
             };
-            match users.patch_ops(id, vec![op], None).await {
+            match users.patch_ops(id, vec![op], version.as_deref()).await {
                 Ok(_) => Outcome::Deactivated,
                 Err(e) => failed(&e),
             }
@@ -282,10 +295,10 @@ fn print_plan(
         let plan: Vec<Value> = steps
             .iter()
             .map(|s| match &s.action {
-                Action::Update { id, ops } => {
+                Action::Update { id, ops, .. } => {
                     json!({ "action": "update", "userName": s.name, "id": id, "operations": ops })
                 }
-                Action::Deactivate { id } => {
+                Action::Deactivate { id, .. } => {
                     json!({ "action": "deactivate", "userName": s.name, "id": id })
                 }
                 Action::Create(_) => json!({ "action": "create", "userName": s.name }),
