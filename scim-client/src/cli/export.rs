@@ -9,7 +9,7 @@ use super::{CliResult, Io, Status, crud, usage};
 use crate::client::Client;
 use crate::resources::Resources;
 use futures::TryStreamExt;
-use scim_core::schema::{ENTERPRISE_USER_SCHEMA, Registry, ResourceKind};
+use scim_core::schema::{ENTERPRISE_USER_SCHEMA, ResourceKind};
 use serde_json::Value;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -50,8 +50,8 @@ pub(crate) async fn run(client: &Client, a: &ExportArgs, io: &mut Io<'_>) -> Cli
         Format::Csv => {
             let names =
                 if a.columns.is_empty() { default_columns(kind) } else { a.columns.clone() };
-            record::columns(&names, &Registry::builtin(), kind)
-                .map_err(|e| usage(format!("--columns {e}")))?
+            let registry = super::input::registry(client, format).await;
+            record::columns(&names, &registry, kind).map_err(|e| usage(format!("--columns {e}")))?
         }
         Format::Jsonl => Vec::new(),
     };

@@ -85,7 +85,8 @@ pub(crate) async fn preflight(users: &Resources<Doc>) -> CliResult<()> {
 
 pub(crate) async fn run(client: &Client, a: &ImportArgs, json: bool, io: &mut Io<'_>) -> CliResult {
     let format = Format::of(a.format, Some(&a.file));
-    let input = input::open(&a.file, format, ResourceKind::User)?;
+    let registry = input::registry(client, format).await;
+    let input = input::open(&a.file, format, ResourceKind::User, &registry)?;
     let users: Resources<Doc> = client.resources("Users");
     preflight(&users).await?;
     let total = input::count(&a.file, format);

@@ -4,6 +4,7 @@
 use super::args::Format;
 use super::record::{self, Column};
 use super::{CliError, CliResult, usage};
+use crate::client::Client;
 use scim_core::schema::{Registry, ResourceKind};
 use serde_json::{Map, Value};
 use std::fs::File;
@@ -42,8 +43,29 @@ fn open_file(path: &Path) -> CliResult<File> {
     File::open(path).map_err(|e| usage(format!("cannot open {}: {e}", path.display())))
 }
 
+/// The schemas CSV columns are read with: the server's, so that its extension attributes
+/// are typed too (a number column becomes a JSON number), when it serves `/Schemas` and
+/// `/ResourceTypes`; else the built-in ones. JSON Lines needs none.
+pub(crate) async fn registry(client: &Client, format: Format) -> Registry {
+    if format != Format::Csv {
+        return Registry::builtin();
+    }
+    match client.registry().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(error = %e, "the server's schemas are not available; built-in ones used");
+            Registry::builtin()
+        }
+    }
+}
+
 /// Opens `path`; a CSV header that does not parse is a usage error naming its column.
-pub(crate) fn open(path: &Path, format: Format, kind: ResourceKind) -> CliResult<Input> {
+pub(crate) fn open(
+    path: &Path,
+    format: Format,
+    kind: ResourceKind,
+    registry: &Registry,
+) -> CliResult<Input> {
     let file = open_file(path)?;
     match format {
         Format::Csv => {
@@ -53,7 +75,7 @@ pub(crate) fn open(path: &Path, format: Format, kind: ResourceKind) -> CliResult
                 .map_err(|e| usage(format!("{}: the header row: {e}", path.display())))?
                 .clone();
             let names: Vec<String> = headers.iter().map(str::to_owned).collect();
-            let columns = record::columns(&names, &Registry::builtin(), kind)
+            let columns = record::columns(&names, registry, kind)
                 .map_err(|e| usage(format!("{} line 1, {e}", path.display())))?;
             let items = reader.into_records().map(move |r| csv_item(&columns, r, kind));
             Ok(Input { items: Box::new(items), headers: Some(headers), format })

@@ -104,7 +104,8 @@ fn compact(doc: &Doc) -> CliResult<Box<str>> {
 
 pub(crate) async fn run(client: &Client, a: &SyncArgs, json: bool, io: &mut Io<'_>) -> CliResult {
     let format = Format::of(a.format, Some(&a.file));
-    let input = input::open(&a.file, format, ResourceKind::User)?;
+    let registry = input::registry(client, format).await;
+    let input = input::open(&a.file, format, ResourceKind::User, &registry)?;
     // Each row as compact JSON text: far smaller than the parsed map.
     let mut records: Vec<(u64, Box<str>)> = Vec::new();
     let mut bad = 0u64;

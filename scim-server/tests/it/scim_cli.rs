@@ -424,3 +424,43 @@ async fn scim_cli_token_fetches_a_client_credentials_token() {
         ["--url", base.as_str(), "--client-id", &c.client_id, "--client-secret", "wrong", "token"];
     assert_eq!(scim(&bad).await.status, Status::Server);
 }
+
+/// A server extension the built-in schemas do not know: its CSV columns are typed by the
+/// schema the server serves (`/Schemas`), so a number column is sent as a JSON number.
+#[tokio::test]
+async fn scim_cli_import_csv_types_the_servers_own_extension_attributes() {
+    const ACME: &str = "urn:acme:scim:schemas:1.0:UserExtension";
+    let schema = serde_json::json!({
+        "id": ACME,
+        "name": "AcmeUser",
+        "attributes": [
+            {"name": "badge", "type": "integer", "multiValued": false, "required": false},
+            {"name": "ssoEnabled", "type": "boolean", "multiValued": false, "required": false}
+        ]
+    });
+    let mut registry = scim_core::schema::Registry::builtin();
+    registry.add_extension_json(&schema.to_string()).unwrap();
+    let config = scim_server::Config {
+        docs_base: Some("https://docs.test".into()),
+        ..scim_server::Config::default()
+    };
+    let app = crate::support::app_from(config, registry).await;
+    let origin = crate::client::serve(app.router.clone()).await;
+    let base = format!("{origin}/scim/v2");
+    let d = dir();
+    let file = d.join("acme.csv");
+    std::fs::write(&file, format!("userName,{ACME}:badge,{ACME}:ssoEnabled\nada,42,true\n"))
+        .unwrap();
+    let out = scim_at(&base, &app.token, &["import", file.to_str().unwrap()]).await;
+    assert_eq!(out.status, Status::Ok, "{}{}", out.out, out.err);
+    let client = Client::builder(&base).bearer(&app.token).build().unwrap();
+    let found: Vec<Value> = client
+        .resources::<Value>("Users")
+        .list(Query::new().filter(scim_client::filter::attr("userName").eq("ada")))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0][ACME], serde_json::json!({"badge": 42, "ssoEnabled": true}));
+    std::fs::remove_dir_all(d).unwrap();
+}
