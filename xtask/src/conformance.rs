@@ -641,13 +641,13 @@ fn default_sid_from_json(text: &str) -> Option<String> {
     }
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
 }
 
 /// The status code of a plain `GET path` on 127.0.0.1:port.
-fn http_status(port: u16, path: &str) -> Result<u16> {
+pub(crate) fn http_status(port: u16, path: &str) -> Result<u16> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
     stream.set_read_timeout(Some(Duration::from_secs(3)))?;

@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask ci | bench [core|store|server] | conformance |
+//! Project automation: `cargo xtask ci | bench [core|store|server|client] | conformance |
 //! schemathesis | fuzz`.
 //!
 //! Stays light (no tokio, no network crates) so it builds in seconds.
@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod client_bench;
 mod conformance;
 mod fuzz;
 mod reference;
@@ -66,8 +67,12 @@ fn bench(what: Option<&str>) -> Result<()> {
         Some("server") => run(cargo()
             .args(["bench", "-p", "scim-server", "--bench", "loadmix", "--"])
             .args(std::env::args().skip(3))),
+        // `scim import / export / sync` against a local release server (client_bench.rs).
+        Some("client") => client_bench::run_bench(&std::env::args().skip(3).collect::<Vec<_>>()),
         None | Some("all") => core().and_then(|()| store()),
-        Some(other) => bail!("unknown bench target '{other}' (expected: core, store, server, all)"),
+        Some(other) => {
+            bail!("unknown bench target '{other}' (expected: core, store, server, client, all)")
+        }
     }
 }
 
@@ -81,7 +86,7 @@ fn main() -> Result<()> {
         Some("schemathesis") => schemathesis::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | fuzz [--secs N] [TARGET...]>"
+                "usage: cargo xtask <ci | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | bench client [--users N] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | fuzz [--secs N] [TARGET...]>"
             );
             std::process::exit(2);
         }
