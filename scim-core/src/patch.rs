@@ -40,7 +40,7 @@ use crate::filter::{CompValue, CompareOp, Filter};
 use crate::message::{PatchOpKind, PatchOperation};
 use crate::path::PatchPath;
 use crate::resource::{Member, Resource, get_ci, json_kind, key_ci};
-use crate::schema::{AttrType, Attribute, Mutability, Registry, ResolvedAttr, ResourceKind};
+use crate::schema::{AttrType, Attribute, Mutability, Registry, ResourceKind};
 use crate::validate::{self, Mode};
 use serde_json::{Map, Value};
 
@@ -269,7 +269,6 @@ fn apply_op(
         };
     };
     let path = PatchPath::parse_with(raw, ctx.registry, ctx.kind)?;
-    let core = ctx.registry.resource_type(ctx.kind).schema.as_str();
     if path.attr.is_schema() {
         let urn = path.attr.urn.as_deref().unwrap_or_default();
         let ext = ctx
@@ -300,19 +299,14 @@ fn apply_op(
             ctx.kind.name()
         )));
     }
-    let resolved = resolve(
-        ctx.registry,
-        ctx.kind,
-        urn.filter(|u| !u.eq_ignore_ascii_case(core)),
-        &path.attr.name,
-    )
-    .ok_or_else(|| {
-        ScimError::invalid_path(format!(
-            "'{}' is not an attribute of {} resources",
-            path.attr.name,
-            ctx.kind.name()
-        ))
-    })?;
+    let resolved =
+        ctx.registry.resolve_lenient(ctx.kind, urn, &path.attr.name, None).ok_or_else(|| {
+            ScimError::invalid_path(format!(
+                "'{}' is not an attribute of {} resources",
+                path.attr.name,
+                ctx.kind.name()
+            ))
+        })?;
     let attr = resolved.attribute;
     let sub_name = path.sub_attr.as_deref().or(path.attr.sub_attr.as_deref());
     let sub = match sub_name {
@@ -340,28 +334,6 @@ fn apply_op(
         return Err(ScimError::mutability(format!("'{}' is readOnly", target.label())));
     }
     apply_target(doc, op.op, &target, op.value.as_ref(), ctx, acc)
-}
-
-/// Resolves a top-level attribute; without URN, a name that is neither core nor common
-/// but is declared by exactly one extension resolves there (Entra sends `Manager.Value`
-/// for the enterprise `manager`).
-pub(crate) fn resolve<'r>(
-    registry: &'r Registry,
-    kind: ResourceKind,
-    urn: Option<&str>,
-    name: &str,
-) -> Option<ResolvedAttr<'r>> {
-    registry.resolve_parts(kind, urn, name, None).or_else(|| {
-        if urn.is_some() {
-            return None;
-        }
-        let mut hits = registry.extensions(kind).filter(|s| s.attribute(name).is_some());
-        let first = hits.next()?;
-        if hits.next().is_some() {
-            return None;
-        }
-        registry.resolve_parts(kind, Some(&first.id), name, None)
-    })
 }
 
 /// `add`/`replace` without path (or with a path that is a whole schema URN, `ext`):
@@ -441,7 +413,7 @@ fn pathless_key(
         Some((n, s)) => (n, Some(s)),
         None => (key, None),
     };
-    let Some(resolved) = resolve(ctx.registry, ctx.kind, ext, name) else {
+    let Some(resolved) = ctx.registry.resolve_lenient(ctx.kind, ext, name, None) else {
         return Ok(());
     };
     let attr = resolved.attribute;
@@ -466,6 +438,12 @@ fn pathless_key(
     apply_target(doc, kind, &target, Some(value), ctx, acc)
 }
 
+/// Whether the value filter of `attr[filter]` selects `element`: the filter evaluator's
+/// semantics, with the element as the scope (RFC 7644 3.5.2, 3.4.2.2).
+fn selects(filter: &Filter, element: &Value, attr: &Attribute, ctx: &PatchContext<'_>) -> bool {
+    filter.matches_element(element, attr, ctx.registry, ctx.kind)
+}
+
 fn is_members(t: &Target<'_>, ctx: &PatchContext<'_>) -> bool {
     ctx.external_members() && t.ext.is_none() && t.attr.name == "members"
 }
@@ -483,15 +461,15 @@ fn apply_target(
     }
     acc.touch(t.ext.unwrap_or(&t.attr.name));
     match (kind, value) {
-        (PatchOpKind::Remove, v) => remove(doc, t, v.filter(|v| !v.is_null())),
+        (PatchOpKind::Remove, v) => remove(doc, t, v.filter(|v| !v.is_null()), ctx),
         // RFC 7643 2.5: null is unassigned.
-        (_, Some(Value::Null)) => remove(doc, t, None),
+        (_, Some(Value::Null)) => remove(doc, t, None, ctx),
         (_, None) => Err(ScimError::invalid_value(format!(
             "{} of '{}' needs a 'value'",
             op_name(kind),
             t.label()
         ))),
-        (kind, Some(v)) => set(doc, kind, t, v),
+        (kind, Some(v)) => set(doc, kind, t, v, ctx),
     }
 }
 
@@ -502,6 +480,7 @@ fn remove(
     doc: &mut Map<String, Value>,
     t: &Target<'_>,
     value: Option<&Value>,
+    ctx: &PatchContext<'_>,
 ) -> Result<(), ScimError> {
     let Some(container) = existing_container(doc, t.ext) else { return Ok(()) };
     let Some(key) = key_ci(container, &t.attr.name).map(str::to_owned) else { return Ok(()) };
@@ -532,12 +511,12 @@ fn remove(
             if let Some(Value::Array(arr)) = container.get_mut(&key) {
                 let attr = t.attr;
                 match sub {
-                    None => arr.retain(|el| {
-                        !filter.as_ref().is_some_and(|f| element_matches(f, el, attr))
-                    }),
+                    None => {
+                        arr.retain(|el| !filter.as_ref().is_some_and(|f| selects(f, el, attr, ctx)))
+                    }
                     Some(sub) => {
                         for el in arr.iter_mut() {
-                            let hit = filter.as_ref().is_none_or(|f| element_matches(f, el, attr));
+                            let hit = filter.as_ref().is_none_or(|f| selects(f, el, attr, ctx));
                             if let (true, Value::Object(obj)) = (hit, el)
                                 && let Some(k) = key_ci(obj, &sub.name).map(str::to_owned)
                             {
@@ -615,6 +594,7 @@ fn set(
     kind: PatchOpKind,
     t: &Target<'_>,
     value: &Value,
+    ctx: &PatchContext<'_>,
 ) -> Result<(), ScimError> {
     let attr = t.attr;
     let container = match t.ext {
@@ -726,7 +706,7 @@ fn set(
             let mut touched: Vec<usize> = arr
                 .iter()
                 .enumerate()
-                .filter(|(_, el)| element_matches(filter, el, attr))
+                .filter(|(_, el)| selects(filter, el, attr, ctx))
                 .map(|(i, _)| i)
                 .collect();
             if touched.is_empty() {
@@ -888,90 +868,6 @@ fn element_from_filter(filter: &Filter, attr: &Attribute) -> Option<Map<String, 
     let mut out = Map::new();
     walk(filter, attr, &mut out)?;
     Some(out)
-}
-
-// ---------------------------------------------------------------------------------------
-// Value filters on elements (RFC 7644 3.5.2: `attr[valFilter]`)
-
-/// Whether an element of multi-valued attribute `attr` matches a value filter whose paths
-/// are relative to the element. String comparisons follow the sub-attribute's `caseExact`
-/// (RFC 7644 3.4.2.2). For a multi-valued attribute of simple values, `value` names the
-/// element itself.
-pub fn element_matches(filter: &Filter, element: &Value, attr: &Attribute) -> bool {
-    match filter {
-        Filter::And(a, b) => element_matches(a, element, attr) && element_matches(b, element, attr),
-        Filter::Or(a, b) => element_matches(a, element, attr) || element_matches(b, element, attr),
-        Filter::Not(f) => !element_matches(f, element, attr),
-        Filter::Present(p) => match element_value(element, &p.name) {
-            None | Some(Value::Null) => false,
-            Some(Value::String(s)) => !s.is_empty(),
-            Some(Value::Array(a)) => !a.is_empty(),
-            Some(Value::Object(m)) => !m.is_empty(),
-            Some(_) => true,
-        },
-        Filter::Compare(p, op, v) => {
-            if p.sub_attr.is_some() {
-                return false;
-            }
-            let case_exact = attr.sub_attribute(&p.name).is_some_and(|s| s.case_exact)
-                || (attr.kind != AttrType::Complex && attr.case_exact);
-            compare(element_value(element, &p.name), *op, v, case_exact)
-        }
-        Filter::ValuePath(..) => false,
-    }
-}
-
-fn element_value<'a>(element: &'a Value, name: &str) -> Option<&'a Value> {
-    match element {
-        Value::Object(m) => get_ci(m, name),
-        other if name.eq_ignore_ascii_case("value") => Some(other),
-        _ => None,
-    }
-}
-
-fn compare(actual: Option<&Value>, op: CompareOp, expected: &CompValue, case_exact: bool) -> bool {
-    use std::cmp::Ordering;
-    let actual = actual.filter(|v| !v.is_null());
-    let ordering: Option<Ordering> = match (actual, expected) {
-        (None, CompValue::Null) => Some(Ordering::Equal),
-        (None, _) | (Some(_), CompValue::Null) => None,
-        (Some(Value::String(a)), CompValue::Str(e)) => {
-            if !case_exact {
-                let (a, e) = (a.to_lowercase(), e.to_lowercase());
-                return string_op(&a, op, &e);
-            }
-            return string_op(a, op, e);
-        }
-        (Some(Value::Bool(a)), CompValue::Bool(e)) => Some(a.cmp(e)),
-        (Some(Value::Number(a)), CompValue::Number(e)) => {
-            a.as_f64().zip(e.as_f64()).and_then(|(x, y)| x.partial_cmp(&y))
-        }
-        _ => None,
-    };
-    match (op, ordering) {
-        (CompareOp::Ne, o) => o != Some(Ordering::Equal),
-        (_, None) => false,
-        (CompareOp::Eq, Some(o)) => o == Ordering::Equal,
-        (CompareOp::Gt, Some(o)) => o == Ordering::Greater,
-        (CompareOp::Ge, Some(o)) => o != Ordering::Less,
-        (CompareOp::Lt, Some(o)) => o == Ordering::Less,
-        (CompareOp::Le, Some(o)) => o != Ordering::Greater,
-        (CompareOp::Co | CompareOp::Sw | CompareOp::Ew, Some(_)) => false,
-    }
-}
-
-fn string_op(a: &str, op: CompareOp, e: &str) -> bool {
-    match op {
-        CompareOp::Eq => a == e,
-        CompareOp::Ne => a != e,
-        CompareOp::Co => a.contains(e),
-        CompareOp::Sw => a.starts_with(e),
-        CompareOp::Ew => a.ends_with(e),
-        CompareOp::Gt => a > e,
-        CompareOp::Ge => a >= e,
-        CompareOp::Lt => a < e,
-        CompareOp::Le => a <= e,
-    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ fn parse_sels(names: &[String], registry: &Registry, kind: ResourceKind) -> Vec<
                 Some((n, s)) => (n, Some(s)),
                 None => (rest, None),
             };
-            let resolved = crate::patch::resolve(registry, kind, ext, name)?;
+            let resolved = registry.resolve_lenient(kind, ext, name, None)?;
             let ext = if resolved.extension { resolved.schema.map(str::to_owned) } else { None };
             Some(Sel {
                 ext,
@@ -540,10 +540,7 @@ pub fn needs_attribute(
         Some((u, r)) => (Some(u), r),
         None => (None, name),
     };
-    let core = registry.resource_type(kind).schema.as_str();
-    let Some(resolved) =
-        crate::patch::resolve(registry, kind, urn.filter(|u| !u.eq_ignore_ascii_case(core)), rest)
-    else {
+    let Some(resolved) = registry.resolve_lenient(kind, urn, rest, None) else {
         return false;
     };
     let ext = if resolved.extension { resolved.schema } else { None };
