@@ -10,8 +10,9 @@
 //! - Names are case-insensitive and may be `attr`, `attr.sub` (`name.givenName`,
 //!   `emails.value`: only that sub-attribute of each value), URN-qualified
 //!   (`urn:...:enterprise:2.0:User:employeeNumber`) or a whole schema URN. Names that
-//!   resolve to nothing are ignored. Without URN, a name only one extension declares
-//!   resolves there (`manager`).
+//!   resolve to nothing are ignored. Names resolve with [`Registry::resolve_lenient`], as
+//!   PATCH paths do: without URN, a name only one extension declares resolves there
+//!   (`manager`).
 //! - Extension objects that end up empty are dropped, and `schemas` lists only the core
 //!   schema and the extensions still present.
 

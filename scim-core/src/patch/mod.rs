@@ -9,7 +9,13 @@
 //! Choices where the RFC leaves room, or where this project goes beyond it for the
 //! identity providers:
 //!
-//! - Op names and attribute names are case-insensitive (RFC 7643 2.1, Entra).
+//! - Op names and attribute names are case-insensitive (RFC 7643 2.1, Entra). Paths
+//!   resolve with [`Registry::resolve_lenient`]: without URN, a name that only one
+//!   extension declares resolves there (Entra's `manager.value`).
+//! - A value filter (`emails[type eq "work"]`) selects the values for which the filter
+//!   evaluator says so, each value being the scope of the filter's paths
+//!   ([`Filter::matches_element`]): the semantics of [`crate::filter::matches()`], so a
+//!   value filter selects in PATCH exactly what it matches in a search.
 //! - `add`/`replace` with a value filter that matches no element **creates** the element
 //!   when the filter is a conjunction of `eq` comparisons (for Entra's
 //!   `emails[type eq "work"].value`): the new element gets those sub-attributes, and later
