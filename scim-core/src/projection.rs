@@ -10,8 +10,9 @@
 //! - Names are case-insensitive and may be `attr`, `attr.sub` (`name.givenName`,
 //!   `emails.value`: only that sub-attribute of each value), URN-qualified
 //!   (`urn:...:enterprise:2.0:User:employeeNumber`) or a whole schema URN. Names that
-//!   resolve to nothing are ignored. Without URN, a name only one extension declares
-//!   resolves there (`manager`).
+//!   resolve to nothing are ignored. Names resolve with [`Registry::resolve_lenient`], as
+//!   PATCH paths do: without URN, a name only one extension declares resolves there
+//!   (`manager`).
 //! - Extension objects that end up empty are dropped, and `schemas` lists only the core
 //!   schema and the extensions still present.
 
@@ -48,7 +49,7 @@ fn parse_sels(names: &[String], registry: &Registry, kind: ResourceKind) -> Vec<
                 Some((n, s)) => (n, Some(s)),
                 None => (rest, None),
             };
-            let resolved = crate::patch::resolve(registry, kind, ext, name)?;
+            let resolved = registry.resolve_lenient(kind, ext, name, None)?;
             let ext = if resolved.extension { resolved.schema.map(str::to_owned) } else { None };
             Some(Sel {
                 ext,
@@ -540,10 +541,7 @@ pub fn needs_attribute(
         Some((u, r)) => (Some(u), r),
         None => (None, name),
     };
-    let core = registry.resource_type(kind).schema.as_str();
-    let Some(resolved) =
-        crate::patch::resolve(registry, kind, urn.filter(|u| !u.eq_ignore_ascii_case(core)), rest)
-    else {
+    let Some(resolved) = registry.resolve_lenient(kind, urn, rest, None) else {
         return false;
     };
     let ext = if resolved.extension { resolved.schema } else { None };

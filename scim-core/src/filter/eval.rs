@@ -43,6 +43,22 @@ pub fn matches(filter: &Filter, resource: &Value, registry: &Registry, kind: Res
     }
 }
 
+/// Whether `element`, one value of the multi-valued attribute `attr`, matches `filter`,
+/// whose paths are relative to the element: what `attr[filter]` asks of each value, with
+/// the semantics of [`matches()`]. Sub-attribute paths resolve against `attr`'s
+/// sub-attributes (for `caseExact` and types); an element that is not an object (a
+/// multi-valued attribute of simple values) is its own `value`. PATCH selects the values
+/// a value filter targets with this (RFC 7644 3.5.2).
+pub fn matches_element(
+    filter: &Filter,
+    element: &Value,
+    attr: &Attribute,
+    registry: &Registry,
+    kind: ResourceKind,
+) -> bool {
+    Eval { registry, kind }.eval(filter, &Scope::Element { elem: element, parent: Some(attr) })
+}
+
 /// Resolves an attribute path of a filter to its schema definitions.
 ///
 /// - `parent = None`: `path` is a top-level path (`userName`, `name.givenName`,
@@ -108,6 +124,18 @@ impl Filter {
     /// Whether `resource` matches this filter; see [`matches()`].
     pub fn matches(&self, resource: &Value, registry: &Registry, kind: ResourceKind) -> bool {
         matches(self, resource, registry, kind)
+    }
+
+    /// Whether one value of the multi-valued attribute `attr` matches this filter, its
+    /// paths relative to the value; see [`matches_element()`].
+    pub fn matches_element(
+        &self,
+        element: &Value,
+        attr: &Attribute,
+        registry: &Registry,
+        kind: ResourceKind,
+    ) -> bool {
+        matches_element(self, element, attr, registry, kind)
     }
 
     /// Checks that every attribute the filter names exists in the resource type's schemas,
@@ -287,7 +315,13 @@ impl<'r> Eval<'r> {
         let root = match scope {
             Scope::Root(root) => *root,
             Scope::Element { elem, .. } => {
-                return if p.urn.is_some() { None } else { get_ci(elem.as_object()?, &p.name) };
+                return match elem {
+                    _ if p.urn.is_some() => None,
+                    Value::Object(o) => get_ci(o, &p.name),
+                    // A simple value is its own `value`.
+                    other if p.name.eq_ignore_ascii_case("value") => Some(other),
+                    _ => None,
+                };
             }
         };
         let Some(urn) = p.urn.as_deref() else { return get_ci(root, &p.name) };
@@ -318,7 +352,11 @@ impl<'r> Eval<'r> {
         let Some(top) = self.top_value(p, scope) else { return false };
         let def = match scope {
             Scope::Root(_) => resolve_path(p, self.registry, self.kind, None).map(|r| r.leaf()),
-            Scope::Element { parent, .. } => parent.and_then(|a| a.sub_attribute(&p.name)),
+            Scope::Element { parent, .. } => parent.and_then(|a| match a.kind {
+                AttrType::Complex => a.sub_attribute(&p.name),
+                _ if p.name.eq_ignore_ascii_case("value") => Some(a),
+                _ => None,
+            }),
         };
         let sub = match (p.sub_attr.as_deref(), def) {
             (Some(sub), _) => Some(sub),

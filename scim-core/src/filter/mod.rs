@@ -8,8 +8,10 @@
 //! - `Display`: prints with the fewest parentheses the precedence allows, such that
 //!   `Filter::parse(&f.to_string()) == Ok(f)` for every filter the parser can produce.
 //! - [`matches()`] / [`Filter::matches`]: evaluation against a JSON resource, with the
-//!   semantics documented on [`matches()`]; [`Filter::validate`] checks the attributes
-//!   against the registry.
+//!   semantics documented on [`matches()`]; [`matches_element()`] /
+//!   [`Filter::matches_element`] evaluate a value filter's inside against one value of a
+//!   multi-valued attribute (PATCH's `emails[type eq "work"]`), with the same semantics;
+//!   [`Filter::validate`] checks the attributes against the registry.
 //! - [`resolve_path`] / [`compared_attr`]: the schema definitions behind a filter's paths,
 //!   for the SQL translation in `scim-store`.
 
@@ -17,7 +19,7 @@ mod eval;
 mod parse;
 mod print;
 
-pub use eval::{compared_attr, matches, resolve_path};
+pub use eval::{compared_attr, matches, matches_element, resolve_path};
 
 pub(crate) use parse::parse_value_filter;
 pub use parse::{DEPTH_CAP, FilterError, Limits};

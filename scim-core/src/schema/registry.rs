@@ -347,7 +347,10 @@ impl Registry {
     }
 
     /// Resolves `name` (and optional `sub`) in schema `urn` (or, without one, the core
-    /// schema then the common attributes) of `kind`, case-insensitively.
+    /// schema then the common attributes) of `kind`, case-insensitively. Strict: a name
+    /// without URN never reaches an extension attribute; filters resolve this way (RFC 7644
+    /// 3.10 qualifies extension attributes by their schema URN). [`Registry::resolve_lenient`]
+    /// adds the one leniency PATCH paths and `attributes`/`excludedAttributes` get.
     pub fn resolve_parts(
         &self,
         kind: ResourceKind,
@@ -377,6 +380,36 @@ impl Registry {
         let extension = schema_urn.is_some_and(|u| !u.eq_ignore_ascii_case(&rt.schema));
         let schema = if attribute_is_common(&self.common, attribute) { None } else { schema_urn };
         Some(ResolvedAttr { schema, extension, attribute, sub_attribute })
+    }
+
+    /// Resolves like [`Registry::resolve_parts`], with this project's one leniency rule:
+    /// a name that is unqualified (or qualified by the core schema's URN) and is neither a
+    /// core-schema nor a common attribute resolves to the attribute of the **one**
+    /// extension of `kind` that declares it, if exactly one does (Entra sends
+    /// `manager.value` for the enterprise `manager`). When two extensions declare the
+    /// name, it resolves to nothing. PATCH paths and projection
+    /// (`attributes`/`excludedAttributes`) resolve this way; filters do not (their
+    /// semantics are shared with the SQL translation, where an unqualified name is a core
+    /// or common attribute only).
+    pub fn resolve_lenient(
+        &self,
+        kind: ResourceKind,
+        urn: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+    ) -> Option<ResolvedAttr<'_>> {
+        if let Some(r) = self.resolve_parts(kind, urn, name, sub) {
+            return Some(r);
+        }
+        if urn.is_some_and(|u| !u.eq_ignore_ascii_case(&self.resource_type(kind).schema)) {
+            return None;
+        }
+        let mut declaring = self.extensions(kind).filter(|s| s.attribute(name).is_some());
+        let sole = declaring.next()?;
+        if declaring.next().is_some() {
+            return None;
+        }
+        self.resolve_parts(kind, Some(&sole.id), name, sub)
     }
 
     /// Resolves a textual path (`userName`, `name.givenName`, `meta.created`,
@@ -440,6 +473,32 @@ mod tests {
         assert_eq!(a.attribute.name, "emails");
         assert!(r.resolve(ResourceKind::User, "nope").is_none());
         assert!(r.resolve(ResourceKind::Group, "userName").is_none());
+    }
+
+    #[test]
+    fn lenient_resolution_finds_the_sole_extension() {
+        let mut r = Registry::builtin();
+        let k = ResourceKind::User;
+        assert!(r.resolve_parts(k, None, "manager", None).is_none());
+        let a = r.resolve_lenient(k, None, "Manager", Some("VALUE")).unwrap();
+        assert!(a.extension);
+        assert_eq!(a.schema, Some(ENTERPRISE_USER_SCHEMA));
+        assert_eq!(a.leaf().name, "value");
+        // Qualified by the core URN: the same fallback.
+        let a = r.resolve_lenient(k, Some(&USER_SCHEMA.to_lowercase()), "employeeNumber", None);
+        assert_eq!(a.map(|a| a.attribute.name.as_str()), Some("employeeNumber"));
+        // Core and common attributes win; another extension's URN never falls back.
+        assert!(!r.resolve_lenient(k, None, "userName", None).unwrap().extension);
+        assert!(r.resolve_lenient(k, None, "id", None).unwrap().schema.is_none());
+        assert!(r.resolve_lenient(k, Some(ENTERPRISE_USER_SCHEMA), "userName", None).is_none());
+        assert!(r.resolve_lenient(ResourceKind::Group, None, "manager", None).is_none());
+        // Two extensions declaring the name: ambiguous, nothing.
+        r.add_extension_json(
+            r#"{"id":"urn:acme:scim:schemas:1.0:User","attributes":[{"name":"manager","type":"string"}]}"#,
+        )
+        .unwrap();
+        assert!(r.resolve_lenient(k, None, "manager", None).is_none());
+        assert!(r.resolve_lenient(k, None, "employeeNumber", None).is_some());
     }
 
     #[test]

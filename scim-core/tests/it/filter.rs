@@ -542,7 +542,7 @@ pub(crate) fn attr_path() -> impl Strategy<Value = AttrPath> {
         .prop_map(|(urn, name, sub_attr)| AttrPath { urn, name, sub_attr })
 }
 
-fn comp_value() -> impl Strategy<Value = CompValue> {
+pub(crate) fn comp_value() -> impl Strategy<Value = CompValue> {
     prop_oneof![
         Just(CompValue::Null),
         any::<bool>().prop_map(CompValue::Bool),
@@ -555,7 +555,7 @@ fn comp_value() -> impl Strategy<Value = CompValue> {
     ]
 }
 
-fn op() -> impl Strategy<Value = CompareOp> {
+pub(crate) fn op() -> impl Strategy<Value = CompareOp> {
     prop::sample::select(CompareOp::ALL.to_vec())
 }
 

@@ -4,6 +4,7 @@ mod errors;
 mod filter;
 mod list_response;
 mod patch;
+mod patch_filter;
 mod path;
 mod projection;
 mod replace;
