@@ -120,7 +120,12 @@ async fn create_user(t: &Target, name: &str) -> Result<String, String> {
 // ---------------------------------------------------------------------------------------
 // (a) kill -9 under write load.
 
-async fn kill_under_load(opts: &Opts, backend: Backend, dir: &Path, rows: &mut Rows) -> Result<(), String> {
+async fn kill_under_load(
+    opts: &Opts,
+    backend: Backend,
+    dir: &Path,
+    rows: &mut Rows,
+) -> Result<(), String> {
     let name = format!("kill -9 under 8 writers ({backend:?})");
     let db = Db::create(backend, dir, "kill")?;
     let mut server = start(dir, "kill.log", &db.url, &[]).await?;
@@ -229,11 +234,17 @@ async fn replicas(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String
                 else {
                     continue;
                 };
-                let etag = headers.get("etag").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-                let n: u64 = json_of(&body)["displayName"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let etag =
+                    headers.get("etag").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                let n: u64 = json_of(&body)["displayName"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
                 let patch = json!({"schemas": [PATCH_SCHEMA], "Operations": [
                     {"op": "replace", "path": "displayName", "value": (n + 1).to_string()}]});
-                match call(&mut sender, &t, "PATCH", &uri, Some(&patch), &[("if-match", &etag)]).await {
+                match call(&mut sender, &t, "PATCH", &uri, Some(&patch), &[("if-match", &etag)])
+                    .await
+                {
                     Ok((200, _, _)) => {
                         mine += 1;
                         applied.fetch_add(1, Ordering::Relaxed);
@@ -242,7 +253,10 @@ async fn replicas(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String
                         conflicts.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok((s, _, body)) => {
-                        other.lock().unwrap().get_or_insert(format!("{s} {}", String::from_utf8_lossy(&body)));
+                        other
+                            .lock()
+                            .unwrap()
+                            .get_or_insert(format!("{s} {}", String::from_utf8_lossy(&body)));
                     }
                     Err(e) => {
                         other.lock().unwrap().get_or_insert(e);
@@ -254,8 +268,10 @@ async fn replicas(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String
     for t in tasks {
         let _ = t.await;
     }
-    let (_, _, body) = call(&mut None, &a.t, "GET", &format!("/scim/v2/Users/{id}"), None, &[]).await?;
-    let last: u64 = json_of(&body)["displayName"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let (_, _, body) =
+        call(&mut None, &a.t, "GET", &format!("/scim/v2/Users/{id}"), None, &[]).await?;
+    let last: u64 =
+        json_of(&body)["displayName"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
     let applied = applied.load(Ordering::Relaxed);
     let other = other.lock().unwrap().take();
     row(
@@ -283,9 +299,20 @@ async fn replicas(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String
             tasks.push(tokio::spawn(async move {
                 // 409 means "the first is still running": retry as the docs say.
                 for _ in 0..200 {
-                    match call(&mut None, &t, "POST", "/scim/v2/Users", Some(&doc), &[("idempotency-key", &key)]).await {
+                    match call(
+                        &mut None,
+                        &t,
+                        "POST",
+                        "/scim/v2/Users",
+                        Some(&doc),
+                        &[("idempotency-key", &key)],
+                    )
+                    .await
+                    {
                         Ok((409, _, _)) => tokio::time::sleep(Duration::from_millis(20)).await,
-                        Ok((s, _, body)) => return (s, json_of(&body)["id"].as_str().unwrap_or("").to_owned()),
+                        Ok((s, _, body)) => {
+                            return (s, json_of(&body)["id"].as_str().unwrap_or("").to_owned());
+                        }
                         Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
                     }
                 }
@@ -301,7 +328,9 @@ async fn replicas(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String
             ids.insert(id);
         }
         let filter = pct_encode(&format!("userName eq \"{user}\""));
-        let (_, _, body) = call(&mut None, &b.t, "GET", &format!("/scim/v2/Users?filter={filter}"), None, &[]).await?;
+        let (_, _, body) =
+            call(&mut None, &b.t, "GET", &format!("/scim/v2/Users?filter={filter}"), None, &[])
+                .await?;
         let total = json_of(&body)["totalResults"].as_u64().unwrap_or(0);
         if ids.len() != 1 || total != 1 {
             bad.push(format!("key {k}: {} distinct ids, {total} users", ids.len()));
@@ -324,7 +353,15 @@ async fn replicas(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String
     for i in 0..n {
         members.push(create_user(&both[i % 2], &format!("member-{i}@example.com")).await?);
     }
-    let (s, _, body) = call(&mut None, &a.t, "POST", "/scim/v2/Groups", Some(&json!({"schemas": [GROUP_SCHEMA], "displayName": "faults"})), &[]).await?;
+    let (s, _, body) = call(
+        &mut None,
+        &a.t,
+        "POST",
+        "/scim/v2/Groups",
+        Some(&json!({"schemas": [GROUP_SCHEMA], "displayName": "faults"})),
+        &[],
+    )
+    .await?;
     let gid = json_of(&body)["id"].as_str().ok_or(format!("group create: {s}"))?.to_owned();
     let guri = format!("/scim/v2/Groups/{gid}");
     let failures = Arc::new(Mutex::new(Vec::new()));
@@ -340,11 +377,15 @@ async fn replicas(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String
                 json!({"op": "add", "path": "members", "value": [{"value": uid}]})
             };
             let patch = json!({"schemas": [PATCH_SCHEMA], "Operations": [op]});
-            let (t, guri, failures) = (both[(i + usize::from(remove)) % 2].clone(), guri.clone(), failures.clone());
+            let (t, guri, failures) =
+                (both[(i + usize::from(remove)) % 2].clone(), guri.clone(), failures.clone());
             tasks.push(tokio::spawn(async move {
                 match call(&mut None, &t, "PATCH", &guri, Some(&patch), &[]).await {
                     Ok((200 | 204, _, _)) => {}
-                    Ok((s, _, body)) => failures.lock().unwrap().push(format!("{s} {}", String::from_utf8_lossy(&body))),
+                    Ok((s, _, body)) => failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("{s} {}", String::from_utf8_lossy(&body))),
                     Err(e) => failures.lock().unwrap().push(e),
                 }
             }));
@@ -353,7 +394,8 @@ async fn replicas(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String
             let _ = t.await;
         }
     }
-    let (_, _, body) = call(&mut None, &b.t, "GET", &format!("{guri}?attributes=members"), None, &[]).await?;
+    let (_, _, body) =
+        call(&mut None, &b.t, "GET", &format!("{guri}?attributes=members"), None, &[]).await?;
     let got: BTreeSet<String> = json_of(&body)["members"]
         .as_array()
         .map(|a| a.iter().filter_map(|m| m["value"].as_str().map(str::to_owned)).collect())
@@ -372,7 +414,10 @@ async fn replicas(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String
             expected.len(),
             expected.difference(&got).count(),
             got.difference(&expected).count(),
-            failures.first().map(|f| format!("; {} failed PATCHes, first: {f}", failures.len())).unwrap_or_default()
+            failures
+                .first()
+                .map(|f| format!("; {} failed PATCHes, first: {f}", failures.len()))
+                .unwrap_or_default()
         ),
     );
     drop((a, b));
@@ -404,7 +449,8 @@ async fn cold_starts(backend: Backend, dir: &Path, rows: &mut Rows) -> Result<()
             Err(e) => problems.push(format!("replica {i}: {e}")),
         }
     }
-    let migrations = db.query("SELECT count(*) || '/' || count(DISTINCT version) FROM seaql_migrations")?;
+    let migrations =
+        db.query("SELECT count(*) || '/' || count(DISTINCT version) FROM seaql_migrations")?;
     let defaults = db.query("SELECT count(*) FROM organizations WHERE name = 'default'")?;
     let orgs = db.query("SELECT count(*) FROM organizations")?;
     let (total, distinct) = migrations.split_once('/').unwrap_or(("", "?"));
@@ -419,7 +465,9 @@ async fn cold_starts(backend: Backend, dir: &Path, rows: &mut Rows) -> Result<()
         format!("{N} replicas cold-started at once ({backend:?})"),
         problems.is_empty(),
         if problems.is_empty() {
-            format!("{N} of {N} healthy, {distinct} migrations applied once each, 1 `default` organization, token works on each")
+            format!(
+                "{N} of {N} healthy, {distinct} migrations applied once each, 1 `default` organization, token works on each"
+            )
         } else {
             problems.join("; ")
         },
@@ -511,7 +559,9 @@ async fn db_cut(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String> 
     let db = Db::create(Backend::Postgres, dir, "cut")?;
     let base = pg_base();
     // postgres://USER@HOST:PORT: the proxy listens in place of HOST:PORT.
-    let (prefix, hostport) = base.rsplit_once('@').map_or(("postgres:/", base.trim_start_matches("postgres://")), |(p, h)| (p, h));
+    let (prefix, hostport) = base
+        .rsplit_once('@')
+        .map_or(("postgres:/", base.trim_start_matches("postgres://")), |(p, h)| (p, h));
     let upstream = tokio::net::lookup_host(hostport.to_owned())
         .await
         .ok()
@@ -534,46 +584,58 @@ async fn db_cut(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String> 
         let recovered_at = Arc::new(Mutex::new(None::<Instant>));
         let mut tasks = Vec::new();
         for c in 0..9 {
-            let (t, ids, window, seen, stop, recovered_at) =
-                (server.t.clone(), ids.clone(), window.clone(), seen.clone(), stop.clone(), recovered_at.clone());
+            let (t, ids, window, seen, stop, recovered_at) = (
+                server.t.clone(),
+                ids.clone(),
+                window.clone(),
+                seen.clone(),
+                stop.clone(),
+                recovered_at.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 let mut sender = None;
                 let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1));
                 while !stop.load(Ordering::Relaxed) {
                     let ready = c == 8;
-                    let uri = if ready { "/readyz".to_owned() } else { format!("/scim/v2/Users/{}", ids[rng.below(ids.len())]) };
+                    let uri = if ready {
+                        "/readyz".to_owned()
+                    } else {
+                        format!("/scim/v2/Users/{}", ids[rng.below(ids.len())])
+                    };
                     let w = window.load(Ordering::SeqCst) as usize;
                     let t0 = Instant::now();
                     let res = call(&mut sender, &t, "GET", &uri, None, &[]).await;
                     let ms = t0.elapsed().as_secs_f64() * 1e3;
                     {
-                    let mut guard = seen.lock().unwrap();
-                    let s = &mut guard[w];
-                    match res {
-                        Ok((200, _, _)) => {
-                            s.ok += 1;
-                            if w == 2 {
-                                recovered_at.lock().unwrap().get_or_insert_with(Instant::now);
+                        let mut guard = seen.lock().unwrap();
+                        let s = &mut guard[w];
+                        match res {
+                            Ok((200, _, _)) => {
+                                s.ok += 1;
+                                if w == 2 {
+                                    recovered_at.lock().unwrap().get_or_insert_with(Instant::now);
+                                }
                             }
+                            Ok((503, _, _)) if ready => s.ready_503 += 1,
+                            Ok((503, h, _)) => {
+                                s.unavailable += 1;
+                                s.max_503_ms = s.max_503_ms.max(ms);
+                                if !h.contains_key("retry-after") {
+                                    s.without_retry_after += 1;
+                                }
+                            }
+                            Ok((st, _, body)) => s.other.push(format!(
+                                "{st} {}",
+                                String::from_utf8_lossy(&body)
+                                    .chars()
+                                    .take(120)
+                                    .collect::<String>()
+                            )),
+                            Err(e) => s.other.push(e),
                         }
-                        Ok((503, h, _)) if ready => {
-                            s.ready_503 += 1;
+                        if ready {
                             s.max_ready_ms = s.max_ready_ms.max(ms);
-                            let _ = h;
                         }
-                        Ok((503, h, _)) => {
-                            s.unavailable += 1;
-                            s.max_503_ms = s.max_503_ms.max(ms);
-                            if !h.contains_key("retry-after") {
-                                s.without_retry_after += 1;
-                            }
-                        }
-                        Ok((st, _, body)) => s.other.push(format!("{st} {}", String::from_utf8_lossy(&body).chars().take(120).collect::<String>())),
-                        Err(e) => s.other.push(e),
-                    }
-                    if ready {
-                        s.max_ready_ms = s.max_ready_ms.max(ms);
-                    }
                     }
                     if ready {
                         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -594,7 +656,8 @@ async fn db_cut(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String> 
             let _ = t.await;
         }
         let seen = std::mem::take(&mut *seen.lock().unwrap());
-        let recovery = recovered_at.lock().unwrap().map(|at| at.duration_since(resumed).as_secs_f64());
+        let recovery =
+            recovered_at.lock().unwrap().map(|at| at.duration_since(resumed).as_secs_f64());
         let during = &seen[1];
         let after = &seen[2];
         // The acquire timeout is 1 s; allow for the probe's own scheduling.
@@ -609,10 +672,13 @@ async fn db_cut(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String> 
             && after.ok > 0;
         row(
             rows,
-            format!("PostgreSQL cut for {cut_secs} s under load ({})", match mode {
-                Cut::Refuse => "connections reset and refused",
-                _ => "connections reset, new ones unanswered",
-            }),
+            format!(
+                "PostgreSQL cut for {cut_secs} s under load ({})",
+                match mode {
+                    Cut::Refuse => "connections reset and refused",
+                    _ => "connections reset, new ones unanswered",
+                }
+            ),
             pass,
             format!(
                 "during: {} x 503 (max {:.0} ms, {} without Retry-After), {} x 200, /readyz 503 x {} (max {:.0} ms){}; recovered {} after resume, {} x 200 after{}",
@@ -622,10 +688,18 @@ async fn db_cut(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String> 
                 during.ok,
                 during.ready_503,
                 during.max_ready_ms,
-                during.other.first().map(|o| format!(", {} other: {o}", during.other.len())).unwrap_or_default(),
+                during
+                    .other
+                    .first()
+                    .map(|o| format!(", {} other: {o}", during.other.len()))
+                    .unwrap_or_default(),
                 recovery.map_or("never".to_owned(), |r| format!("{r:.1} s")),
                 after.ok,
-                after.other.first().map(|o| format!(" ({} other while recovering: {o})", after.other.len())).unwrap_or_default(),
+                after
+                    .other
+                    .first()
+                    .map(|o| format!(" ({} other while recovering: {o})", after.other.len()))
+                    .unwrap_or_default(),
             ),
         );
     }
@@ -701,8 +775,13 @@ async fn hostile(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String>
     let max_closed = closed.iter().copied().fold(0.0, f64::max);
     row(
         rows,
-        format!("slowloris: {slow} connections, 1 header byte/s (header timeout {HEADER_TIMEOUT} s)"),
-        closed.len() == slow && max_closed <= HEADER_TIMEOUT as f64 + 1.5 && normal.1 == 0 && normal.0 > 0,
+        format!(
+            "slowloris: {slow} connections, 1 header byte/s (header timeout {HEADER_TIMEOUT} s)"
+        ),
+        closed.len() == slow
+            && max_closed <= HEADER_TIMEOUT as f64 + 1.5
+            && normal.1 == 0
+            && normal.0 > 0,
         format!(
             "{} of {slow} closed, the last after {max_closed:.1} s; normal GETs meanwhile: {} x 200, {} failed, max {:.0} ms",
             closed.len(),
@@ -747,7 +826,10 @@ async fn hostile(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String>
         rows,
         format!("connection {} past max_connections {MAX_CONNECTIONS}", MAX_CONNECTIONS + 1),
         over.starts_with("HTTP/1.1 503") && retry && after == Ok(200),
-        format!("{over}{}; after closing them: {after:?}", if retry { ", Retry-After" } else { ", no Retry-After" }),
+        format!(
+            "{over}{}; after closing them: {after:?}",
+            if retry { ", Retry-After" } else { ", no Retry-After" }
+        ),
     );
     Ok(())
 }
@@ -786,7 +868,8 @@ fn main() {
         eprintln!("faults: {}: {e}", dir.display());
         std::process::exit(1);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let started = Instant::now();
     let rows = rt.block_on(async {
         let mut rows = Rows::new();
@@ -812,7 +895,11 @@ fn main() {
         rows
     });
     let failed = rows.iter().filter(|r| !r.pass).count();
-    println!("\nfaults ({}, {:.0} s):", if opts.quick { "quick" } else { "full" }, started.elapsed().as_secs_f64());
+    println!(
+        "\nfaults ({}, {:.0} s):",
+        if opts.quick { "quick" } else { "full" },
+        started.elapsed().as_secs_f64()
+    );
     let w = rows.iter().map(|r| r.scenario.len()).max().unwrap_or(8);
     println!("  {:<w$}  {:<4}  result", "scenario", "pass");
     for r in &rows {

@@ -235,9 +235,8 @@ async fn soak(backend: Backend, duration: Duration, every: Duration) -> Result<b
     if !enough {
         println!("  too few samples to judge a trend: run longer");
     }
-    let change_log_ok = change_log
-        .parse::<u64>()
-        .is_ok_and(|n| n <= CHANGE_LOG_MAX_ROWS + CHANGE_LOG_SLACK);
+    let change_log_ok =
+        change_log.parse::<u64>().is_ok_and(|n| n <= CHANGE_LOG_MAX_ROWS + CHANGE_LOG_SLACK);
     Ok(enough && rss_ok && db_ok && rate <= 0.001 && change_log_ok)
 }
 

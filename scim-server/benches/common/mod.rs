@@ -22,7 +22,6 @@ pub fn env_u64(k: &str, d: u64) -> u64 {
     std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
 }
 
-
 // ---------------------------------------------------------------------------------------
 // Users: one shape for the seed requests and the ceiling's store.
 
@@ -149,7 +148,6 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-
 // ---------------------------------------------------------------------------------------
 // The generator: one keep-alive HTTP/1.1 connection per task, on a single-threaded runtime.
 
@@ -226,7 +224,6 @@ impl Rng {
         (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n.max(1)
     }
 }
-
 
 pub fn pct_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
@@ -366,7 +363,6 @@ pub fn psql(url: &str, sql: &str) -> Result<(), String> {
     }
 }
 
-
 /// The PostgreSQL server, without a database: `SCIM_LOADMIX_PG_URL`, or the local default.
 pub fn pg_base() -> String {
     std::env::var("SCIM_LOADMIX_PG_URL")
@@ -408,9 +404,8 @@ pub fn spawn_server(
     extra: &[String],
 ) -> Result<Proc, String> {
     let log = dir.join(log_name);
-    let open = || {
-        std::fs::File::options().create(true).append(true).open(&log).map_err(|e| e.to_string())
-    };
+    let open =
+        || std::fs::File::options().create(true).append(true).open(&log).map_err(|e| e.to_string());
     let bin = server_bin();
     let mut cmd = pinned(pin.is_some(), pin.unwrap_or(0), &bin);
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", db_url])

@@ -97,7 +97,10 @@ async fn soft_deleted_resources_are_purged_after_their_retention() {
                 env.a,
                 Group,
                 NewResource {
-                    members: vec![member(&gone.id, MemberKind::User), member(&kept.id, MemberKind::User)],
+                    members: vec![
+                        member(&gone.id, MemberKind::User),
+                        member(&kept.id, MemberKind::User),
+                    ],
                     ..new_group("Live")
                 },
             )
@@ -107,7 +110,10 @@ async fn soft_deleted_resources_are_purged_after_their_retention() {
             .create(
                 env.a,
                 Group,
-                NewResource { members: vec![member(&kept.id, MemberKind::User)], ..new_group("Old") },
+                NewResource {
+                    members: vec![member(&kept.id, MemberKind::User)],
+                    ..new_group("Old")
+                },
             )
             .await
             .unwrap();
