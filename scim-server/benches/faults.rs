@@ -745,9 +745,9 @@ async fn hostile(opts: &Opts, dir: &Path, rows: &mut Rows) -> Result<(), String>
                 if tcp.write_all(b"a").await.is_err() {
                     return Some(t0.elapsed());
                 }
-                match tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut buf)).await {
-                    Ok(Ok(0) | Err(_)) => return Some(t0.elapsed()),
-                    Ok(Ok(_)) | Err(_) => {}
+                let read = tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut buf));
+                if let Ok(Ok(0) | Err(_)) = read.await {
+                    return Some(t0.elapsed());
                 }
             }
             None

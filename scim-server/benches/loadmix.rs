@@ -55,6 +55,7 @@ const TOKEN: &str = "loadmix-bench-token-0123456789abcdef";
 const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 const PAGE: usize = 100;
 
+/// The ceiling's ids: as long as the server's (`US` + 32 hex digits), derived from the index.
 fn ceiling_id(i: usize) -> String {
     let mut h = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     h ^= h >> 29;

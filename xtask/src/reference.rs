@@ -25,11 +25,8 @@ pub(crate) fn python(root: &Path) -> Result<PathBuf> {
         None => root.join("target"),
     };
     let venv = target.join("reference-venv");
-    let requirements = root
-        .join("scim-client")
-        .join("tests")
-        .join("reference")
-        .join("requirements.txt");
+    let requirements =
+        root.join("scim-client").join("tests").join("reference").join("requirements.txt");
     let stamp = venv.join(".requirements.txt");
     let python = venv.join("bin").join("python");
     let wanted =

@@ -64,8 +64,6 @@ pub fn user_doc(i: usize, user_name: &str) -> Value {
     })
 }
 
-/// The ceiling's ids: as long as the server's (`US` + 32 hex digits), derived from the index.
-
 // ---------------------------------------------------------------------------------------
 // Processes: pinning, children, CPU accounting.
 
