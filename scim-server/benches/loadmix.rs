@@ -37,70 +37,23 @@
 )]
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::*;
+
 const TOKEN: &str = "loadmix-bench-token-0123456789abcdef";
-const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 const PAGE: usize = 100;
-
-fn env_u64(k: &str, d: u64) -> u64 {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
-}
-
-// ---------------------------------------------------------------------------------------
-// Users: one shape for the seed requests and the ceiling's store.
-
-fn user_name(i: usize) -> String {
-    format!("user{i:06}@example.com")
-}
-
-/// A user with about twenty attributes, as an IdP would provision it (no `id`/`meta`).
-fn user_doc(i: usize, user_name: &str) -> Value {
-    json!({
-        "schemas": [USER_SCHEMA],
-        "externalId": format!("ext-{i:08}"),
-        "userName": user_name,
-        "name": {
-            "formatted": format!("Ms. Given{i} Q. Family{}", i % 97),
-            "familyName": format!("Family{}", i % 97),
-            "givenName": format!("Given{i}"),
-            "middleName": "Quinn"
-        },
-        "displayName": format!("Given{i} Family{}", i % 97),
-        "nickName": format!("g{i}"),
-        "profileUrl": format!("https://login.example.com/u/{i}"),
-        "title": format!("Engineer {}", i % 13),
-        "userType": "Employee",
-        "preferredLanguage": "en-US",
-        "locale": "en-US",
-        "timezone": "Europe/Berlin",
-        "active": true,
-        "emails": [{"value": user_name, "type": "work", "primary": true}],
-        "phoneNumbers": [{"value": format!("+1 555 {:07}", i), "type": "work"}],
-        "addresses": [{
-            "streetAddress": format!("{} Main Street", i % 500 + 1),
-            "locality": "Springfield",
-            "region": "IL",
-            "postalCode": "62701",
-            "country": "US",
-            "type": "work",
-            "primary": true
-        }]
-    })
-}
 
 /// The ceiling's ids: as long as the server's (`US` + 32 hex digits), derived from the index.
 fn ceiling_id(i: usize) -> String {
@@ -189,165 +142,6 @@ fn ceiling_main(users: usize) {
     });
 }
 
-// ---------------------------------------------------------------------------------------
-// Processes: pinning, children, CPU accounting.
-
-/// Kills and reaps its child when dropped, so no server outlives the run.
-struct Proc {
-    child: Child,
-    log: Option<PathBuf>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-    fn log_tail(&self) -> String {
-        let Some(log) = &self.log else { return String::new() };
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-/// A command run under `taskset -c CPU` when pinning works, plainly otherwise.
-fn pinned(pin: bool, cpu: u32, program: &Path) -> Command {
-    if pin {
-        let mut c = Command::new("taskset");
-        c.arg("-c").arg(cpu.to_string()).arg(program);
-        c
-    } else {
-        Command::new(program)
-    }
-}
-
-/// Pins this process (all threads; the runtime is built afterwards) to CPU 1.
-fn pin_self() -> Result<(), String> {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    if cores < 2 {
-        return Err(format!("only {cores} CPU available to this process"));
-    }
-    let out = Command::new("taskset")
-        .args(["-a", "-p", "-c", "1", &std::process::id().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("taskset: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("taskset failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
-    }
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// utime + stime of a process (all its threads), in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name may hold spaces; fields after it start behind the last ')'.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    n(11) + n(12)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-// ---------------------------------------------------------------------------------------
-// The generator: one keep-alive HTTP/1.1 connection per task, on a single-threaded runtime.
-
-struct Target {
-    addr: SocketAddr,
-    host: String,
-    auth: Option<String>,
-}
-
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
-    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
-}
-
-fn request(
-    t: &Target,
-    method: &str,
-    uri: &str,
-    body: Option<Vec<u8>>,
-) -> http::Request<Full<Bytes>> {
-    let mut b = http::Request::builder().method(method).uri(uri).header("host", &t.host);
-    if let Some(a) = &t.auth {
-        b = b.header("authorization", a);
-    }
-    b = b.header("accept", "application/scim+json");
-    let body = match body {
-        Some(v) => {
-            b = b.header("content-type", "application/scim+json");
-            Full::new(Bytes::from(v))
-        }
-        None => Full::new(Bytes::new()),
-    };
-    b.body(body).unwrap()
-}
-
-/// One answer: status and body, or a transport error.
-async fn send(
-    sender: &mut Option<SendRequest<Full<Bytes>>>,
-    addr: SocketAddr,
-    req: http::Request<Full<Bytes>>,
-) -> Result<(u16, Bytes), String> {
-    if sender.as_ref().is_none_or(|s| s.is_closed()) {
-        *sender = Some(connect(addr).await?);
-    }
-    let s = sender.as_mut().unwrap();
-    let res = async {
-        s.ready().await.map_err(|e| e.to_string())?;
-        let res = s.send_request(req).await.map_err(|e| e.to_string())?;
-        let status = res.status().as_u16();
-        let body = res.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-        Ok::<_, String>((status, body))
-    }
-    .await;
-    if res.is_err() {
-        *sender = None;
-    }
-    res
-}
-
-/// xorshift64*: cheap, seedable, good enough to pick ids.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n.max(1)
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scenario {
     Get,
@@ -389,18 +183,6 @@ struct Seeded {
     /// Distinguishes this run's created users from every other run's.
     tag: String,
     created: AtomicU64,
-}
-
-fn pct_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn build(t: &Target, sc: Scenario, seeded: &Seeded, rng: &mut Rng) -> http::Request<Full<Bytes>> {
@@ -606,82 +388,6 @@ async fn seed(
     Ok((ids, (0..n).map(user_name).collect()))
 }
 
-async fn wait_healthy(t: &Target, proc: &mut Proc) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut sender = None;
-    loop {
-        if let Ok(Some(status)) = proc.child.try_wait() {
-            return Err(format!("server exited with {status}:\n{}", proc.log_tail()));
-        }
-        let req = request(t, "GET", "/healthz", None);
-        if let Ok((200, _)) = send(&mut sender, t.addr, req).await {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("server not healthy after 120 s:\n{}", proc.log_tail()));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Backends.
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A fresh database for one run; dropped (PostgreSQL) or deleted (SQLite) afterwards.
-struct Db {
-    url: String,
-    pg_drop: Option<(String, String)>,
-}
-
-impl Db {
-    fn create(backend: Backend, dir: &Path) -> Result<Db, String> {
-        match backend {
-            Backend::Sqlite => {
-                let file = dir.join("scim.db");
-                Ok(Db { url: format!("sqlite://{}?mode=rwc", file.display()), pg_drop: None })
-            }
-            Backend::Postgres => {
-                let base = std::env::var("SCIM_LOADMIX_PG_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-                let base = base.trim_end_matches('/').to_owned();
-                let name = format!("scim_loadmix_{}", std::process::id());
-                let admin = format!("{base}/postgres");
-                psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"))?;
-                psql(&admin, &format!("CREATE DATABASE {name}"))?;
-                Ok(Db { url: format!("{base}/{name}"), pg_drop: Some((admin, name)) })
-            }
-        }
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg_drop
-            && let Err(e) = psql(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        {
-            eprintln!("loadmix: could not drop database {name}: {e}");
-        }
-    }
-}
-
-fn psql(url: &str, sql: &str) -> Result<(), String> {
-    let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-        .output()
-        .map_err(|e| format!("psql: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("psql -c '{sql}': {}", String::from_utf8_lossy(&out.stderr).trim()))
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Reporting.
 
@@ -862,20 +568,10 @@ async fn measure_server(
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let result = async {
-        let db = Db::create(backend, &dir)?;
+        let db = Db::create(backend, &dir, "loadmix")?;
         let port = free_port();
-        let log = dir.join("server.log");
-        let mut cmd = pinned(s.pin, 0, Path::new(env!("CARGO_BIN_EXE_scim-server")));
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &db.url])
-            .args(&s.extra_args)
-            .current_dir(&dir)
-            .env("SCIM_BOOTSTRAP_TOKEN", TOKEN)
-            .env_remove("RUST_LOG")
-            .env_remove("SCIM_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(std::fs::File::create(&log).map_err(|e| e.to_string())?))
-            .stderr(Stdio::from(std::fs::File::options().append(true).open(&log).map_err(|e| e.to_string())?));
-        let mut proc = Proc { child: cmd.spawn().map_err(|e| format!("scim-server: {e}"))?, log: Some(log) };
+        let pin = s.pin.then_some(0);
+        let mut proc = spawn_server(pin, &dir, "server.log", port, &db.url, TOKEN, &s.extra_args)?;
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let t = Arc::new(Target {
             addr,

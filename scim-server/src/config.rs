@@ -91,6 +91,12 @@ pub struct Config {
     pub change_log_retention_days: u64,
     /// Change-log rows kept at most, the newest (0: no count limit).
     pub change_log_max_rows: u64,
+    /// Days a soft-deleted user or group is kept (restorable) before it is purged
+    /// (0: kept until restored or deleted with the organization).
+    pub soft_delete_retention_days: u64,
+    /// Seconds between two rounds of background pruning (change log, idempotency records,
+    /// soft-deleted resources).
+    pub prune_interval_secs: u64,
     /// A PUT or PATCH of a group with more members than this answers without `members`.
     pub write_response_max_members: u32,
     /// Longest time a client may take to send a request's headers, in seconds, counted
@@ -137,6 +143,8 @@ impl std::fmt::Debug for Config {
             .field("database_acquire_timeout_ms", &self.database_acquire_timeout_ms)
             .field("change_log_retention_days", &self.change_log_retention_days)
             .field("change_log_max_rows", &self.change_log_max_rows)
+            .field("soft_delete_retention_days", &self.soft_delete_retention_days)
+            .field("prune_interval_secs", &self.prune_interval_secs)
             .field("write_response_max_members", &self.write_response_max_members)
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("max_header_bytes", &self.max_header_bytes)
@@ -197,6 +205,8 @@ impl Default for Config {
             database_acquire_timeout_ms: 1000,
             change_log_retention_days: 7,
             change_log_max_rows: 1_000_000,
+            soft_delete_retention_days: 0,
+            prune_interval_secs: 60,
             write_response_max_members: 100,
             header_read_timeout_secs: 10,
             max_header_bytes: 32 * 1024,
@@ -329,6 +339,14 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_log_max_rows: Option<u64>,
+    /// Days a soft-deleted resource stays restorable before it is purged; 0 = kept [env: SCIM_SOFT_DELETE_RETENTION_DAYS] [default: 0]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub soft_delete_retention_days: Option<u64>,
+    /// Seconds between background pruning rounds [env: SCIM_PRUNE_INTERVAL_SECS] [default: 60]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune_interval_secs: Option<u64>,
     /// A PUT or PATCH of a group with more members answers without members [env: SCIM_WRITE_RESPONSE_MAX_MEMBERS] [default: 100]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -485,6 +503,11 @@ impl Config {
         scim_store::Retention {
             change_log_max_age: (days > 0).then(|| time::Duration::days(days)),
             change_log_max_rows: (self.change_log_max_rows > 0).then_some(self.change_log_max_rows),
+            soft_deleted_max_age: (self.soft_delete_retention_days > 0).then(|| {
+                time::Duration::days(
+                    i64::try_from(self.soft_delete_retention_days.min(36_500)).unwrap_or(36_500),
+                )
+            }),
             ..scim_store::Retention::default()
         }
     }
@@ -555,6 +578,9 @@ impl Config {
         }
         if !(50..=60_000).contains(&self.database_acquire_timeout_ms) {
             return bad("database_acquire_timeout_ms must be 50 to 60000");
+        }
+        if !(1..=3600).contains(&self.prune_interval_secs) {
+            return bad("prune_interval_secs must be 1 to 3600");
         }
         if self.header_read_timeout_secs == 0 {
             return bad("header_read_timeout_secs must be at least 1");

@@ -601,7 +601,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = scim_server::AppState::new(store, registry, Arc::new(config));
     let pruner = state.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let every = std::time::Duration::from_secs(pruner.config.prune_interval_secs);
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             pruner.prune_rate_limits();
@@ -622,12 +623,16 @@ async fn prune_store(state: &scim_server::AppState) {
     let retention = state.config.retention();
     for _ in 0..1000 {
         match state.store.prune(&retention).await {
-            Ok(p) if p.change_log < retention.batch && p.idempotency < retention.batch => {
+            Ok(p)
+                if p.change_log < retention.batch
+                    && p.idempotency < retention.batch
+                    && p.soft_deleted < retention.batch =>
+            {
                 return;
             }
             Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
             Err(e) => {
-                tracing::warn!(error = %e, "pruning the change log and idempotency records failed");
+                tracing::warn!(error = %e, "pruning (change log, idempotency records, soft-deleted resources) failed");
                 return;
             }
         }

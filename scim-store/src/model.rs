@@ -76,23 +76,29 @@ pub struct NewToken {
     pub expires: Option<String>,
 }
 
-/// How much of the change log and of the idempotency records [`crate::Store::prune`] keeps.
+/// How much of the change log, the idempotency records and the soft-deleted resources
+/// [`crate::Store::prune`] keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {
     /// Change-log rows older than this go (`None`: kept whatever their age).
     pub change_log_max_age: Option<time::Duration>,
     /// At most this many change-log rows are kept, the newest (`None`: no count limit).
     pub change_log_max_rows: Option<u64>,
+    /// Soft-deleted users and groups deleted this long ago are purged for good, with their
+    /// memberships (`None`: kept until restored).
+    pub soft_deleted_max_age: Option<time::Duration>,
     /// Rows deleted per table and call, at most (1 to 10,000).
     pub batch: u64,
 }
 
 impl Default for Retention {
-    /// Seven days and a million rows of change log, batches of 1,000.
+    /// Seven days and a million rows of change log, soft-deleted resources kept, batches
+    /// of 1,000.
     fn default() -> Self {
         Self {
             change_log_max_age: Some(time::Duration::days(7)),
             change_log_max_rows: Some(1_000_000),
+            soft_deleted_max_age: None,
             batch: 1000,
         }
     }
@@ -105,6 +111,8 @@ pub struct Pruned {
     pub change_log: u64,
     /// Idempotency records (older than their 24 hours).
     pub idempotency: u64,
+    /// Soft-deleted users and groups purged.
+    pub soft_deleted: u64,
 }
 
 /// What [`crate::Store::bootstrap`] created, when it was the caller that did.

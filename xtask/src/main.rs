@@ -1,5 +1,5 @@
 //! Project automation: `cargo xtask ci | bench [core|store|server|client] | conformance |
-//! schemathesis | fuzz`.
+//! schemathesis | fuzz | faults | soak`.
 //!
 //! Stays light (no tokio, no network crates) so it builds in seconds.
 #![allow(clippy::print_stdout)]
@@ -11,6 +11,7 @@ use std::process::Command;
 mod client_bench;
 mod conformance;
 mod fuzz;
+mod probes;
 mod reference;
 mod schemathesis;
 
@@ -51,6 +52,9 @@ fn ci() -> Result<()> {
     // A short schemathesis run: the API against its own OpenAPI document (about 1.5 min).
     let short = ["--secs", "60", "--examples", "10"].map(String::from);
     schemathesis::run(&short)?;
+    // The fault probe's short form and a 45 s soak, on the debug build (about 2 min).
+    probes::faults(&["--quick".into(), "--backend".into(), "all".into()])?;
+    probes::soak(&["--quick".into()])?;
     Ok(())
 }
 
@@ -84,9 +88,11 @@ fn main() -> Result<()> {
         Some("conformance") => conformance::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("schemathesis") => schemathesis::run(&args[1..]),
+        Some("faults") => probes::faults(&args[1..]),
+        Some("soak") => probes::soak(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | bench client [--users N] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | fuzz [--secs N] [TARGET...]>"
+                "usage: cargo xtask <ci | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | bench client [--users N] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | fuzz [--secs N] [TARGET...] | faults [--quick] [--backend sqlite|postgres|all] | soak [--minutes N | --secs N | --quick] [--backend sqlite|postgres|all]>"
             );
             std::process::exit(2);
         }

@@ -25,7 +25,9 @@
 //! The table shows the layout after every migration (`m0002_scale_indexes` replaced two
 //! indexes of `m0001_initial`; see `ScaleIndexes` below; `m0003_token_usage` added the
 //! token columns `expires` and `last_used`; `m0004_retention` the index `(created)` of
-//! `idempotency`, for pruning).
+//! `idempotency`, for pruning; `m0005_soft_delete_purge` the index `(deleted,
+//! last_modified)` of `resources`, so soft-deleted resources past their retention are found
+//! without a scan).
 //!
 //! Soft-deleted resources keep their row (`deleted = true`), their unique keys (so a
 //! restore never conflicts) and their membership rows; every read joins membership rows to
@@ -45,7 +47,13 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(Initial), Box::new(ScaleIndexes), Box::new(TokenUsage), Box::new(Retention)]
+        vec![
+            Box::new(Initial),
+            Box::new(ScaleIndexes),
+            Box::new(TokenUsage),
+            Box::new(Retention),
+            Box::new(SoftDeletePurge),
+        ]
     }
 }
 
@@ -417,6 +425,33 @@ impl MigrationTrait for Retention {
                 .name("ix_idempotency_created")
                 .table("idempotency")
                 .col("created")
+                .to_owned(),
+        )
+        .await
+    }
+}
+
+/// Purging soft-deleted resources past their retention (see `retention`): they are found by
+/// `(deleted, last_modified)` without scanning `resources`.
+#[derive(Debug)]
+struct SoftDeletePurge;
+
+impl MigrationName for SoftDeletePurge {
+    fn name(&self) -> &str {
+        "m0005_soft_delete_purge"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SoftDeletePurge {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_resources_deleted")
+                .table("resources")
+                .col("deleted")
+                .col("last_modified")
                 .to_owned(),
         )
         .await

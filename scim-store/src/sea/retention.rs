@@ -1,12 +1,15 @@
 //! Bounded growth: the change log and the idempotency records are pruned by age and count,
-//! a batch at a time, so that a directory under constant churn does not grow without end.
+//! and soft-deleted resources purged after their retention, a batch at a time, so that a
+//! directory under constant churn does not grow without end.
 //!
 //! Every statement deletes at most one batch of rows found through an index (`seq`, the
-//! change log's primary key, which grows in commit order; `idempotency(created)`), so one
-//! call is cheap, holds no lock for long, and never scans a table. The server calls it in
+//! change log's primary key, which grows in commit order; `idempotency(created)`;
+//! `resources(deleted, last_modified)`), so one call is cheap, holds no lock for long, and
+//! never scans a table. The server calls it in
 //! the background; replicas may all do so (deleting what is gone is a no-op).
 
 use super::conn::Exec;
+use super::sql::T;
 use super::{SeaStore, db_err, fmt_ts, get};
 use crate::{Pruned, Result, Retention};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query as Q};
@@ -18,6 +21,7 @@ impl SeaStore {
         Ok(Pruned {
             change_log: self.prune_change_log(r, batch).await?,
             idempotency: self.prune_idempotency(r, batch).await?,
+            soft_deleted: self.purge_soft_deleted(r, batch).await?,
         })
     }
 
@@ -80,5 +84,61 @@ impl SeaStore {
             .and_where(Expr::col("created").lt(cutoff))
             .and_where(Expr::col("created").lte(last));
         Ok(self.db.execute(&del).await.map_err(db_err)?.rows_affected())
+    }
+}
+
+impl SeaStore {
+    /// Purges users and groups soft-deleted more than `soft_deleted_max_age` ago, at most
+    /// `batch` of them, with their memberships (both ways) and email keys. The purge is not
+    /// a SCIM change (the delete was logged when it happened), so it writes no change log.
+    async fn purge_soft_deleted(&self, r: &Retention, batch: u64) -> Result<u64> {
+        let Some(age) = r.soft_deleted_max_age else { return Ok(0) };
+        let cutoff = fmt_ts(time::OffsetDateTime::now_utc() - age);
+        let expired = |ids: &[String]| {
+            Expr::col("id")
+                .is_in(ids.iter().cloned())
+                .and(Expr::col("deleted").eq(true))
+                .and(Expr::col("last_modified").lt(cutoff.clone()))
+        };
+        let mut q = Q::select();
+        q.column("id")
+            .from(T)
+            .and_where(Expr::col("deleted").eq(true))
+            .and_where(Expr::col("last_modified").lt(cutoff.clone()))
+            .order_by("last_modified", Order::Asc)
+            .limit(batch);
+        let found = self.db.query_all(&q).await.map_err(db_err)?;
+        let found = found.iter().map(|row| get::<String>(row, "id")).collect::<Result<Vec<_>>>()?;
+        if found.is_empty() {
+            return Ok(0);
+        }
+        let txn = self.begin().await?;
+        // A no-op write first: it locks the rows, so a restore running now either finished
+        // before (the row is live again and no longer matches) or waits and finds it gone.
+        let mut lock = Q::update();
+        lock.table(T).value("deleted", Expr::val(true)).and_where(expired(&found));
+        txn.execute(&lock).await.map_err(db_err)?;
+        let mut q = Q::select();
+        q.column("id").from(T).and_where(expired(&found));
+        let ids = txn.query_all(&q).await.map_err(db_err)?;
+        let ids = ids.iter().map(|row| get::<String>(row, "id")).collect::<Result<Vec<_>>>()?;
+        if ids.is_empty() {
+            txn.commit().await.map_err(db_err)?;
+            return Ok(0);
+        }
+        for end in ["member_id", "group_id"] {
+            let mut del = Q::delete();
+            del.from_table("memberships").and_where(Expr::col(end).is_in(ids.iter().cloned()));
+            txn.execute(&del).await.map_err(db_err)?;
+        }
+        let mut del = Q::delete();
+        del.from_table("resource_emails")
+            .and_where(Expr::col("resource_id").is_in(ids.iter().cloned()));
+        txn.execute(&del).await.map_err(db_err)?;
+        let mut del = Q::delete();
+        del.from_table(T).and_where(expired(&ids));
+        let purged = txn.execute(&del).await.map_err(db_err)?.rows_affected();
+        txn.commit().await.map_err(db_err)?;
+        Ok(purged)
     }
 }

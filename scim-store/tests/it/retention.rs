@@ -18,7 +18,12 @@ async fn change_log_and_idempotency_records_are_pruned_in_batches() {
         let newest = all.last().unwrap().seq;
 
         // Keep the newest 4 rows (of 11), 3 rows per call: 3, 3, 1, then nothing.
-        let r = Retention { change_log_max_age: None, change_log_max_rows: Some(4), batch: 3 };
+        let r = Retention {
+            change_log_max_age: None,
+            change_log_max_rows: Some(4),
+            soft_deleted_max_age: None,
+            batch: 3,
+        };
         let mut deleted = Vec::new();
         loop {
             let p = s.prune(&r).await.unwrap();
@@ -37,6 +42,7 @@ async fn change_log_and_idempotency_records_are_pruned_in_batches() {
         let r = Retention {
             change_log_max_age: Some(time::Duration::seconds(-60)),
             change_log_max_rows: None,
+            soft_deleted_max_age: None,
             batch: 2,
         };
         assert_eq!(s.prune(&r).await.unwrap().change_log, 2);
@@ -70,6 +76,101 @@ async fn change_log_and_idempotency_records_are_pruned_in_batches() {
                 s.idempotency_begin(env.a, "fresh", &[1; 32]).await.unwrap(),
                 IdempotencyBegin::Replay(_)
             ));
+        }
+    })
+    .await;
+}
+
+/// Soft-deleted users and groups are purged once past `soft_deleted_max_age` (never with
+/// the default), a batch at a time, with their memberships; live ones are untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn soft_deleted_resources_are_purged_after_their_retention() {
+    use scim_core::schema::ResourceKind::{Group, User};
+    use scim_store::{MemberKind, MemberRow, NewResource, ReadOptions, StoreError};
+    each(|env| async move {
+        let s = &env.store;
+        let member = |id: &str, kind| MemberRow { value: id.to_owned(), kind };
+        let gone = user(s, env.a, json!({"userName": "gone@x.io"})).await;
+        let kept = user(s, env.a, json!({"userName": "kept@x.io"})).await;
+        let live = s
+            .create(
+                env.a,
+                Group,
+                NewResource {
+                    members: vec![
+                        member(&gone.id, MemberKind::User),
+                        member(&kept.id, MemberKind::User),
+                    ],
+                    ..new_group("Live")
+                },
+            )
+            .await
+            .unwrap();
+        let old = s
+            .create(
+                env.a,
+                Group,
+                NewResource {
+                    members: vec![member(&kept.id, MemberKind::User)],
+                    ..new_group("Old")
+                },
+            )
+            .await
+            .unwrap();
+        s.delete(env.a, User, &gone.id, None, true).await.unwrap();
+        s.delete(env.a, Group, &old.id, None, true).await.unwrap();
+        let contents = |s: std::sync::Arc<dyn scim_store::Store>, org| async move {
+            let c = s.organization_contents(org).await.unwrap().unwrap();
+            (c.users, c.groups)
+        };
+        assert_eq!(contents(s.clone(), env.a).await, (2, 2));
+
+        // Off by default; a retention not yet reached purges nothing.
+        assert_eq!(s.prune(&Retention::default()).await.unwrap().soft_deleted, 0);
+        let day = Retention {
+            soft_deleted_max_age: Some(time::Duration::days(1)),
+            ..Retention::default()
+        };
+        assert_eq!(s.prune(&day).await.unwrap().soft_deleted, 0);
+        assert_eq!(contents(s.clone(), env.a).await, (2, 2));
+
+        // Past it (a negative age: everything deleted is older), one per call at batch 1.
+        let past = Retention {
+            soft_deleted_max_age: Some(time::Duration::seconds(-60)),
+            batch: 1,
+            ..Retention::default()
+        };
+        let mut purged = Vec::new();
+        for _ in 0..3 {
+            purged.push(s.prune(&past).await.unwrap().soft_deleted);
+        }
+        assert_eq!(purged, [1, 1, 0], "{:?}", env.backend);
+        assert_eq!(contents(s.clone(), env.a).await, (1, 1));
+        for (kind, id) in [(User, &gone.id), (Group, &old.id)] {
+            assert!(matches!(s.restore(env.a, kind, id).await, Err(StoreError::NotFound(_))));
+        }
+        // The live group keeps its live member; the live user is in no purged group.
+        let g = s.get(env.a, Group, &live.id, ReadOptions::ALL).await.unwrap().unwrap();
+        assert_eq!(g.resource.get("members").unwrap()[0]["value"], json!(kept.id));
+        assert_eq!(g.resource.get("members").unwrap().as_array().unwrap().len(), 1);
+        let u = s.get(env.a, User, &kept.id, ReadOptions::ALL).await.unwrap().unwrap();
+        assert_eq!(u.resource.get("groups").unwrap().as_array().unwrap().len(), 1);
+        if env.backend != Backend::SqliteMemory {
+            let c = sea_orm::Database::connect(env.url()).await.unwrap();
+            let n = sea_orm::ConnectionTrait::query_one_raw(
+                &c,
+                sea_orm::Statement::from_string(
+                    c.get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM memberships",
+                ),
+            )
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+            assert_eq!(n, 1, "{:?}: only Live -> kept is left", env.backend);
+            c.close().await.unwrap();
         }
     })
     .await;
