@@ -54,6 +54,7 @@ struct Counters {
 struct Sample {
     at_s: f64,
     rss: u64,
+    anon: u64,
     db: u64,
     rps: f64,
     errors: u64,
@@ -168,15 +169,17 @@ async fn soak(backend: Backend, duration: Duration, every: Duration) -> Result<b
         let s = Sample {
             at_s: start.elapsed().as_secs_f64(),
             rss: rss_bytes(proc.pid()),
+            anon: rss_anon_bytes(proc.pid()),
             db: db.size_bytes(),
             rps: (req - last_req) as f64 / (now - last_at).as_secs_f64(),
             errors: err - last_err,
             p99_ms: quantile_ms(&lat, 0.99),
         };
         eprintln!(
-            "soak {backend:?}: {:>6.0} s  RSS {:>7.1} MB  db {:>7.1} MB  {:>6.0} req/s  p99 {:>7.2} ms  errors {}",
+            "soak {backend:?}: {:>6.0} s  RSS {:>7.1} MB (anon {:>7.1})  db {:>7.1} MB  {:>6.0} req/s  p99 {:>7.2} ms  errors {}",
             s.at_s,
             s.rss as f64 / MB,
+            s.anon as f64 / MB,
             s.db as f64 / MB,
             s.rps,
             s.p99_ms,
@@ -197,14 +200,15 @@ async fn soak(backend: Backend, duration: Duration, every: Duration) -> Result<b
 
     println!("\nsoak {backend:?}: {:.0} s, {CONNECTIONS} connections", duration.as_secs_f64());
     println!(
-        "  {:>7} {:>9} {:>9} {:>8} {:>8} {:>9}",
-        "t (s)", "RSS MB", "DB MB", "req/s", "errors", "p99 ms"
+        "  {:>7} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9}",
+        "t (s)", "RSS MB", "anon MB", "DB MB", "req/s", "errors", "p99 ms"
     );
     for s in &samples {
         println!(
-            "  {:>7.0} {:>9.1} {:>9.2} {:>8.0} {:>8} {:>9.2}",
+            "  {:>7.0} {:>9.1} {:>9.1} {:>9.2} {:>8.0} {:>8} {:>9.2}",
             s.at_s,
             s.rss as f64 / MB,
+            s.anon as f64 / MB,
             s.db as f64 / MB,
             s.rps,
             s.errors,

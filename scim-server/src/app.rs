@@ -1,31 +1,25 @@
 //! The application: shared state and the router that assembles both route families, the
 //! operational endpoints and the layers around them.
 //!
-//! Both families are served by one family-relative router: `Dispatch` strips
-//! `/scim/v2` or `/Organizations/{OrganizationSid}/scim` from the path, records the
-//! [`Mount`] in the request's extensions and hands the request on, so every handler sees
-//! `/Users/{id}` whatever the family, and path extractors see only their own parameters.
+//! Both families are served by one family-relative router: the edge
+//! ([`crate::front`]) strips `/scim/v2` or `/Organizations/{OrganizationSid}/scim` from the
+//! path, records the [`crate::context::Mount`] in the request's extensions and hands the
+//! request on, so every handler sees `/Users/{id}` whatever the family, and path extractors
+//! see only their own parameters.
 
 use crate::auth::AuthCache;
 use crate::config::Config;
-use crate::context::Mount;
-use crate::error::{self, ApiError};
+use crate::error::ApiError;
 use crate::middleware;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::response::Response;
-use futures::future::BoxFuture;
+use axum::extract::DefaultBodyLimit;
 use governor::{DefaultKeyedRateLimiter, Quota};
-use http::Uri;
 use scim_core::ErrorCode;
 use scim_core::schema::Registry;
 use scim_store::Store;
-use std::convert::Infallible;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tower::{Service, ServiceExt};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -90,8 +84,16 @@ impl AppState {
     }
 }
 
-/// The whole service: both route families, the operational endpoints, and every layer.
+/// The whole service: both route families, the operational endpoints, and every layer, as
+/// an axum `Router` (for tests, and for a product that mounts the service in its own
+/// application). The binary's listener serves [`service`] instead, the same stack without
+/// the `Router` around it.
 pub fn router(state: AppState) -> Router {
+    Router::new().fallback_service(service(&state))
+}
+
+/// The whole service as one `tower::Service` (see [`crate::front`]).
+pub fn service(state: &AppState) -> crate::front::Stack {
     let max_body = state.config.max_body_bytes;
     // Install the metrics recorder before the first request is counted.
     let _ = crate::ops::prometheus();
@@ -101,54 +103,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(middleware::unknown_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn(middleware::track))
+        .layer(middleware::TrackLayer)
         .with_state(state.clone());
     let ops = crate::ops::routes()
         .merge(crate::oauth::routes())
         .fallback(middleware::unknown_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
-        .layer(axum::middleware::from_fn(middleware::track))
+        .layer(middleware::TrackLayer)
         .with_state(state.clone());
-    let dispatch = Dispatch { family, ops };
-    middleware::layers(Router::new().fallback_service(dispatch), &state)
-}
-
-/// Routes a request to the family-relative router (stripping the family's prefix) or to
-/// the operational router. It runs inside the edge middleware, which scoped the request's
-/// docs base; it adds the family.
-#[derive(Clone, Debug)]
-struct Dispatch {
-    family: Router,
-    ops: Router,
-}
-
-impl Service<Request> for Dispatch {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        let ctx = error::current();
-        let Some((mount, rest)) = Mount::split(req.uri().path()) else {
-            return Box::pin(error::scope(ctx, self.ops.clone().oneshot(req)));
-        };
-        let pq = match req.uri().query() {
-            Some(q) => format!("{rest}?{q}"),
-            None => rest,
-        };
-        match Uri::builder().path_and_query(pq).build() {
-            Ok(uri) => *req.uri_mut() = uri,
-            Err(_) => {
-                let e = ApiError::new(ErrorCode::UnknownRoute, "the request path is malformed");
-                return Box::pin(async move { Ok(error::render(e.0, &ctx)) });
-            }
-        }
-        let family = mount.family;
-        req.extensions_mut().insert(mount);
-        Box::pin(error::scope(ctx.with_family(Some(family)), self.family.clone().oneshot(req)))
-    }
+    crate::front::stack(state, family, ops)
 }

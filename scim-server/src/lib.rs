@@ -24,6 +24,7 @@ pub mod context;
 pub mod discovery;
 pub mod docs;
 pub mod error;
+pub mod front;
 pub mod handlers;
 pub mod listener;
 pub mod log;
@@ -35,7 +36,7 @@ pub mod profile;
 pub mod response;
 pub mod token;
 
-pub use app::{AppState, router};
+pub use app::{AppState, router, service};
 pub use body::{ScimBytes, ScimJson};
 pub use config::Config;
 pub use context::{Family, RequestCtx};

@@ -15,11 +15,10 @@
 //!   close, and requests in flight finish (up to [`ConnLimits::drain_timeout`]).
 
 use crate::config::{Config, DOCS_PATH};
-use axum::Router;
+use crate::front::{PerConnection, Stack};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use scim_core::{ErrorCode, ScimError};
 use std::future::Future;
 use std::sync::Arc;
@@ -65,10 +64,11 @@ impl Default for ConnLimits {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then drains.
+/// Serves `stack` (see [`crate::service`]) on `listener` until `shutdown` resolves, then
+/// drains.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    stack: Stack,
     limits: ConnLimits,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -105,8 +105,7 @@ pub async fn serve(
             tokio::spawn(refuse(tcp, limits.max_connections));
             continue;
         };
-        let conn =
-            builder.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(router.clone()));
+        let conn = builder.serve_connection(TokioIo::new(tcp), PerConnection::new(stack.clone()));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

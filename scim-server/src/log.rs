@@ -7,10 +7,7 @@
 //! exists at `debug` level, for operators who want every line of a request grouped
 //! (`--log-level debug`); at the default level it costs nothing.
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
-use http::HeaderValue;
+use http::{HeaderValue, Method, Uri};
 use scim_core::sid::OrganizationSid;
 use std::cell::Cell;
 use std::io::Write as _;
@@ -168,53 +165,85 @@ pub fn set_org(org: OrganizationSid) {
     let _ = LOG.try_with(|l| l.org.set(Some(org)));
 }
 
-/// The middleware: runs the request in its log scope and writes its line. It also gives every request its `X-Request-Id` (see [`crate::middleware::request_id`])
-/// and every response the same one.
-pub async fn access_log(mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id_value = crate::middleware::request_id(req.headers());
-    req.headers_mut().insert(crate::middleware::X_REQUEST_ID.clone(), id_value.clone());
-    let request_id = Some(id_value);
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let id = || request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-");
-    let span = tracing::debug_span!("request", request_id = %id(), method = %method, path = %path);
-    let ctx = LogCtx { request_id: request_id.clone(), org: Cell::new(None) };
-    let mut fut = std::pin::pin!(LOG.scope(ctx, next.run(req).instrument(span)));
-    let mut res = (&mut fut).await;
-    let org = fut.as_mut().take_value().and_then(|c| c.org.get());
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let status = res.status().as_u16();
-    if let Some(sink) = ACCESS_SINK.get()
-        && tracing::enabled!(target: "scim_server::access", tracing::Level::INFO)
-    {
-        let line = Line {
-            request_id: id(),
-            method: method.as_str(),
-            path: &path,
-            status,
-            latency_ms,
-            org,
-        };
-        (sink.write)(if sink.json { line.json() } else { line.text() });
-    } else {
+/// A request on its way through the service, as its access line will tell it: what was
+/// asked, when, under which request id, and (once the credential names one) for which
+/// organization. [`crate::front::Logged`] makes one per request.
+#[derive(Debug)]
+pub(crate) struct Started {
+    at: Instant,
+    request_id: HeaderValue,
+    method: Method,
+    uri: Uri,
+    org: Option<OrganizationSid>,
+}
+
+impl Started {
+    /// The request `req`, known as `request_id`.
+    pub(crate) fn new<B>(req: &http::Request<B>, request_id: HeaderValue) -> Self {
+        Self {
+            at: Instant::now(),
+            request_id,
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            org: None,
+        }
+    }
+
+    fn id(&self) -> &str {
+        self.request_id.to_str().unwrap_or("-")
+    }
+
+    /// Runs `fut` (the request's handling) in the request's log scope, so that the lines
+    /// it writes can name the request ([`request_id`]) and it can record the organization
+    /// ([`set_org`]).
+    pub(crate) async fn scope<F: Future>(mut self, fut: F) -> (F::Output, Self) {
+        let span = tracing::debug_span!(
+            "request", request_id = %self.id(), method = %self.method, path = %self.uri.path()
+        );
+        let ctx = LogCtx { request_id: Some(self.request_id.clone()), org: Cell::new(None) };
+        let mut fut = std::pin::pin!(LOG.scope(ctx, fut.instrument(span)));
+        let out = (&mut fut).await;
+        self.org = fut.as_mut().take_value().and_then(|c| c.org.get());
+        (out, self)
+    }
+
+    /// Writes the access line of the request, answered with `status`.
+    pub(crate) fn finish(&self, status: http::StatusCode) {
+        let latency_ms = self.at.elapsed().as_secs_f64() * 1000.0;
+        let (status, path, org) = (status.as_u16(), self.uri.path(), self.org);
+        if let Some(sink) = ACCESS_SINK.get()
+            && tracing::enabled!(target: "scim_server::access", tracing::Level::INFO)
+        {
+            let line = Line {
+                request_id: self.id(),
+                method: self.method.as_str(),
+                path,
+                status,
+                latency_ms,
+                org,
+            };
+            (sink.write)(if sink.json { line.json() } else { line.text() });
+            return;
+        }
+        let (request_id, method) = (self.id(), &self.method);
         match org {
             Some(org) => tracing::info!(
                 target: "scim_server::access",
-                request_id = %id(), method = %method, path = %path, status, latency_ms, %org,
+                %request_id, %method, %path, status, latency_ms, %org,
                 "request"
             ),
             None => tracing::info!(
                 target: "scim_server::access",
-                request_id = %id(), method = %method, path = %path, status, latency_ms,
+                %request_id, %method, %path, status, latency_ms,
                 "request"
             ),
         }
     }
-    if let Some(v) = &request_id {
-        res.headers_mut().insert(crate::middleware::X_REQUEST_ID.clone(), v.clone());
+
+    /// The request id, for the response's `X-Request-Id`.
+    pub(crate) fn into_request_id(self) -> HeaderValue {
+        self.request_id
     }
-    res
 }
 
 #[cfg(test)]

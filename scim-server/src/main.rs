@@ -611,7 +611,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     tracing::info!(%addr, "listening");
     let limits = scim_server::listener::ConnLimits::from_config(&state.config);
-    scim_server::listener::serve(listener, scim_server::router(state), limits, shutdown_signal())
+    scim_server::listener::serve(listener, scim_server::service(&state), limits, shutdown_signal())
         .await;
     tracing::info!("stopped");
     Ok(())

@@ -1,66 +1,23 @@
-//! The layers around every route (`docs/http.md`), outermost first:
-//! request id (echo or generate, also set on the response) and access log (see
-//! [`crate::log`]) -> CORS -> gzip response compression -> the SCIM edge (tracking header, early
-//! 413, media type of responses, every error as SCIM JSON) -> gzip request decompression
-//! -> panic catcher (SCIM 500) -> request timeout (SCIM 503).
+//! The pieces of the service's edge (assembled in [`crate::front`]): request ids, CORS, the
+//! tracking header and request-head limits, `Accept` negotiation, the rewriting of non-SCIM
+//! error responses, the fallbacks, and the per-route request metrics ([`TrackLayer`]).
 
-use crate::app::AppState;
 use crate::context::Mount;
-use crate::error::{ApiError, RenderCtx, RenderedError, SCIM_JSON, render};
-use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use crate::error::{ApiError, RenderCtx, render};
+use axum::extract::{MatchedPath, Request};
+use axum::response::Response;
+use futures::future::BoxFuture;
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use scim_core::{ErrorCode, ScimError};
+use std::convert::Infallible;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{AllowHeaders, AllowOrigin, Any, CorsLayer};
-use tower_http::decompression::RequestDecompressionLayer;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `Zuora-Track-Id`.
 pub static ZUORA_TRACK_ID: HeaderName = HeaderName::from_static("zuora-track-id");
-
-/// Wraps `router` in every layer of the service.
-pub fn layers(router: Router, state: &AppState) -> Router {
-    // The panic catcher runs inside the edge, so the request's docs base is in scope.
-    let on_panic = move |_: Box<dyn std::any::Any + Send + 'static>| {
-        render(
-            ScimError::new(
-                ErrorCode::Internal,
-                "internal error; the request id identifies it in the log",
-            ),
-            &crate::error::current(),
-        )
-    };
-    let compress_when = SizeAbove::new(1000)
-        .and(NotForContentType::GRPC)
-        .and(NotForContentType::IMAGES)
-        .and(NotForContentType::SSE);
-    router.layer(
-        ServiceBuilder::new()
-            .layer(axum::middleware::from_fn(crate::log::access_log))
-            .layer(cors(&state.config.cors_origins))
-            .layer(
-                CompressionLayer::new()
-                    .gzip(true)
-                    .no_br()
-                    .no_deflate()
-                    .no_zstd()
-                    .compress_when(compress_when),
-            )
-            .layer(axum::middleware::from_fn_with_state(state.clone(), edge))
-            .layer(RequestDecompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
-            .map_request(|req: http::Request<_>| req.map(axum::body::Body::new))
-            .layer(CatchPanicLayer::custom(on_panic))
-            .layer(axum::middleware::from_fn_with_state(state.clone(), timeout)),
-    )
-}
 
 /// The request's `X-Request-Id`: the client's when it is 1 to 128 visible ASCII
 /// characters (it is echoed and written into every log line), else a new one.
@@ -105,7 +62,7 @@ fn new_request_id() -> HeaderValue {
     HeaderValue::from_str(&hex::encode(id)).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
+pub(crate) fn cors(origins: &[String]) -> CorsLayer {
     let methods =
         [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::HEAD];
     let expose = [
@@ -165,57 +122,9 @@ pub fn check_track_id(value: &[u8]) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The SCIM edge: works out the request's docs base (the configured one, else this
-/// service's own `/docs` as the client addresses it) and scopes it for every error rendered
-/// below, checks the tracking header and the declared body size, then makes sure the
-/// response is right: any error becomes SCIM JSON, the media type follows `Accept`, and
-/// `Zuora-Track-Id` is echoed.
-async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    // The family is known from the path alone, so that errors rendered before the route
-    // (a bad tracking header, a body over the limit, an unknown route) have its shape too.
-    let ctx = RenderCtx {
-        docs_base: std::sync::Arc::from(crate::context::docs_base(req.headers(), &state.config)),
-        family: Mount::split(req.uri().path()).map(|(m, _)| m.family),
-        codes_in_body: state.config.error_body_codes,
-    };
-    let track = req.headers().get(&ZUORA_TRACK_ID).cloned();
-    if let Some(t) = &track
-        && let Err(why) = check_track_id(t.as_bytes())
-    {
-        return render(ScimError::new(ErrorCode::InvalidTrackingHeader, why), &ctx);
-    }
-    if let Some(e) = check_head(&req, &state.config) {
-        return render(e, &ctx);
-    }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.config.max_body_bytes as u64) {
-        return render(crate::body::too_large(state.config.max_body_bytes).0, &ctx);
-    }
-    let plain_json = accepts_only_plain_json(req.headers().get(header::ACCEPT));
-    let mut res = crate::error::scope(ctx.clone(), next.run(req)).await;
-    if res.status().as_u16() >= 400
-        && res.extensions().get::<RenderedError>().is_none()
-        && res.extensions().get::<crate::oauth::OAuthResponse>().is_none()
-    {
-        res = scim_error_from(res, &ctx).await;
-    }
-    if plain_json && res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v == SCIM_JSON) {
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    }
-    if let Some(t) = track {
-        res.headers_mut().insert(ZUORA_TRACK_ID.clone(), t);
-    }
-    res
-}
-
 /// The request head's limits: total header size (431) and number of query parameters
 /// (400). hyper refuses heads over twice the header limit before they get here.
-fn check_head(req: &Request, config: &crate::config::Config) -> Option<ScimError> {
+pub(crate) fn check_head(req: &Request, config: &crate::config::Config) -> Option<ScimError> {
     let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     // Each header as it travels: "name: value\r\n".
     let header_bytes: usize =
@@ -269,7 +178,7 @@ pub fn accepts_only_plain_json(accept: Option<&HeaderValue>) -> bool {
 
 /// Rewrites an error response that did not come from [`ApiError`] (axum rejections,
 /// tower-http layers) into a SCIM error with the same status.
-async fn scim_error_from(res: Response, ctx: &RenderCtx) -> Response {
+pub(crate) async fn scim_error_from(res: Response, ctx: &RenderCtx) -> Response {
     let status = res.status();
     let code = match status {
         StatusCode::NOT_FOUND => ErrorCode::UnknownRoute,
@@ -328,19 +237,6 @@ fn default_detail(code: ErrorCode) -> &'static str {
     }
 }
 
-/// Answers requests that take longer than the configured timeout with 503.
-async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = state.config.request_timeout();
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(res) => res,
-        Err(_) => ApiError::new(
-            ErrorCode::Timeout,
-            format!("the request took longer than {} s", limit.as_secs()),
-        )
-        .into_response(),
-    }
-}
-
 /// Fallback for paths no route matches.
 pub async fn unknown_route(req: Request) -> ApiError {
     let path = req.uri().path();
@@ -366,24 +262,108 @@ pub async fn method_not_allowed(req: Request) -> ApiError {
     ApiError::new(ErrorCode::MethodNotAllowed, format!("{} is not supported here", req.method()))
 }
 
-/// Records request count and latency by method, route template, family and status.
-pub async fn track(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let family = req.extensions().get::<Mount>().map(|m| m.family.label()).unwrap_or("none");
-    let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("family", family.to_owned())];
-    metrics::histogram!("scim_http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
-    let [m, r, f] = labels;
-    metrics::counter!("scim_http_requests_total", &[m, r, f, ("status", status)]).increment(1);
-    res
+/// Records request count and latency by method, route template, family and status: the
+/// layer over every route of both routers, where the route template is known.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TrackLayer;
+
+impl<S> tower::Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track(inner)
+    }
+}
+
+/// See [`TrackLayer`].
+#[derive(Clone, Debug)]
+pub struct Track<S>(S);
+
+impl<S> tower::Service<Request> for Track<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let start = Instant::now();
+        let method = method_label(req.method());
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let family = req.extensions().get::<Mount>().map(|m| m.family.label()).unwrap_or("none");
+        let fut = self.0.call(req);
+        Box::pin(async move {
+            let res = fut.await?;
+            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            let status = res.status().as_u16();
+            SERIES.with_borrow_mut(|series| {
+                if let Some((latency, count)) = series.handles(method, route, family, status) {
+                    latency.record(start.elapsed().as_secs_f64());
+                    count.increment(1);
+                }
+            });
+            Ok(res)
+        })
+    }
+}
+
+/// The method's metric label: the methods of HTTP and of this service by name, any other
+/// `OTHER`, so that made-up methods cannot add series without bound.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [&str; 9] =
+        ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"];
+    KNOWN.into_iter().find(|m| *m == method.as_str()).unwrap_or("OTHER")
+}
+
+/// A latency histogram and a request counter of one label set.
+type Handles = (metrics::Histogram, metrics::Counter);
+
+/// The metric handles of the label sets a thread has seen, so a request costs two map
+/// lookups instead of building and registering its label strings. The sets are bounded:
+/// methods by [`method_label`], routes by the route templates, statuses by what the
+/// service answers.
+#[derive(Default)]
+struct Series(std::collections::HashMap<Box<str>, Vec<LabelSet>>);
+
+/// The method, family and status labels of a route's series, and its handles.
+type LabelSet = (&'static str, &'static str, u16, Handles);
+
+thread_local! {
+    static SERIES: std::cell::RefCell<Series> = std::cell::RefCell::default();
+}
+
+impl Series {
+    fn handles(
+        &mut self,
+        method: &'static str,
+        route: &str,
+        family: &'static str,
+        status: u16,
+    ) -> Option<&Handles> {
+        if !self.0.contains_key(route) {
+            self.0.insert(route.into(), Vec::new());
+        }
+        let sets = self.0.get_mut(route)?;
+        let this = |(m, f, s, _): &&(_, _, u16, _)| (*m, *f, *s) == (method, family, status);
+        if !sets.iter().any(|set| this(&set)) {
+            let mut labels = vec![
+                ("method", method.to_owned()),
+                ("route", route.to_owned()),
+                ("family", family.to_owned()),
+            ];
+            let latency = metrics::histogram!("scim_http_request_duration_seconds", &labels);
+            labels.push(("status", status.to_string()));
+            let count = metrics::counter!("scim_http_requests_total", &labels);
+            sets.push((method, family, status, (latency, count)));
+        }
+        sets.iter().find(this).map(|(_, _, _, handles)| handles)
+    }
 }
 
 #[cfg(test)]
@@ -396,6 +376,13 @@ mod tests {
             (0..300).map(|_| new_request_id().to_str().unwrap().to_owned()).collect();
         assert_eq!(ids.len(), 300);
         assert!(ids.iter().all(|i| i.len() == 32 && i.bytes().all(|b| b.is_ascii_hexdigit())));
+    }
+
+    #[test]
+    fn made_up_methods_share_one_metric_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "OTHER");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW2").unwrap()), "OTHER");
     }
 
     #[test]

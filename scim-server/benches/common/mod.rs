@@ -465,10 +465,22 @@ pub async fn call(
 
 /// The resident set of a process, in bytes (`VmRSS` of `/proc/PID/status`).
 pub fn rss_bytes(pid: u32) -> u64 {
+    status_kb(pid, "VmRSS:")
+}
+
+/// The anonymous part of a process's resident set (`RssAnon`): its heap and stacks, what a
+/// leak grows; the rest of `VmRSS` is mapped files (the binary, SQLite's memory-mapped
+/// database pages), bounded by what is mapped.
+pub fn rss_anon_bytes(pid: u32) -> u64 {
+    status_kb(pid, "RssAnon:")
+}
+
+/// A `kB` field of `/proc/<pid>/status`, in bytes (0 when unreadable).
+fn status_kb(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
 }

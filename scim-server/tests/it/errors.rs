@@ -97,7 +97,7 @@ async fn echo_app(max_body: usize) -> (crate::support::TestApp, Router) {
             }),
         )
         .with_state(app.state.clone());
-    let router = scim_server::middleware::layers(inner, &app.state);
+    let router = scim_server::front::layers(inner, &app.state);
     (app, router)
 }
 
@@ -208,7 +208,7 @@ async fn slow_requests_are_scim_503() {
             }),
         )
         .with_state(app.state.clone());
-    let router = scim_server::middleware::layers(inner, &app.state);
+    let router = scim_server::front::layers(inner, &app.state);
     let r = send(&router, req(Method::GET, "/slow").build()).await;
     r.assert_error(503, 21503);
     assert!(r.header("retry-after").is_some());

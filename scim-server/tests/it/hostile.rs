@@ -15,8 +15,8 @@ async fn listen(app: &TestApp, limits: ConnLimits) -> (SocketAddr, oneshot::Send
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let router = app.router.clone();
-    tokio::spawn(serve(listener, router, limits, async {
+    let stack = scim_server::service(&app.state);
+    tokio::spawn(serve(listener, stack, limits, async {
         let _ = stopped.await;
     }));
     (addr, stop)
