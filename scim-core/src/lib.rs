@@ -23,6 +23,8 @@ pub mod replace;
 pub mod resource;
 pub mod schema;
 pub mod sid;
+#[cfg(feature = "proptest")]
+pub mod testing;
 pub mod validate;
 
 pub use error::{ErrorCode, ScimError};

@@ -35,7 +35,9 @@ use std::cmp::Ordering;
 ///   (`urn:...:enterprise:2.0:User pr`) asks whether the resource carries that extension.
 /// - Booleans match only `eq`/`ne`. `gt`/`ge`/`lt`/`le` on boolean and binary attributes
 ///   never match here; RFC 7644 3.4.2.2 makes them an `invalidFilter` error, which
-///   [`Filter::validate`] reports. Values of mismatched JSON types never match.
+///   [`Filter::validate`] reports. Values of mismatched JSON types never match. A
+///   `dateTime` attribute compared (not `co`/`sw`/`ew`) with a string that is no dateTime
+///   is compared as text here, and is an `invalidFilter` error for [`Filter::validate`].
 pub fn matches(filter: &Filter, resource: &Value, registry: &Registry, kind: ResourceKind) -> bool {
     match resource {
         Value::Object(root) => Eval { registry, kind }.eval(filter, &Scope::Root(root)),
@@ -175,7 +177,7 @@ impl Filter {
             Filter::Present(p) => {
                 resolve_path(p, registry, kind, parent).map(|_| ()).ok_or_else(|| unknown(p))
             }
-            Filter::Compare(p, op, _) => {
+            Filter::Compare(p, op, value) => {
                 if resolve_path(p, registry, kind, parent).is_none() {
                     return Err(unknown(p));
                 }
@@ -192,6 +194,16 @@ impl Filter {
                     return Err(ScimError::invalid_filter(format!(
                         "invalid filter: '{op}' cannot be applied to {} attribute '{p}'",
                         type_name(leaf)
+                    )));
+                }
+                // RFC 7644 3.4.2.2: dateTime attributes compare chronologically, which
+                // needs an instant on the right (substring operators compare the text).
+                if let (AttrType::DateTime, false, super::CompValue::Str(s)) =
+                    (leaf, op.is_substring(), value)
+                    && parse_date_time(s).is_none()
+                {
+                    return Err(ScimError::invalid_filter(format!(
+                        "invalid filter: '{s}' is not an RFC 3339 dateTime, which '{p}' holds"
                     )));
                 }
                 Ok(())

@@ -521,73 +521,9 @@ fn resolution_for_the_sql_translator() {
 
 // ---- properties ----
 
-fn urn() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just(USER_SCHEMA.to_owned()),
-        Just(ENTERPRISE_USER_SCHEMA.to_owned()),
-        "[uU][rR][nN](:[A-Za-z0-9.-]{1,6}){1,4}",
-    ]
-}
-
-fn attr_name() -> impl Strategy<Value = String> {
-    prop_oneof![
-        8 => "[A-Za-z][A-Za-z0-9_-]{0,8}",
-        1 => Just("$ref".to_owned()),
-        1 => prop::sample::select(vec!["not", "and", "or", "pr", "eq", "true", "null", "Not"]).prop_map(str::to_owned),
-    ]
-}
-
-pub(crate) fn attr_path() -> impl Strategy<Value = AttrPath> {
-    (prop::option::weighted(0.2, urn()), attr_name(), prop::option::weighted(0.3, attr_name()))
-        .prop_map(|(urn, name, sub_attr)| AttrPath { urn, name, sub_attr })
-}
-
-pub(crate) fn comp_value() -> impl Strategy<Value = CompValue> {
-    prop_oneof![
-        Just(CompValue::Null),
-        any::<bool>().prop_map(CompValue::Bool),
-        any::<i64>().prop_map(|n| CompValue::Number(n.into())),
-        any::<u64>().prop_map(|n| CompValue::Number(n.into())),
-        prop::num::f64::NORMAL
-            .prop_filter_map("finite", serde_json::Number::from_f64)
-            .prop_map(CompValue::Number),
-        ".*".prop_map(CompValue::Str),
-    ]
-}
-
-pub(crate) fn op() -> impl Strategy<Value = CompareOp> {
-    prop::sample::select(CompareOp::ALL.to_vec())
-}
-
-fn leaf() -> impl Strategy<Value = Filter> {
-    prop_oneof![
-        (attr_path(), op(), comp_value()).prop_map(|(p, o, v)| Filter::Compare(p, o, v)),
-        attr_path().prop_map(Filter::Present),
-    ]
-}
-
-/// Filters valid inside `[...]`: no value paths.
-pub(crate) fn val_filter() -> impl Strategy<Value = Filter> {
-    leaf().prop_recursive(4, 24, 2, |inner| {
-        prop_oneof![
-            inner.clone().prop_map(Filter::negate),
-            (inner.clone(), inner.clone()).prop_map(|(l, r)| Filter::and(l, r)),
-            (inner.clone(), inner).prop_map(|(l, r)| Filter::or(l, r)),
-        ]
-    })
-}
-
-pub(crate) fn filter() -> impl Strategy<Value = Filter> {
-    let value_path = (attr_path(), val_filter())
-        .prop_map(|(p, f)| Filter::ValuePath(p.without_sub_attr(), Box::new(f)));
-    prop_oneof![3 => leaf(), 1 => value_path].prop_recursive(5, 32, 2, |inner| {
-        prop_oneof![
-            inner.clone().prop_map(Filter::negate),
-            (inner.clone(), inner.clone()).prop_map(|(l, r)| Filter::and(l, r)),
-            (inner.clone(), inner).prop_map(|(l, r)| Filter::or(l, r)),
-        ]
-    })
-}
+// The filter strategies live in `scim_core::testing` (shared with the store's
+// differential test).
+pub(crate) use scim_core::testing::{attr_name, attr_path, comp_value, filter, op, val_filter};
 
 /// Grammar-ish text: tokens of the filter language glued in random orders.
 pub(crate) fn filterish() -> impl Strategy<Value = String> {

@@ -285,6 +285,31 @@ impl Dialect {
         }
     }
 
+    /// A dateTime held as text in a document (RFC 3339, any offset, any fraction), as the
+    /// stored form compares it: UTC with milliseconds (`2021-06-01T10:00:00.000Z`), so
+    /// that text comparison orders instants as RFC 7644 3.4.2.2 asks. Documents are
+    /// validated, so the text is a dateTime.
+    pub(crate) fn date_time(self, e: Expr) -> Result<Expr, StoreError> {
+        match self {
+            Self::Sqlite => cust(self, "strftime('%Y-%m-%dT%H:%M:%fZ', ?)", vec![e]),
+            Self::Postgres => cust(
+                self,
+                "to_char(CAST(? AS timestamptz) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+                vec![e],
+            ),
+            // No offsets in MySQL's datetime literals (MariaDB): split the offset off and
+            // convert with it (numeric offsets need no time zone tables).
+            Self::MySql => cust(
+                self,
+                "CONCAT(SUBSTRING(DATE_FORMAT(CONVERT_TZ(CAST(REPLACE(CASE WHEN RIGHT(?, 1) IN ('Z', 'z') \
+                 THEN LEFT(?, CHAR_LENGTH(?) - 1) ELSE LEFT(?, CHAR_LENGTH(?) - 6) END, 'T', ' ') \
+                 AS DATETIME(3)), CASE WHEN RIGHT(?, 1) IN ('Z', 'z') THEN '+00:00' ELSE RIGHT(?, 6) END, \
+                 '+00:00'), '%Y-%m-%dT%H:%i:%s.%f'), 1, 23), 'Z')",
+                vec![e; 7],
+            ),
+        }
+    }
+
     /// `LOWER(e)`.
     pub(crate) fn lower(self, e: Expr) -> Result<Expr, StoreError> {
         match self {

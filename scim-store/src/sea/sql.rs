@@ -9,7 +9,7 @@
 //!   both sides for JSON values; pre-lowered columns get the value lowered in Rust);
 //! - `co`/`sw`/`ew` are `LIKE` with `%`/`_` escaped; `dateTime` values compare as
 //!   normalised RFC 3339 text; numbers numerically; values of the wrong JSON type match
-//!   nothing.
+//!   nothing; `co`/`sw`/`ew` on a `dateTime` compare its text.
 //!
 //! Every leaf is guarded with `IS NOT NULL`, so no condition is ever SQL `NULL` and `NOT`
 //! is a true negation.
@@ -46,13 +46,30 @@ enum Case {
     Lower,
     /// The column holds lowercase text: lower the value in Rust.
     PreLowered,
+    /// The column holds resource ids (`US`/`GR` + 32 lowercase hex digits) and the
+    /// attribute is not caseExact (`members.value`, `groups.value`): an equality compares
+    /// the value in the ids' one spelling (so the index still serves it), anything else
+    /// `LOWER()`s both sides.
+    Id,
+}
+
+/// `s` spelled as the store writes resource ids, when it is one in any case.
+fn canonical_id(s: &str) -> String {
+    let hex = s.get(2..).filter(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    match (s.get(..2).map(str::to_ascii_uppercase).as_deref(), hex) {
+        (Some(p @ ("US" | "GR")), Some(h)) => format!("{p}{}", h.to_ascii_lowercase()),
+        _ => s.to_owned(),
+    }
 }
 
 /// A comparable value in SQL.
 #[derive(Debug, Clone)]
 enum Operand {
     Text(Expr, Case),
+    /// A dateTime in the stored form (a column).
     DateTime(Expr),
+    /// A dateTime as a document holds it (any offset).
+    JsonDateTime(Expr),
     /// A boolean column.
     BoolCol(Expr),
     /// A JSON boolean read as text (`'true'`/`'false'`).
@@ -175,7 +192,11 @@ impl<'a> Translator<'a> {
                 let keys = json_keys(&r, false);
                 if !r.attribute.multi_valued {
                     // A singular complex attribute: its sub-attributes are object members.
-                    return self.tr(inner, &Ctx::Element { top: p, elem: self.single_obj(&keys)? });
+                    // Without a value there is nothing for the filter to match, not even
+                    // `name[not (givenName pr)]`.
+                    let elem = self.single_obj(&keys)?;
+                    let cond = self.tr(inner, &Ctx::Element { top: p, elem: elem.clone() })?;
+                    return Ok(elem.is_not_null().and(cond));
                 }
                 self.d.json_any(doc(), &keys, |elem| self.tr(inner, &Ctx::Element { top: p, elem }))
             }
@@ -279,9 +300,13 @@ impl<'a> Translator<'a> {
                 };
                 let o = if sub.eq_ignore_ascii_case("value") {
                     let c = if *group_side { "member_id" } else { "group_id" };
-                    Operand::Text(Expr::col(("memberships", c)), Case::Exact)
+                    Operand::Text(Expr::col(("memberships", c)), Case::Id)
                 } else if sub.eq_ignore_ascii_case("type") && *group_side {
                     Operand::Text(Expr::col(("memberships", "member_type")), Case::Lower)
+                } else if sub.eq_ignore_ascii_case("type") {
+                    // A user's `groups` are direct memberships: every one reads back with
+                    // `"type": "direct"` (RFC 7643 4.1.2), so that is what they compare.
+                    Operand::Text(Expr::val("direct"), Case::Lower)
                 } else if sub.eq_ignore_ascii_case("display") {
                     let other = if *group_side { "member_id" } else { "group_id" };
                     let mut q = Query::select();
@@ -345,7 +370,9 @@ impl<'a> Translator<'a> {
                 ("meta", Some("created")) => Operand::DateTime(col("created")),
                 ("meta", Some("lastModified")) => Operand::DateTime(col("last_modified")),
                 ("meta", Some("resourceType")) => {
-                    Operand::Text(Expr::val(self.kind.name()), Case::Lower)
+                    // caseExact (RFC 7643 3.1): `meta.resourceType eq "user"` is no match.
+                    let case = if r.leaf().case_exact { Case::Exact } else { Case::Lower };
+                    Operand::Text(Expr::val(self.kind.name()), case)
                 }
                 ("schemas", None) => {
                     return self.json_multi(&r, pred);
@@ -377,6 +404,29 @@ impl<'a> Translator<'a> {
                     Some((op, v)) => self.compare(o, op, v),
                 };
             }
+        }
+        if pred.is_none()
+            && r.sub_attribute.is_none()
+            && r.attribute.kind == AttrType::Complex
+            && !r.attribute.sub_attributes.is_empty()
+        {
+            // RFC 7644 3.4.2.2: a complex value is present when one of its sub-attributes
+            // is (`"name": {}` is not).
+            let keys = json_keys(&r, false);
+            let any_sub = |base: Expr, prefix: &[&str]| -> Result<Expr, StoreError> {
+                let mut out = never();
+                for sub in &r.attribute.sub_attributes {
+                    let mut path = prefix.to_vec();
+                    path.push(sub.name.as_str());
+                    out = out.or(self.d.json_present(base.clone(), &path)?);
+                }
+                Ok(out)
+            };
+            return if r.attribute.multi_valued {
+                self.d.json_any(doc(), &keys, |e| any_sub(e, &[]))
+            } else {
+                any_sub(doc(), &keys)
+            };
         }
         if r.attribute.multi_valued {
             return self.json_multi(&r, pred);
@@ -430,7 +480,7 @@ impl<'a> Translator<'a> {
     fn typed(&self, text: Expr, num: Expr, a: &Attribute) -> Result<Operand, StoreError> {
         Ok(match a.kind {
             AttrType::Boolean => Operand::BoolText(text),
-            AttrType::DateTime => Operand::DateTime(text),
+            AttrType::DateTime => Operand::JsonDateTime(text),
             AttrType::Integer | AttrType::Decimal => Operand::Number(self.d.real_cast(num)?),
             AttrType::Complex => {
                 return Err(invalid(format!(
@@ -444,7 +494,9 @@ impl<'a> Translator<'a> {
 
     fn present(&self, o: Operand) -> Result<Expr, StoreError> {
         Ok(match o {
-            Operand::Text(e, _) | Operand::DateTime(e) => e.clone().is_not_null().and(e.ne("")),
+            Operand::Text(e, _) | Operand::DateTime(e) | Operand::JsonDateTime(e) => {
+                e.clone().is_not_null().and(e.ne(""))
+            }
             Operand::BoolCol(e) | Operand::BoolText(e) | Operand::Number(e) => e.is_not_null(),
         })
     }
@@ -455,10 +507,19 @@ impl<'a> Translator<'a> {
         match o {
             Operand::Text(e, case) => {
                 let CompValue::Str(s) = v else { return Ok(never()) };
+                let case = match (case, op) {
+                    (Case::Id, C::Eq | C::Ne) => {
+                        return Ok(guard(&e, e.clone().eq(Expr::val(canonical_id(s)))));
+                    }
+                    (Case::Id, _) => Case::Lower,
+                    (other, _) => other,
+                };
                 let (lhs, rhs) = match case {
                     Case::Exact => (self.d.exact(e.clone())?, Expr::val(s.clone())),
                     Case::PreLowered => (e.clone(), Expr::val(s.to_lowercase())),
-                    Case::Lower => (self.d.lower(e.clone())?, self.d.lower(Expr::val(s.clone()))?),
+                    Case::Lower | Case::Id => {
+                        (self.d.lower(e.clone())?, self.d.lower(Expr::val(s.clone()))?)
+                    }
                 };
                 let cond = match op {
                     C::Eq | C::Ne => lhs.eq(rhs),
@@ -486,7 +547,15 @@ impl<'a> Translator<'a> {
                 };
                 Ok(guard(&e, cond))
             }
-            Operand::DateTime(e) => {
+            Operand::JsonDateTime(e) if !op.is_substring() => {
+                self.compare(Operand::DateTime(self.d.date_time(e)?), op, v)
+            }
+            Operand::DateTime(e) | Operand::JsonDateTime(e) if op.is_substring() => {
+                // Substrings of the text as stored (`meta.created sw "2024-"`), as the
+                // evaluator compares them: dateTime attributes are not caseExact.
+                self.compare(Operand::Text(e, Case::Lower), op, v)
+            }
+            Operand::DateTime(e) | Operand::JsonDateTime(e) => {
                 let CompValue::Str(s) = v else { return Ok(never()) };
                 let Some(norm) = now_from(s) else {
                     return Err(invalid(format!(

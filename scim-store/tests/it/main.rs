@@ -15,8 +15,10 @@
     clippy::indexing_slicing
 )]
 
+mod agreement;
 mod batch;
 mod credentials;
+mod differential;
 mod members;
 mod outage;
 mod paging;
