@@ -25,7 +25,7 @@ use scim_core::schema::{Registry, ResourceKind};
 use scim_core::sid::OrganizationSid;
 use scim_store::{
     Change, MemberChange, MemberKind, MemberRow, NewResource, Pagination, Query, ReadOptions,
-    SeaStore, Store,
+    SqlStore, Store,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -146,7 +146,7 @@ impl Analyze {
 /// Seeds `n` users into `org` with `create_many` calls of `batch`; the ids in order.
 #[allow(clippy::too_many_arguments)]
 async fn seed(
-    store: &SeaStore,
+    store: &SqlStore,
     analyze: &mut Analyze,
     org: OrganizationSid,
     org_no: usize,
@@ -171,7 +171,7 @@ async fn seed(
     ids
 }
 
-async fn add_member(store: &SeaStore, org: OrganizationSid, group: &str, rows: Vec<MemberRow>) {
+async fn add_member(store: &SqlStore, org: OrganizationSid, group: &str, rows: Vec<MemberRow>) {
     store
         .modify(
             org,
@@ -205,7 +205,7 @@ async fn main() {
         .unwrap_or_else(|_| format!("sqlite://{}?mode=rwc", path.display()));
     let backend = url.split(':').next().unwrap_or("?").to_owned();
     println!("store bench on {backend}: {n} users + {orgs} x {others}, batches of {batch}");
-    let store = SeaStore::connect(&url, Arc::new(Registry::builtin())).await.unwrap();
+    let store = SqlStore::connect(&url, Arc::new(Registry::builtin())).await.unwrap();
     store.migrate().await.unwrap();
     let org = store.create_organization("bench", &[]).await.unwrap().sid;
 

@@ -16,10 +16,14 @@
 )]
 
 mod model;
-mod sea;
+mod sql;
 
 pub use model::*;
-pub use sea::{MAX_KEY_CHARS, MigrationStatus, SeaStore, StoreOptions, sqlite_path};
+pub use sql::{MAX_KEY_CHARS, MigrationStatus, SqlStore, StoreOptions, sqlite_path};
+
+/// The former name of [`SqlStore`], kept so that dependants written against it compile
+/// unchanged.
+pub type SeaStore = SqlStore;
 
 use async_trait::async_trait;
 use scim_core::schema::ResourceKind;
@@ -116,7 +120,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// written. Any other error (an invalid document, an unknown member) also writes
     /// nothing. An empty list is a no-op.
     ///
-    /// [`SeaStore`] writes multi-row `INSERT`s in chunks, which makes this much cheaper per
+    /// [`SqlStore`] writes multi-row `INSERT`s in chunks, which makes this much cheaper per
     /// resource than `create`. Every implementation must keep the all-or-nothing promise;
     /// a wrapper delegates to its inner store.
     async fn create_many(

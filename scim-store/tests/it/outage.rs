@@ -83,7 +83,7 @@ async fn a_lost_database_fails_fast_and_recovery_is_automatic() {
             max_connections: Some(4),
             ..StoreOptions::default()
         };
-        let store = scim_store::SeaStore::connect_with(&url, registry(), opts).await.unwrap();
+        let store = scim_store::SqlStore::connect_with(&url, registry(), opts).await.unwrap();
         store.migrate().await.unwrap();
         let org = store.create_organization("o", &[]).await.unwrap().sid;
         assert!(store.organization(org).await.unwrap().is_some());

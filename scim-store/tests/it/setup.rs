@@ -2,7 +2,7 @@
 //! exactly one bootstrap, on every backend that several processes can share.
 
 use crate::support::*;
-use scim_store::{Scope, SeaStore, Store, StoreOptions};
+use scim_store::{Scope, SqlStore, Store, StoreOptions};
 use sha2::Digest;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ async fn replicas_started_together_migrate_once_and_bootstrap_once() {
             let (url, start) = (db.url.clone(), start.clone());
             tasks.push(tokio::spawn(async move {
                 let store =
-                    SeaStore::connect_with(&url, registry(), StoreOptions::default()).await?;
+                    SqlStore::connect_with(&url, registry(), StoreOptions::default()).await?;
                 start.wait().await;
                 store.migrate().await?;
                 let created =
@@ -63,7 +63,7 @@ async fn migration_status_lists_pending_then_applied() {
         }
         let db = EmptyDb::new(backend).await;
         let store =
-            SeaStore::connect_with(&db.url, registry(), StoreOptions::default()).await.unwrap();
+            SqlStore::connect_with(&db.url, registry(), StoreOptions::default()).await.unwrap();
         let before = store.migration_status().await.unwrap();
         assert!(!before.is_empty() && before.iter().all(|m| !m.applied), "{before:?}");
         store.migrate().await.unwrap();

@@ -4,7 +4,7 @@ use futures::FutureExt;
 use scim_core::resource::Resource;
 use scim_core::schema::{Registry, ResourceKind};
 use scim_core::sid::OrganizationSid;
-use scim_store::{NewResource, SeaStore, Store, StoreOptions, Stored};
+use scim_store::{NewResource, SqlStore, Store, StoreOptions, Stored};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::future::Future;
@@ -130,7 +130,7 @@ async fn fresh(backend: Backend) -> (String, Cleanup) {
 impl Env {
     async fn new(backend: Backend, opts: StoreOptions) -> Env {
         let (url, cleanup) = fresh(backend).await;
-        let store = SeaStore::connect_with(&url, registry(), opts).await.unwrap();
+        let store = SqlStore::connect_with(&url, registry(), opts).await.unwrap();
         store.migrate().await.unwrap();
         // Migrations are idempotent.
         store.migrate().await.unwrap();
@@ -149,7 +149,7 @@ impl Env {
         if self.backend == Backend::SqliteMemory {
             return None;
         }
-        Some(Arc::new(SeaStore::connect_with(&self.url, registry(), opts).await.unwrap()))
+        Some(Arc::new(SqlStore::connect_with(&self.url, registry(), opts).await.unwrap()))
     }
 
     async fn drop_db(&self) {

@@ -1,4 +1,4 @@
-//! Schema migrations (sea-orm-migration), applied by [`SeaStore::migrate`](super::SeaStore::migrate).
+//! Schema migrations (sea-orm-migration), applied by [`SqlStore::migrate`](super::SqlStore::migrate).
 //!
 //! # Data layout
 //!

@@ -15,7 +15,7 @@
 
 use super::conn::Exec;
 use super::dialect::Dialect;
-use super::{SeaStore, StoreOptions, db_err, migration, now, now_from, random_hex, scopes_json};
+use super::{SqlStore, StoreOptions, db_err, migration, now, now_from, random_hex, scopes_json};
 use crate::{Bootstrap, NewToken, Organization, Policy, Result, Scope, StoreError, TokenRecord};
 use scim_core::sid::OrganizationSid;
 use sea_orm::sea_query::{Expr, Query as Q};
@@ -38,7 +38,7 @@ pub struct MigrationStatus {
     pub applied: bool,
 }
 
-impl SeaStore {
+impl SqlStore {
     /// Applies every pending migration (idempotent), under a database-wide lock, so that
     /// processes starting together apply each migration once.
     pub async fn migrate(&self) -> Result<()> {

@@ -9,12 +9,12 @@
 //! the background; replicas may all do so (deleting what is gone is a no-op).
 
 use super::conn::Exec;
-use super::sql::T;
-use super::{SeaStore, db_err, fmt_ts, get};
+use super::filter::T;
+use super::{SqlStore, db_err, fmt_ts, get};
 use crate::{Pruned, Result, Retention};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query as Q};
 
-impl SeaStore {
+impl SqlStore {
     /// [`crate::Store::prune`].
     pub(super) async fn prune_batch(&self, r: &Retention) -> Result<Pruned> {
         let batch = r.batch.clamp(1, 10_000);
@@ -87,7 +87,7 @@ impl SeaStore {
     }
 }
 
-impl SeaStore {
+impl SqlStore {
     /// Purges users and groups soft-deleted more than `soft_deleted_max_age` ago, at most
     /// `batch` of them, with their memberships (both ways) and email keys. The purge is not
     /// a SCIM change (the delete was logged when it happened), so it writes no change log.

@@ -11,7 +11,7 @@ mod dialect;
 mod migration;
 mod retention;
 mod setup;
-mod sql;
+mod filter;
 
 pub use setup::MigrationStatus;
 
@@ -35,7 +35,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ConnectOptions, Database};
 use serde_json::{Map, Value};
-use sql::{KeyKind, SortKey, T, Translator, col};
+use filter::{KeyKind, SortKey, T, Translator, col};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,7 +55,7 @@ const CHUNK: usize = 500;
 /// under SQLite's 32,766 and PostgreSQL's and MySQL's 65,535).
 const INSERT_ROWS: usize = 500;
 
-/// Tuning of a [`SeaStore`].
+/// Tuning of a [`SqlStore`].
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// Connection pool size (default: 10 for PostgreSQL/MySQL, 4 for an SQLite file, and
@@ -88,7 +88,7 @@ impl Default for StoreOptions {
 
 /// The [`Store`] on a SQL database through sea-orm.
 #[derive(Debug)]
-pub struct SeaStore {
+pub struct SqlStore {
     db: Db,
     /// The URL, kept to open a sea-orm connection for migrations when `db` is inline.
     url: String,
@@ -102,7 +102,7 @@ pub struct SeaStore {
 }
 
 /// Unfiltered `COUNT`s of live resources on SQLite, each with the organization's last
-/// change-log sequence number when it was taken (see [`SeaStore::count`]).
+/// change-log sequence number when it was taken (see [`SqlStore::count`]).
 #[derive(Debug, Default)]
 struct Counts(Mutex<HashMap<(OrganizationSid, ResourceKind), (i64, u64)>>);
 
@@ -412,8 +412,8 @@ struct Row {
 }
 
 /// A user's `groups` from the `[[group_id, display], ...]` aggregate of
-/// `SeaStore::user_with_groups` (`NULL` when there are none), in group id order as
-/// `SeaStore::groups_of` gives them.
+/// `SqlStore::user_with_groups` (`NULL` when there are none), in group id order as
+/// `SqlStore::groups_of` gives them.
 fn group_refs(json: Option<&str>) -> Result<Vec<Value>> {
     let mut pairs: Vec<(String, Option<String>)> = match json {
         Some(text) => serde_json::from_str(text)
@@ -454,7 +454,7 @@ fn raw_row(r: &DbRow) -> Result<RawStored> {
     })
 }
 
-/// [`raw_row`] of a select with a [`SeaStore::groups_column`] named `refs`.
+/// [`raw_row`] of a select with a [`SqlStore::groups_column`] named `refs`.
 fn raw_row_with_groups(r: &DbRow) -> Result<RawStored> {
     let mut raw = raw_row(r)?;
     raw.refs = Some(group_refs(get::<Option<String>>(r, "refs")?.as_deref())?);
@@ -495,11 +495,11 @@ impl Row {
     }
 }
 
-impl SeaStore {
+impl SqlStore {
     /// Connects to `url` (`sqlite://file.db?mode=rwc`, `sqlite::memory:`,
     /// `postgres://...`, `mysql://...`) with default [`StoreOptions`]. Call
-    /// [`SeaStore::migrate`] before use.
-    pub async fn connect(url: &str, registry: Arc<Registry>) -> Result<SeaStore> {
+    /// [`SqlStore::migrate`] before use.
+    pub async fn connect(url: &str, registry: Arc<Registry>) -> Result<SqlStore> {
         Self::connect_with(url, registry, StoreOptions::default()).await
     }
 
@@ -521,14 +521,14 @@ impl SeaStore {
         url: &str,
         registry: Arc<Registry>,
         opts: StoreOptions,
-    ) -> Result<SeaStore> {
+    ) -> Result<SqlStore> {
         let url = &normalize_url(url)?;
         #[cfg(feature = "sqlite")]
         if let Some((path, mode)) = conn::sqlite_file(url) {
             let pool = conn::lite::Pool::open(path, mode)
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?
                 .with_scan_limit(opts.scan_timeout);
-            return Ok(SeaStore {
+            return Ok(SqlStore {
                 db: Db::Lite(pool),
                 url: url.to_owned(),
                 registry,
@@ -542,7 +542,7 @@ impl SeaStore {
         }
         let db = Self::sea_connect(url, &opts).await?;
         let d = Dialect::of(sea_orm::ConnectionTrait::get_database_backend(&db));
-        Ok(SeaStore {
+        Ok(SqlStore {
             db: Db::Sea(conn::SeaPool::new(db)),
             url: url.to_owned(),
             registry,
@@ -730,7 +730,7 @@ impl SeaStore {
         Ok(Some(Some(raw_row_with_groups(&row)?)))
     }
 
-    /// Whether [`SeaStore::groups_column`] exists on this backend (a check that builds
+    /// Whether [`SqlStore::groups_column`] exists on this backend (a check that builds
     /// nothing, for the hot paths).
     fn aggregates_groups(&self) -> bool {
         self.d != Dialect::MySql
@@ -1015,7 +1015,7 @@ impl SeaStore {
         db_err(e)
     }
 
-    /// [`SeaStore::check_unique`] for a batch of new resources, with `create`'s semantics
+    /// [`SqlStore::check_unique`] for a batch of new resources, with `create`'s semantics
     /// per resource in input order: against the stored resources (one indexed `IN` query
     /// per chunk and key) and against the earlier resources of the batch.
     async fn check_unique_many<C: Exec>(
@@ -1524,7 +1524,7 @@ fn keyset(sk: &SortKey, desc: bool, key: &Value, id: &str) -> Expr {
 }
 
 #[async_trait]
-impl Store for SeaStore {
+impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         self.db.ping().await.map_err(|e| StoreError::Unavailable(e.to_string()))
     }
@@ -2601,7 +2601,7 @@ mod tests {
             vec![format!("sqlite://{}?mode=rwc", path.display()), "sqlite::memory:".to_owned()];
         urls.extend(servers.iter().map(|(u, _, _)| u.clone()));
         for url in urls {
-            let store = SeaStore::connect_with(
+            let store = SqlStore::connect_with(
                 &url,
                 Arc::new(Registry::builtin()),
                 StoreOptions::default(),

@@ -327,11 +327,11 @@ pub(crate) struct Shapes(std::sync::RwLock<std::collections::HashMap<Shape, std:
 /// The statements [`Shapes`] caches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Shape {
-    /// `SeaStore::row`: by id, with or without a `deleted` condition, locked or not.
+    /// `SqlStore::row`: by id, with or without a `deleted` condition, locked or not.
     Row { deleted: Option<bool>, lock: bool },
-    /// `SeaStore::get_raw` of a user with its groups in the same statement.
+    /// `SqlStore::get_raw` of a user with its groups in the same statement.
     UserWithGroups,
-    /// `SeaStore::groups_of` for one user.
+    /// `SqlStore::groups_of` for one user.
     GroupsOfOne,
 }
 
