@@ -8,10 +8,14 @@ mod breaker;
 mod conn;
 mod cursor;
 mod dialect;
+mod filter;
 mod migration;
+mod outcome;
 mod retention;
 mod setup;
-mod filter;
+mod shapes;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 pub use setup::MigrationStatus;
 
@@ -22,8 +26,9 @@ use crate::{
     Result, Retention, Scope, Store, StoreError, Stored, TokenRecord,
 };
 use async_trait::async_trait;
-use conn::{Db, DbRow, Exec, ExecErr, Shape, Shapes, Txn};
+use conn::{Db, DbRow, Exec, ExecErr, Txn};
 use dialect::Dialect;
+use filter::{KeyKind, SortKey, T, Translator, col};
 use scim_core::message::SortOrder;
 use scim_core::resource::get_ci;
 use scim_core::schema::{Registry, ResourceKind};
@@ -35,7 +40,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ConnectOptions, Database};
 use serde_json::{Map, Value};
-use filter::{KeyKind, SortKey, T, Translator, col};
+use shapes::{Shape, Shapes};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -524,8 +529,8 @@ impl SqlStore {
     ) -> Result<SqlStore> {
         let url = &normalize_url(url)?;
         #[cfg(feature = "sqlite")]
-        if let Some((path, mode)) = conn::sqlite_file(url) {
-            let pool = conn::lite::Pool::open(path, mode)
+        if let Some((path, mode)) = sqlite::sqlite_file(url) {
+            let pool = sqlite::Pool::open(path, mode)
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?
                 .with_scan_limit(opts.scan_timeout);
             return Ok(SqlStore {
@@ -818,7 +823,7 @@ impl SqlStore {
                     let values = vec![org.to_string().into(), user.clone().into(), false.into()];
                     self.shapes.get(self.d.backend(), Shape::GroupsOfOne, values, build)?
                 }
-                _ => conn::Stmt::Built(Box::new(build()?)),
+                _ => shapes::Stmt::Built(Box::new(build()?)),
             };
             for r in c.query_all(&q).await.map_err(db_err)? {
                 let u: String = get(&r, "member_id")?;

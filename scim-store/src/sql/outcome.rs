@@ -1,0 +1,134 @@
+//! What running a statement gives back, from either kind of connection: [`Done`] or an
+//! [`ExecErr`], and how an [`ExecErr`] becomes a [`StoreError`](crate::StoreError).
+
+use sea_orm::{DbErr, SqlErr};
+
+/// The result of a statement that returns no rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Done {
+    rows: u64,
+}
+
+impl Done {
+    /// A statement that changed `rows` rows.
+    pub(crate) fn new(rows: u64) -> Done {
+        Done { rows }
+    }
+
+    /// Rows the statement changed.
+    pub(crate) fn rows_affected(&self) -> u64 {
+        self.rows
+    }
+}
+
+/// A failed statement, from either kind of connection.
+#[derive(Debug)]
+pub(crate) enum ExecErr {
+    /// From sea-orm / sqlx.
+    Sea(DbErr),
+    /// From an inline SQLite connection.
+    #[cfg(feature = "sqlite")]
+    Lite(rusqlite::Error),
+    /// A value that could not be bound or read.
+    Value(String),
+    /// Not tried: the database was found unreachable moments ago (see `breaker`).
+    Unreachable,
+}
+
+impl From<DbErr> for ExecErr {
+    fn from(e: DbErr) -> Self {
+        ExecErr::Sea(e)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<rusqlite::Error> for ExecErr {
+    fn from(e: rusqlite::Error) -> Self {
+        ExecErr::Lite(e)
+    }
+}
+
+impl std::fmt::Display for ExecErr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExecErr::Sea(e) => e.fmt(f),
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(e) => e.fmt(f),
+            ExecErr::Value(m) => f.write_str(m),
+            ExecErr::Unreachable => {
+                f.write_str("the database was unreachable moments ago; not retried yet")
+            }
+        }
+    }
+}
+
+impl ExecErr {
+    /// A unique or primary-key constraint was violated.
+    pub(crate) fn is_unique(&self) -> bool {
+        match self {
+            ExecErr::Sea(e) => matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))),
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(_) => false,
+            ExecErr::Value(_) | ExecErr::Unreachable => false,
+        }
+    }
+
+    /// A statement stopped by its time limit: on SQLite by `sqlite::Pool::with_scan_limit`,
+    /// on PostgreSQL by `statement_timeout` (SQLSTATE 57014), on MariaDB by
+    /// `max_statement_time` (error 1969), on MySQL by `max_execution_time` (3024).
+    pub(crate) fn is_interrupted(&self) -> bool {
+        match self {
+            ExecErr::Sea(DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s)))
+            | ExecErr::Sea(DbErr::Query(sea_orm::RuntimeErr::SqlxError(s))) => match &**s {
+                sea_orm::sqlx::Error::Database(d) => {
+                    matches!(d.code().as_deref(), Some("57014" | "70100"))
+                        || d.message().contains("max_statement_time")
+                        || d.message().contains("maximum statement execution time")
+                }
+                _ => false,
+            },
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(rusqlite::Error::SqliteFailure(f, _)) => {
+                f.code == rusqlite::ErrorCode::OperationInterrupted
+            }
+            _ => false,
+        }
+    }
+
+    /// The database could not be reached (as opposed to a statement that failed).
+    pub(crate) fn is_unavailable(&self) -> bool {
+        match self {
+            ExecErr::Unreachable => true,
+            ExecErr::Sea(e) => match e {
+                DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
+                DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s))
+                | DbErr::Query(sea_orm::RuntimeErr::SqlxError(s)) => matches!(
+                    &**s,
+                    sea_orm::sqlx::Error::Io(_)
+                        | sea_orm::sqlx::Error::PoolTimedOut
+                        | sea_orm::sqlx::Error::PoolClosed
+                        | sea_orm::sqlx::Error::Tls(_)
+                ),
+                _ => false,
+            },
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::DiskFull
+            ),
+            #[cfg(feature = "sqlite")]
+            ExecErr::Lite(_) => false,
+            ExecErr::Value(_) => false,
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The one writer connection and group commit: every transaction is a savepoint in the
+//! writer's open batch, and the batch commits once.
+
+use super::wal::{WAL_PAGES, WalState, restart_wal};
+use crate::sql::outcome::ExecErr;
+use rusqlite::Connection;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The writer connection and the batch (one SQLite transaction) open on it.
+pub(crate) struct Writer {
+    conn: Connection,
+    /// The WAL's length and checkpoints.
+    wal: WalState,
+    batch: Option<Arc<Batch>>,
+    /// Transactions released into the open batch and waiting for its `COMMIT`.
+    members: usize,
+}
+
+impl Writer {
+    /// The writer on `conn`, with no batch open.
+    pub(super) fn new(conn: Connection, wal: WalState) -> Writer {
+        Writer { conn, wal, batch: None, members: 0 }
+    }
+}
+
+/// Transactions committed together: the outcome of their one `COMMIT`.
+#[derive(Default)]
+struct Batch {
+    outcome: OnceLock<Result<(), String>>,
+}
+
+/// At most this many transactions share one `COMMIT`.
+const MAX_BATCH: usize = 256;
+
+/// The writer, counted in `queued` while waiting for it (also when the wait is
+/// abandoned).
+async fn lock_writer(
+    writer: &Arc<tokio::sync::Mutex<Writer>>,
+    queued: &AtomicUsize,
+) -> tokio::sync::OwnedMutexGuard<Writer> {
+    struct Queued<'a>(&'a AtomicUsize);
+    impl Drop for Queued<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    queued.fetch_add(1, Ordering::SeqCst);
+    let _queued = Queued(queued);
+    Arc::clone(writer).lock_owned().await
+}
+
+/// `COMMIT`s the open batch and tells its members the outcome; then keeps the WAL
+/// short (see [`restart_wal`](super::wal::restart_wal)).
+fn commit_batch(w: &mut Writer) -> Result<(), ExecErr> {
+    WAL_PAGES.with(|p| p.set(0));
+    let done = w.conn.execute_batch("COMMIT");
+    if done.is_err() && !w.conn.is_autocommit() {
+        // A failed COMMIT can leave the transaction open: end it, so the next
+        // transaction starts clean.
+        let _ = w.conn.execute_batch("ROLLBACK");
+    }
+    let outcome = done.as_ref().map(|_| ()).map_err(ToString::to_string);
+    if let Some(b) = w.batch.take() {
+        let _ = b.outcome.set(outcome);
+    }
+    w.members = 0;
+    if done.is_ok() {
+        restart_wal(&mut w.wal, &w.conn);
+    }
+    done.map_err(ExecErr::from)
+}
+
+/// After a failed statement: when SQLite rolled the whole batch back (a full disk, an
+/// I/O error), tells its members and forgets it.
+fn abandon_if_lost(w: &mut Writer, e: &rusqlite::Error) {
+    if w.batch.is_some() && w.conn.is_autocommit() {
+        if let Some(b) = w.batch.take() {
+            let _ = b.outcome.set(Err(format!("the transaction was rolled back: {e}")));
+        }
+        w.members = 0;
+    }
+}
+
+/// A transaction on the writer: a savepoint in the writer's batch.
+///
+/// Group commit: SQLite pays for a commit per transaction (the WAL frames of every page
+/// it changed, their checksums, the page cache's bookkeeping), and under concurrent
+/// writes most of a small write's cost is that commit. So a transaction that finishes
+/// while others wait for the writer releases its savepoint into the batch and lets the
+/// next one run; the batch is committed once, by the last transaction that finds no one
+/// waiting (or by the first member to come back for the outcome, or at
+/// [`MAX_BATCH`] members). Every member reports success only after that `COMMIT`, so
+/// nothing is acknowledged before it is in the database; a member that fails rolls
+/// back to its savepoint and leaves the others' work alone. Alone, a transaction
+/// commits at once, as before. (The guard sits in a `std` mutex, uncontended, only so
+/// that the transaction is `Sync` like sea-orm's; a connection is `Send` only.)
+pub(crate) struct Txn {
+    conn: Mutex<Option<tokio::sync::OwnedMutexGuard<Writer>>>,
+    writer: Arc<tokio::sync::Mutex<Writer>>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Txn {
+    /// A savepoint in the writer's open batch (opened with `BEGIN IMMEDIATE` when there is
+    /// none), once the writer is free; `queued` counts the transactions waiting for it.
+    pub(super) async fn begin(
+        writer: &Arc<tokio::sync::Mutex<Writer>>,
+        queued: &Arc<AtomicUsize>,
+    ) -> Result<Txn, ExecErr> {
+        let mut w = lock_writer(writer, queued).await;
+        if w.batch.is_none() {
+            w.conn.execute_batch("BEGIN IMMEDIATE")?;
+            w.batch = Some(Arc::default());
+            w.members = 0;
+        }
+        if let Err(e) = w.conn.execute_batch("SAVEPOINT txn") {
+            abandon_if_lost(&mut w, &e);
+            return Err(e.into());
+        }
+        Ok(Txn {
+            conn: Mutex::new(Some(w)),
+            writer: Arc::clone(writer),
+            queued: Arc::clone(queued),
+        })
+    }
+
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, ExecErr>,
+    ) -> Result<T, ExecErr> {
+        let mut slot = self
+            .conn
+            .lock()
+            .map_err(|_| ExecErr::Value("a transaction's connection was poisoned".into()))?;
+        let w = slot.as_mut().ok_or_else(|| ExecErr::Value("the transaction ended".into()))?;
+        if w.batch.is_none() {
+            return Err(ExecErr::Value("the transaction was rolled back".into()));
+        }
+        let out = f(&w.conn);
+        if let Err(ExecErr::Lite(e)) = &out {
+            abandon_if_lost(w, e);
+        }
+        out
+    }
+
+    fn take(&self) -> Option<tokio::sync::OwnedMutexGuard<Writer>> {
+        self.conn.lock().ok().and_then(|mut s| s.take())
+    }
+
+    /// Commits: releases the savepoint, then commits the batch now, or leaves it to a
+    /// waiting transaction and returns the outcome of the batch's `COMMIT`.
+    pub(crate) async fn commit(self) -> Result<(), ExecErr> {
+        let mut w = self.take().ok_or_else(|| ExecErr::Value("the transaction ended".into()))?;
+        let Some(batch) = w.batch.clone() else {
+            return Err(ExecErr::Value("the transaction was rolled back".into()));
+        };
+        if let Err(e) = w.conn.execute_batch("RELEASE txn") {
+            rollback_member(&mut w);
+            return Err(e.into());
+        }
+        w.members += 1;
+        // A transaction runs without yielding from `BEGIN` to here, so on a busy
+        // runtime thread the requests that will write next have not got as far as
+        // queueing: let them, once, then commit unless someone queued.
+        if w.members < MAX_BATCH {
+            tokio::task::yield_now().await;
+        }
+        if self.queued.load(Ordering::SeqCst) == 0 || w.members >= MAX_BATCH {
+            return commit_batch(&mut w);
+        }
+        drop(w);
+        // Come back for the outcome, in a task of its own so that the batch is
+        // committed even if this request is abandoned: someone must.
+        let writer = Arc::clone(&self.writer);
+        let queued = Arc::clone(&self.queued);
+        let outcome = tokio::spawn(async move {
+            let mut w = lock_writer(&writer, &queued).await;
+            match batch.outcome.get() {
+                Some(done) => done.clone(),
+                None if w.batch.as_ref().is_some_and(|b| Arc::ptr_eq(b, &batch)) => {
+                    commit_batch(&mut w).map_err(|e| e.to_string())
+                }
+                None => Err("the transaction's batch was lost".to_owned()),
+            }
+        })
+        .await
+        .map_err(|e| ExecErr::Value(format!("the commit task failed: {e}")))?;
+        outcome.map_err(ExecErr::Value)
+    }
+}
+
+/// Undoes an unfinished transaction's work, keeping the rest of the batch; a batch
+/// with no other member is rolled back.
+fn rollback_member(w: &mut Writer) {
+    if w.batch.is_none() {
+        return;
+    }
+    let undone = w.conn.execute_batch("ROLLBACK TO txn; RELEASE txn");
+    if undone.is_err() || w.members == 0 {
+        if let Err(e) = &undone
+            && let Some(b) = w.batch.as_ref()
+        {
+            let _ = b.outcome.set(Err(format!("the transaction could not be undone: {e}")));
+        }
+        if !w.conn.is_autocommit() {
+            let _ = w.conn.execute_batch("ROLLBACK");
+        }
+        w.batch = None;
+        w.members = 0;
+    }
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        // Nothing to report to: the statement that failed already did.
+        if let Some(mut w) = self.take() {
+            rollback_member(&mut w);
+        }
+    }
+}
