@@ -26,7 +26,7 @@
 //! - only another process holding SQLite's write lock (an admin command) makes the writer
 //!   wait in SQLite's busy handler, for at most the 5 s busy timeout.
 
-pub(crate) use super::outcome::{Done, ExecErr};
+pub(crate) use super::outcome::{Done, ExecErr, db_err};
 #[cfg(feature = "sqlite")]
 use super::sqlite;
 use sea_orm::{
@@ -372,4 +372,9 @@ impl Exec for Txn {
             Txn::Lite(t) => t.with(|c| sqlite::execute(c, s)),
         }
     }
+}
+
+/// Column `c` of `r`, converted to `T`.
+pub(crate) fn get<T: Col>(r: &DbRow, c: &str) -> crate::Result<T> {
+    r.get::<T>(c).map_err(db_err)
 }

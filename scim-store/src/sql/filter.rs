@@ -15,7 +15,7 @@
 //! is a true negation.
 
 use super::dialect::{Dialect, like_escape};
-use super::now_from;
+use super::values::now_from;
 use crate::StoreError;
 use scim_core::ScimError;
 use scim_core::filter::{CompValue, CompareOp, Filter, compared_attr, resolve_path};

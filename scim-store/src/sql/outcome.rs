@@ -1,6 +1,8 @@
 //! What running a statement gives back, from either kind of connection: [`Done`] or an
 //! [`ExecErr`], and how an [`ExecErr`] becomes a [`StoreError`](crate::StoreError).
 
+use crate::StoreError;
+use scim_core::{ErrorCode, ScimError};
 use sea_orm::{DbErr, SqlErr};
 
 /// The result of a statement that returns no rows.
@@ -130,5 +132,21 @@ impl ExecErr {
             ExecErr::Lite(_) => false,
             ExecErr::Value(_) => false,
         }
+    }
+}
+
+pub(crate) fn db_err(e: impl Into<ExecErr>) -> StoreError {
+    let e = e.into();
+    if e.is_interrupted() {
+        return StoreError::Scim(ScimError::new(
+            ErrorCode::Timeout,
+            "the query ran longer than the request timeout and was stopped; a filter on an \
+             indexed attribute (userName, externalId, emails, displayName) answers faster",
+        ));
+    }
+    if e.is_unavailable() {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Internal(e.to_string())
     }
 }

@@ -9,8 +9,12 @@
 //! the background; replicas may all do so (deleting what is gone is a no-op).
 
 use super::conn::Exec;
+use super::conn::get;
 use super::filter::T;
-use super::{SqlStore, db_err, fmt_ts, get};
+use super::idempotency::IDEMPOTENCY_TTL;
+use super::outcome::db_err;
+use super::store::SqlStore;
+use super::values::fmt_ts;
 use crate::{Pruned, Result, Retention};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query as Q};
 
@@ -68,7 +72,7 @@ impl SqlStore {
     /// Deletes idempotency records older than their 24 hours (and claims abandoned long
     /// ago), at most `batch` of them.
     async fn prune_idempotency(&self, _r: &Retention, batch: u64) -> Result<u64> {
-        let cutoff = fmt_ts(time::OffsetDateTime::now_utc() - super::IDEMPOTENCY_TTL);
+        let cutoff = fmt_ts(time::OffsetDateTime::now_utc() - IDEMPOTENCY_TTL);
         // The batch's newest `created`, through the index; then one range delete.
         let mut q = Q::select();
         q.column("created")

@@ -15,7 +15,10 @@
 
 use super::conn::Exec;
 use super::dialect::Dialect;
-use super::{SqlStore, StoreOptions, db_err, migration, now, now_from, random_hex, scopes_json};
+use super::migration;
+use super::outcome::db_err;
+use super::store::{SqlStore, StoreOptions};
+use super::values::{invalid_value, now, now_from, random_hex, scopes_json};
 use crate::{Bootstrap, NewToken, Organization, Policy, Result, Scope, StoreError, TokenRecord};
 use scim_core::sid::OrganizationSid;
 use sea_orm::sea_query::{Expr, Query as Q};
@@ -90,7 +93,7 @@ impl SqlStore {
                 done
             }
             Dialect::Sqlite => {
-                let _lock = match super::sqlite_path(&self.url) {
+                let _lock = match super::connect::sqlite_path(&self.url) {
                     Some(path) => Some(lock_file(path).await?),
                     // An in-memory database belongs to this process alone.
                     None => None,
@@ -221,12 +224,13 @@ pub(super) async fn insert_organization<C: Exec>(
 pub(super) async fn insert_token<C: Exec>(c: &C, new: NewToken) -> Result<TokenRecord> {
     let id = format!("TK{}", random_hex()?);
     let created = now();
-    let expires = match &new.expires {
-        Some(e) => Some(now_from(e).ok_or_else(|| {
-            super::invalid_value(format!("expires '{e}' is not an RFC 3339 timestamp"))
-        })?),
-        None => None,
-    };
+    let expires =
+        match &new.expires {
+            Some(e) => Some(now_from(e).ok_or_else(|| {
+                invalid_value(format!("expires '{e}' is not an RFC 3339 timestamp"))
+            })?),
+            None => None,
+        };
     let mut ins = Q::insert();
     ins.into_table("tokens")
         .columns(["id", "org", "name", "scopes", "secret_hash", "created", "revoked", "expires"])

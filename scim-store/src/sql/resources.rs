@@ -1,0 +1,593 @@
+//! Writing users and groups: create (one or many), read by id, modify, delete, restore, bulk
+//! deactivate, and the uniqueness of their keys.
+
+use super::columns::{Cols, cols, cols_lenient, sanitize, tombstone, unique_attr};
+use super::conn::get;
+use super::conn::{Exec, ExecErr};
+use super::filter::{T, col};
+use super::outcome::db_err;
+use super::rows::{Row, raw_row};
+use super::store::{CHUNK, SqlStore};
+use super::values::now;
+use crate::{
+    Change, ChangeOp, MemberChange, MemberRow, Modifier, NewResource, RawStored, ReadOptions,
+    Result, StoreError, Stored,
+};
+use scim_core::resource::get_ci;
+use scim_core::schema::ResourceKind;
+use scim_core::sid::{GroupSid, OrganizationSid, UserSid};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query as Q};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+
+/// Rows per multi-row `INSERT` into `resources` (14 columns: 7,000 bound parameters, well
+/// under SQLite's 32,766 and PostgreSQL's and MySQL's 65,535).
+pub(super) const INSERT_ROWS: usize = 500;
+
+/// A resource of a [`Store::create_many`] call, ready to insert.
+#[derive(Debug)]
+pub(super) struct Prep {
+    pub(super) id: String,
+    pub(super) doc: Map<String, Value>,
+    pub(super) cols: Cols,
+    pub(super) members: Vec<MemberRow>,
+    pub(super) password_hash: Option<String>,
+}
+
+impl SqlStore {
+    /// Uniqueness of `userName`/`displayName` and `externalId` within the organization
+    /// and kind, among live resources (a soft-deleted one gives its keys up: see
+    /// [`tombstone`]).
+    pub(super) async fn check_unique<C: Exec>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        cols: &Cols,
+        except: Option<&str>,
+    ) -> Result<()> {
+        let mut checks =
+            vec![("name_key", cols.name_key.clone(), unique_attr(kind), cols.name.clone())];
+        if let Some(x) = &cols.external_id {
+            checks.push(("external_id", x.clone(), "externalId", x.clone()));
+        }
+        for (column, key, attribute, value) in checks {
+            let mut q = Q::select();
+            q.column((T, "id"))
+                .from(T)
+                .and_where(col("org").eq(org.to_string()))
+                .and_where(col("kind").eq(kind.name()))
+                .and_where(Expr::col((T, column)).eq(key))
+                .limit(1);
+            if let Some(id) = except {
+                q.and_where(col("id").ne(id));
+            }
+            if c.query_one(&q).await.map_err(db_err)?.is_some() {
+                return Err(StoreError::Conflict { attribute: attribute.into(), value });
+            }
+        }
+        Ok(())
+    }
+
+    /// A write error: unique violations (a concurrent insert won the race) become a
+    /// conflict naming the attribute (and the value, when one resource was written).
+    pub(super) fn write_err(
+        &self,
+        e: ExecErr,
+        kind: ResourceKind,
+        cols: Option<&Cols>,
+    ) -> StoreError {
+        if e.is_unique() {
+            let msg = e.to_string();
+            let unknown = || "(taken by a concurrent write)".to_owned();
+            if msg.contains("external_id") {
+                return StoreError::Conflict {
+                    attribute: "externalId".into(),
+                    value: cols.and_then(|c| c.external_id.clone()).unwrap_or_else(unknown),
+                };
+            }
+            return StoreError::Conflict {
+                attribute: unique_attr(kind).into(),
+                value: cols.map(|c| c.name.clone()).unwrap_or_else(unknown),
+            };
+        }
+        db_err(e)
+    }
+
+    /// [`SqlStore::check_unique`] for a batch of new resources, with `create`'s semantics
+    /// per resource in input order: against the stored resources (one indexed `IN` query
+    /// per chunk and key) and against the earlier resources of the batch.
+    pub(super) async fn check_unique_many<C: Exec>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        preps: &[Prep],
+    ) -> Result<()> {
+        let mut taken: [HashSet<String>; 2] = [HashSet::new(), HashSet::new()];
+        for (slot, column) in ["name_key", "external_id"].into_iter().enumerate() {
+            let keys: Vec<String> = preps
+                .iter()
+                .filter_map(|p| {
+                    if slot == 0 {
+                        Some(p.cols.name_key.clone())
+                    } else {
+                        p.cols.external_id.clone()
+                    }
+                })
+                .collect();
+            for chunk in keys.chunks(CHUNK) {
+                let mut q = Q::select();
+                q.expr_as(Expr::col((T, column)), Alias::new("k"))
+                    .from(T)
+                    .and_where(col("org").eq(org.to_string()))
+                    .and_where(col("kind").eq(kind.name()))
+                    .and_where(Expr::col((T, column)).is_in(chunk.iter().cloned()));
+                for r in c.query_all(&q).await.map_err(db_err)? {
+                    if let Some(set) = taken.get_mut(slot) {
+                        set.insert(get::<String>(&r, "k")?);
+                    }
+                }
+            }
+        }
+        let [mut names, mut externals] = taken;
+        for p in preps {
+            if !names.insert(p.cols.name_key.clone()) {
+                return Err(StoreError::Conflict {
+                    attribute: unique_attr(kind).into(),
+                    value: p.cols.name.clone(),
+                });
+            }
+            if let Some(x) = &p.cols.external_id
+                && !externals.insert(x.clone())
+            {
+                return Err(StoreError::Conflict {
+                    attribute: "externalId".into(),
+                    value: x.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// One multi-row `INSERT` into `resources`.
+    pub(super) fn insert_rows(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        preps: &[Prep],
+        at: &str,
+    ) -> Result<sea_orm::sea_query::InsertStatement> {
+        let mut ins = Q::insert();
+        ins.into_table(T).columns([
+            "id",
+            "org",
+            "kind",
+            "doc",
+            "name_key",
+            "display_name_lower",
+            "display",
+            "external_id",
+            "active",
+            "created",
+            "last_modified",
+            "version",
+            "deleted",
+            "password_hash",
+        ]);
+        for p in preps {
+            ins.values([
+                Expr::val(p.id.clone()),
+                Expr::val(org.to_string()),
+                Expr::val(kind.name()),
+                self.doc_value(&p.doc)?,
+                Expr::val(p.cols.name_key.clone()),
+                Expr::val(p.cols.display_name_lower.clone()),
+                Expr::val(p.cols.display.clone()),
+                Expr::val(p.cols.external_id.clone()),
+                Expr::val(p.cols.active),
+                Expr::val(at.to_owned()),
+                Expr::val(at.to_owned()),
+                Expr::val(1i64),
+                Expr::val(false),
+                Expr::val(p.password_hash.clone()),
+            ])
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        }
+        Ok(ins)
+    }
+
+    pub(super) async fn write_emails<C: Exec>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        id: &str,
+        emails: &[String],
+        replace: bool,
+    ) -> Result<()> {
+        if replace {
+            let mut del = Q::delete();
+            del.from_table("resource_emails").and_where(Expr::col("resource_id").eq(id));
+            c.execute(&del).await.map_err(db_err)?;
+        }
+        for chunk in emails.chunks(CHUNK) {
+            let mut ins = Q::insert();
+            ins.into_table("resource_emails").columns(["org", "resource_id", "value_lower"]);
+            for e in chunk {
+                ins.values([Expr::val(org.to_string()), Expr::val(id), Expr::val(e.clone())])
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+            }
+            c.execute(&ins).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) async fn create_many(
+    store: &SqlStore,
+    org: OrganizationSid,
+    kind: ResourceKind,
+    new: Vec<NewResource>,
+) -> Result<Vec<Stored>> {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Everything that can fail without the database fails before the transaction.
+    let mut preps = Vec::with_capacity(new.len());
+    for n in new {
+        let id = match kind {
+            ResourceKind::User => UserSid::generate().map(|s| s.to_string()),
+            ResourceKind::Group => GroupSid::generate().map(|s| s.to_string()),
+        }
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let doc = sanitize(kind, n.resource.into_map());
+        let cols = cols(kind, &doc)?;
+        preps.push(Prep { id, doc, cols, members: n.members, password_hash: n.password_hash });
+    }
+    let at = now();
+    let txn = store.begin().await?;
+    store.check_unique_many(&txn, org, kind, &preps).await?;
+    for chunk in preps.chunks(INSERT_ROWS) {
+        let ins = store.insert_rows(org, kind, chunk, &at)?;
+        if let Err(e) = txn.execute(&ins).await {
+            if !e.is_unique() {
+                return Err(db_err(e));
+            }
+            // A concurrent writer committed a taken key after our check: look again
+            // outside the (now unusable on PostgreSQL) transaction to name it.
+            drop(txn);
+            store.check_unique_many(&store.db, org, kind, &preps).await?;
+            let one = if preps.len() == 1 { preps.first().map(|p| &p.cols) } else { None };
+            return Err(store.write_err(e, kind, one));
+        }
+    }
+    let emails: Vec<(&str, &String)> =
+        preps.iter().flat_map(|p| p.cols.emails.iter().map(move |e| (p.id.as_str(), e))).collect();
+    for chunk in emails.chunks(CHUNK) {
+        let mut ins = Q::insert();
+        ins.into_table("resource_emails").columns(["org", "resource_id", "value_lower"]);
+        for (id, e) in chunk {
+            ins.values([Expr::val(org.to_string()), Expr::val(*id), Expr::val((*e).clone())])
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+        }
+        txn.execute(&ins).await.map_err(db_err)?;
+    }
+    if kind == ResourceKind::Group {
+        for p in &mut preps {
+            let members = std::mem::take(&mut p.members);
+            if !members.is_empty() {
+                store.add_members(&txn, org, &p.id, members).await?;
+            }
+        }
+    }
+    for chunk in preps.chunks(CHUNK) {
+        let mut ins = Q::insert();
+        ins.into_table("change_log").columns(["org", "kind", "id", "op", "version", "at"]);
+        for p in chunk {
+            ins.values([
+                Expr::val(org.to_string()),
+                Expr::val(kind.name()),
+                Expr::val(p.id.clone()),
+                Expr::val("create"),
+                Expr::val(1i64),
+                Expr::val(at.clone()),
+            ])
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        }
+        txn.execute(&ins).await.map_err(db_err)?;
+    }
+    // The rows are exactly what was written: answer from memory, reading only members.
+    let rows: Vec<Row> = preps
+        .into_iter()
+        .map(|p| Row {
+            id: p.id,
+            kind,
+            doc: p.doc,
+            version: 1,
+            created: at.clone(),
+            last_modified: at.clone(),
+            deleted: false,
+        })
+        .collect();
+    let read = ReadOptions { members: kind == ResourceKind::Group, ..ReadOptions::default() };
+    let stored = store.stored(&txn, org, rows, read).await?;
+    txn.commit().await.map_err(db_err)?;
+    store.stats.wrote(&store.db, u64::try_from(stored.len()).unwrap_or(u64::MAX));
+    Ok(stored)
+}
+
+pub(super) async fn get_raw(
+    store: &SqlStore,
+    org: OrganizationSid,
+    kind: ResourceKind,
+    id: &str,
+    read: ReadOptions,
+) -> Result<Option<RawStored>> {
+    if kind == ResourceKind::User
+        && read.groups
+        && let Some(raw) = store.user_with_groups(org, id).await?
+    {
+        return Ok(raw);
+    }
+    let Some(row) = store.row_of(&store.db, org, kind, id, Some(false), false).await? else {
+        return Ok(None);
+    };
+    let mut raw = raw_row(&row)?;
+    if SqlStore::reads_refs(kind, read) {
+        let mut omitted = HashSet::new();
+        let items = std::iter::once((kind, id));
+        let mut refs = store.refs(&store.db, org, items, read, &mut omitted).await?;
+        if !omitted.contains(id) {
+            raw.refs = Some(refs.remove(id).unwrap_or_default());
+        }
+    }
+    Ok(Some(raw))
+}
+
+pub(super) async fn modify(
+    store: &SqlStore,
+    org: OrganizationSid,
+    kind: ResourceKind,
+    id: &str,
+    expected_version: Option<u64>,
+    read: ReadOptions,
+    modifier: Modifier,
+) -> Result<Stored> {
+    let txn = store.begin().await?;
+    let row = store
+        .row(&txn, org, kind, id, Some(false), true)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("{} '{id}'", kind.name())))?;
+    if let Some(v) = expected_version
+        && v != row.version
+    {
+        return Err(StoreError::PreconditionFailed { current: row.version });
+    }
+    let current = store.one_stored(&txn, org, row.clone(), read).await?;
+    let Change { resource, members, password_hash, changed } = modifier(current.clone())?;
+    if !changed {
+        txn.commit().await.map_err(db_err)?;
+        return Ok(current);
+    }
+    let doc = sanitize(kind, resource.into_map());
+    let cols = cols(kind, &doc)?;
+    let old_cols = cols_lenient(kind, &row.doc);
+    // Only a key this write changes can newly collide (the unique indexes stay the
+    // last word either way).
+    let (name_same, ext_same) = match &old_cols {
+        Some(o) => (o.name_key == cols.name_key, o.external_id == cols.external_id),
+        None => (false, false),
+    };
+    if !(name_same && ext_same) {
+        store.check_unique(&txn, org, kind, &cols, Some(id)).await?;
+    }
+    let at = now();
+    let version = row.version + 1;
+    let mut up = Q::update();
+    up.table(T).values([
+        ("doc", store.doc_value(&doc)?),
+        ("display", Expr::val(cols.display.clone())),
+        ("active", Expr::val(cols.active)),
+        ("last_modified", Expr::val(at.clone())),
+        ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
+    ]);
+    // An indexed column is set only when its value changes: SQLite rewrites the
+    // entries of every index on a column an UPDATE sets, changed or not.
+    if !name_same {
+        up.value("name_key", Expr::val(cols.name_key.clone()));
+    }
+    if !ext_same {
+        up.value("external_id", Expr::val(cols.external_id.clone()));
+    }
+    if old_cols.as_ref().map(|c| &c.display_name_lower) != Some(&cols.display_name_lower) {
+        up.value("display_name_lower", Expr::val(cols.display_name_lower.clone()));
+    }
+    up.and_where(col("id").eq(id))
+        .and_where(store.org_beside_ids(org)?)
+        .and_where(col("version").eq(i64::try_from(row.version).unwrap_or(i64::MAX)));
+    if let Some(p) = password_hash {
+        up.value("password_hash", Expr::val(p));
+    }
+    let done = txn.execute(&up).await.map_err(|e| store.write_err(e, kind, Some(&cols)))?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::PreconditionFailed { current: row.version });
+    }
+    if old_cols.as_ref().map(|c| &c.emails) != Some(&cols.emails) {
+        store.write_emails(&txn, org, id, &cols.emails, true).await?;
+    }
+    let mut added = 0u64;
+    if kind == ResourceKind::Group && !members.is_empty() {
+        for m in &members {
+            if let MemberChange::Add(rows) = m {
+                added += u64::try_from(rows.len()).unwrap_or(u64::MAX);
+            }
+        }
+        store.apply_members(&txn, org, id, members).await?;
+    }
+    store.log(&txn, org, kind, id, ChangeOp::Update, version, &at).await?;
+    // The row as written (the update matched it by id and version): no read back.
+    let row = Row { doc, version, last_modified: at, deleted: false, ..row };
+    let stored = store.one_stored(&txn, org, row, read).await?;
+    txn.commit().await.map_err(db_err)?;
+    store.stats.wrote(&store.db, added);
+    Ok(stored)
+}
+
+pub(super) async fn delete(
+    store: &SqlStore,
+    org: OrganizationSid,
+    kind: ResourceKind,
+    id: &str,
+    expected_version: Option<u64>,
+    soft: bool,
+) -> Result<()> {
+    let txn = store.begin().await?;
+    let row = store
+        .row(&txn, org, kind, id, Some(false), true)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("{} '{id}'", kind.name())))?;
+    if let Some(v) = expected_version
+        && v != row.version
+    {
+        return Err(StoreError::PreconditionFailed { current: row.version });
+    }
+    let at = now();
+    let version = row.version + 1;
+    store.touch_groups_of(&txn, org, id, &at).await?;
+    if soft {
+        let mut doc = row.doc;
+        let mut up = Q::update();
+        if kind == ResourceKind::User {
+            doc.insert("active".into(), Value::Bool(false));
+            up.value("active", Expr::val(false));
+        }
+        // RFC 7644 3.6: a deleted resource is not in conflict with a new one, so its
+        // unique keys give way (the document keeps them for a restore).
+        up.table(T)
+            .values([
+                ("doc", store.doc_value(&doc)?),
+                ("name_key", Expr::val(tombstone(id))),
+                ("external_id", Expr::val(Option::<String>::None)),
+                ("deleted", Expr::val(true)),
+                ("last_modified", Expr::val(at.clone())),
+                ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
+            ])
+            .and_where(col("id").eq(id))
+            .and_where(store.org_beside_ids(org)?);
+        txn.execute(&up).await.map_err(db_err)?;
+    } else {
+        // Memberships both ways: the resource out of its groups, and its own members
+        // (two statements, so each uses its index rather than an OR over both).
+        for end in ["member_id", "group_id"] {
+            let mut q = Q::delete();
+            q.from_table("memberships")
+                .and_where(Expr::col("org").eq(org.to_string()))
+                .and_where(Expr::col(end).eq(id));
+            txn.execute(&q).await.map_err(db_err)?;
+        }
+        let mut q = Q::delete();
+        q.from_table("resource_emails").and_where(Expr::col("resource_id").eq(id));
+        txn.execute(&q).await.map_err(db_err)?;
+        let mut q = Q::delete();
+        q.from_table(T).and_where(Expr::col("id").eq(id)).and_where(store.org_beside_ids(org)?);
+        txn.execute(&q).await.map_err(db_err)?;
+    }
+    store.log(&txn, org, kind, id, ChangeOp::Delete, version, &at).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(())
+}
+
+pub(super) async fn restore(
+    store: &SqlStore,
+    org: OrganizationSid,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Stored> {
+    let txn = store.begin().await?;
+    let row = store
+        .row(&txn, org, kind, id, Some(true), true)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("deleted {} '{id}'", kind.name())))?;
+    let at = now();
+    let version = row.version + 1;
+    // The keys come back from the document, unless a live resource took them meanwhile.
+    let keys = cols(kind, &row.doc)?;
+    store.check_unique(&txn, org, kind, &keys, Some(id)).await?;
+    let mut up = Q::update();
+    up.table(T)
+        .values([
+            ("name_key", Expr::val(keys.name_key.clone())),
+            ("external_id", Expr::val(keys.external_id.clone())),
+            ("deleted", Expr::val(false)),
+            ("last_modified", Expr::val(at.clone())),
+            ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
+        ])
+        .and_where(col("id").eq(id))
+        .and_where(store.org_beside_ids(org)?);
+    txn.execute(&up).await.map_err(|e| store.write_err(e, kind, Some(&keys)))?;
+    store.touch_groups_of(&txn, org, id, &at).await?;
+    store.log(&txn, org, kind, id, ChangeOp::Restore, version, &at).await?;
+    let row = store
+        .row(&txn, org, kind, id, Some(false), false)
+        .await?
+        .ok_or_else(|| StoreError::Internal("restored row not found".into()))?;
+    let stored = store.one_stored(&txn, org, row, ReadOptions::ALL).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(stored)
+}
+
+pub(super) async fn deactivate_users(
+    store: &SqlStore,
+    org: OrganizationSid,
+    ids: &[String],
+) -> Result<Vec<Stored>> {
+    let mut seen = HashSet::new();
+    let ids: Vec<&String> = ids.iter().filter(|i| seen.insert(i.as_str())).collect();
+    let txn = store.begin().await?;
+    let mut rows: HashMap<String, Row> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut q = store.select_rows()?;
+        q.and_where(store.org_beside_ids(org)?)
+            .and_where(col("kind").eq(ResourceKind::User.name()))
+            .and_where(col("deleted").eq(false))
+            .and_where(col("id").is_in(chunk.iter().map(|s| s.to_string())));
+        store.lock(&mut q);
+        for r in txn.query_all(&q).await.map_err(db_err)? {
+            let row = Row::from(&r)?;
+            rows.insert(row.id.clone(), row);
+        }
+    }
+    let unknown: Vec<String> =
+        ids.iter().filter(|i| !rows.contains_key(i.as_str())).map(|s| s.to_string()).collect();
+    if !unknown.is_empty() {
+        return Err(StoreError::UnknownIds(unknown));
+    }
+    let at = now();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(mut row) = rows.remove(id.as_str()) else { continue };
+        if get_ci(&row.doc, "active").and_then(Value::as_bool) != Some(false) {
+            row.doc.retain(|k, _| !k.eq_ignore_ascii_case("active"));
+            row.doc.insert("active".into(), Value::Bool(false));
+            row.version += 1;
+            row.last_modified = at.clone();
+            let mut up = Q::update();
+            up.table(T)
+                .values([
+                    ("doc", store.doc_value(&row.doc)?),
+                    ("active", Expr::val(false)),
+                    ("last_modified", Expr::val(at.clone())),
+                    ("version", Expr::val(i64::try_from(row.version).unwrap_or(i64::MAX))),
+                ])
+                .and_where(col("id").eq(id.as_str()))
+                .and_where(col("org").eq(org.to_string()));
+            txn.execute(&up).await.map_err(db_err)?;
+            store
+                .log(&txn, org, ResourceKind::User, id, ChangeOp::Update, row.version, &at)
+                .await?;
+        }
+        out.push(row.into_stored(None));
+    }
+    txn.commit().await.map_err(db_err)?;
+    Ok(out)
+}
