@@ -14,7 +14,7 @@
 //! Every leaf is guarded with `IS NOT NULL`, so no condition is ever SQL `NULL` and `NOT`
 //! is a true negation.
 
-use super::dialect::{Dialect, like_escape};
+use super::backend::{Backend, like_escape};
 use super::values::now_from;
 use crate::StoreError;
 use scim_core::ScimError;
@@ -93,7 +93,7 @@ enum Ctx<'a> {
 
 /// Translates filters and sort keys of one resource type.
 pub(crate) struct Translator<'a> {
-    pub(crate) d: Dialect,
+    pub(crate) backend: &'a dyn Backend,
     pub(crate) reg: &'a Registry,
     pub(crate) kind: ResourceKind,
 }
@@ -198,31 +198,15 @@ impl<'a> Translator<'a> {
                     let cond = self.tr(inner, &Ctx::Element { top: p, elem: elem.clone() })?;
                     return Ok(elem.is_not_null().and(cond));
                 }
-                self.d.json_any(doc(), &keys, |elem| self.tr(inner, &Ctx::Element { top: p, elem }))
+                self.backend
+                    .json_any(doc(), &keys, &|elem| self.tr(inner, &Ctx::Element { top: p, elem }))
             }
         }
     }
 
     /// For `name[givenName eq "x"]`: the object itself stands in for the element.
     fn single_obj(&self, keys: &[&str]) -> Result<Expr, StoreError> {
-        match self.d {
-            Dialect::Sqlite => super::dialect::cust(
-                self.d,
-                "json_extract(?, ?)",
-                vec![doc(), Expr::val(dollar(keys)?)],
-            ),
-            Dialect::MySql => super::dialect::cust(
-                self.d,
-                "JSON_EXTRACT(?, ?)",
-                vec![doc(), Expr::val(dollar(keys)?)],
-            ),
-            Dialect::Postgres => {
-                let mut args = vec![doc()];
-                args.extend(keys.iter().map(|k| Expr::val((*k).to_owned())));
-                let marks = vec!["?"; args.len()].join(", ");
-                super::dialect::cust(self.d, &format!("json_extract_path({marks})"), args)
-            }
-        }
+        self.backend.json_object(doc(), keys)
     }
 
     fn special(&self, r: &ResolvedAttr<'_>) -> Option<Special> {
@@ -275,7 +259,7 @@ impl<'a> Translator<'a> {
                 let leaf = r.leaf();
                 let name = leaf.name.as_str();
                 match pred {
-                    None => self.d.json_present(elem.clone(), &[name]),
+                    None => self.backend.json_present(elem.clone(), &[name]),
                     Some((op, v)) => {
                         let o = self.json_operand(elem.clone(), &[name], leaf)?;
                         self.compare(o, op, v)
@@ -418,12 +402,12 @@ impl<'a> Translator<'a> {
                 for sub in &r.attribute.sub_attributes {
                     let mut path = prefix.to_vec();
                     path.push(sub.name.as_str());
-                    out = out.or(self.d.json_present(base.clone(), &path)?);
+                    out = out.or(self.backend.json_present(base.clone(), &path)?);
                 }
                 Ok(out)
             };
             return if r.attribute.multi_valued {
-                self.d.json_any(doc(), &keys, |e| any_sub(e, &[]))
+                self.backend.json_any(doc(), &keys, &|e| any_sub(e, &[]))
             } else {
                 any_sub(doc(), &keys)
             };
@@ -433,7 +417,7 @@ impl<'a> Translator<'a> {
         }
         let keys = json_keys(&r, true);
         match pred {
-            None => self.d.json_present(doc(), &keys),
+            None => self.backend.json_present(doc(), &keys),
             Some((op, v)) => {
                 let o = self.json_operand(doc(), &keys, r.leaf())?;
                 self.compare(o, op, v)
@@ -449,16 +433,16 @@ impl<'a> Translator<'a> {
     ) -> Result<Expr, StoreError> {
         let keys = json_keys(r, false);
         match (pred, r.sub_attribute) {
-            (None, None) => self.d.json_present(doc(), &keys),
-            (None, Some(sub)) => {
-                self.d.json_any(doc(), &keys, |e| self.d.json_present(e, &[sub.name.as_str()]))
-            }
-            (Some((op, v)), Some(sub)) => self.d.json_any(doc(), &keys, |e| {
+            (None, None) => self.backend.json_present(doc(), &keys),
+            (None, Some(sub)) => self
+                .backend
+                .json_any(doc(), &keys, &|e| self.backend.json_present(e, &[sub.name.as_str()])),
+            (Some((op, v)), Some(sub)) => self.backend.json_any(doc(), &keys, &|e| {
                 let o = self.json_operand(e, &[sub.name.as_str()], sub)?;
                 self.compare(o, op, v)
             }),
-            (Some((op, v)), None) => self.d.json_any(doc(), &keys, |e| {
-                let t = self.d.element_text(e)?;
+            (Some((op, v)), None) => self.backend.json_any(doc(), &keys, &|e| {
+                let t = self.backend.element_text(e)?;
                 let o = self.typed(t.clone(), t, r.attribute)?;
                 self.compare(o, op, v)
             }),
@@ -468,10 +452,10 @@ impl<'a> Translator<'a> {
     fn json_operand(&self, doc: Expr, keys: &[&str], a: &Attribute) -> Result<Operand, StoreError> {
         match a.kind {
             AttrType::Integer | AttrType::Decimal => {
-                Ok(Operand::Number(self.d.json_number(doc, keys)?))
+                Ok(Operand::Number(self.backend.json_number(doc, keys)?))
             }
             _ => {
-                let t = self.d.json_text(doc, keys)?;
+                let t = self.backend.json_text(doc, keys)?;
                 self.typed(t.clone(), t, a)
             }
         }
@@ -481,7 +465,7 @@ impl<'a> Translator<'a> {
         Ok(match a.kind {
             AttrType::Boolean => Operand::BoolText(text),
             AttrType::DateTime => Operand::JsonDateTime(text),
-            AttrType::Integer | AttrType::Decimal => Operand::Number(self.d.real_cast(num)?),
+            AttrType::Integer | AttrType::Decimal => Operand::Number(self.backend.real_cast(num)?),
             AttrType::Complex => {
                 return Err(invalid(format!(
                     "invalid filter: '{}' is complex and has no value",
@@ -515,10 +499,10 @@ impl<'a> Translator<'a> {
                     (other, _) => other,
                 };
                 let (lhs, rhs) = match case {
-                    Case::Exact => (self.d.exact(e.clone())?, Expr::val(s.clone())),
+                    Case::Exact => (self.backend.exact(e.clone())?, Expr::val(s.clone())),
                     Case::PreLowered => (e.clone(), Expr::val(s.to_lowercase())),
                     Case::Lower | Case::Id => {
-                        (self.d.lower(e.clone())?, self.d.lower(Expr::val(s.clone()))?)
+                        (self.backend.lower(e.clone())?, self.backend.lower(Expr::val(s.clone()))?)
                     }
                 };
                 let cond = match op {
@@ -539,16 +523,16 @@ impl<'a> Translator<'a> {
                             _ => format!("%{esc}"),
                         };
                         let pat = match case {
-                            Case::Lower => self.d.lower(Expr::val(pat))?,
+                            Case::Lower => self.backend.lower(Expr::val(pat))?,
                             _ => Expr::val(pat),
                         };
-                        self.d.like(lhs, pat)?
+                        self.backend.like(lhs, pat)?
                     }
                 };
                 Ok(guard(&e, cond))
             }
             Operand::JsonDateTime(e) if !op.is_substring() => {
-                self.compare(Operand::DateTime(self.d.date_time(e)?), op, v)
+                self.compare(Operand::DateTime(self.backend.date_time(e)?), op, v)
             }
             Operand::DateTime(e) | Operand::JsonDateTime(e) if op.is_substring() => {
                 // Substrings of the text as stored (`meta.created sw "2024-"`), as the
@@ -562,7 +546,7 @@ impl<'a> Translator<'a> {
                         "invalid filter: '{s}' is not an RFC 3339 dateTime"
                     )));
                 };
-                let lhs = self.d.exact(e.clone())?;
+                let lhs = self.backend.exact(e.clone())?;
                 let rhs = Expr::val(norm);
                 let cond = match op {
                     C::Eq | C::Ne => lhs.eq(rhs),
@@ -633,7 +617,7 @@ impl<'a> Translator<'a> {
                 ("meta", Some("created")) => Ok(text(col("created"), false)),
                 ("meta", Some("lastModified")) => Ok(text(col("last_modified"), false)),
                 ("meta", Some("version")) => Ok(SortKey {
-                    expr: self.d.real_cast(col("version"))?,
+                    expr: self.backend.real_cast(col("version"))?,
                     kind: KeyKind::Real,
                     nullable: false,
                 }),
@@ -665,26 +649,16 @@ impl<'a> Translator<'a> {
         match leaf.kind {
             AttrType::Complex => Err(bad("a complex attribute has no value to sort by")),
             AttrType::Integer | AttrType::Decimal => Ok(SortKey {
-                expr: self.d.json_number(doc(), &keys)?,
+                expr: self.backend.json_number(doc(), &keys)?,
                 kind: KeyKind::Real,
                 nullable: true,
             }),
             AttrType::String | AttrType::Reference if !leaf.case_exact => {
-                Ok(text(self.d.lower(self.d.json_text(doc(), &keys)?)?, true))
+                Ok(text(self.backend.lower(self.backend.json_text(doc(), &keys)?)?, true))
             }
-            _ => Ok(text(self.d.exact(self.d.json_text(doc(), &keys)?)?, true)),
+            _ => Ok(text(self.backend.exact(self.backend.json_text(doc(), &keys)?)?, true)),
         }
     }
-}
-
-fn dollar(keys: &[&str]) -> Result<String, StoreError> {
-    let mut p = String::from("$");
-    for k in keys {
-        p.push_str(".\"");
-        p.push_str(super::dialect::json_key(k)?);
-        p.push('"');
-    }
-    Ok(p)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -728,7 +702,7 @@ mod tests {
 
     fn selective(kind: ResourceKind, f: &str) -> bool {
         let reg = Registry::builtin();
-        let tr = Translator { d: Dialect::Sqlite, reg: &reg, kind };
+        let tr = Translator { backend: &crate::sql::sqlite::Sqlite, reg: &reg, kind };
         tr.selective(&Filter::parse(f).unwrap())
     }
 

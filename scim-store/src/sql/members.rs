@@ -3,7 +3,6 @@
 
 use super::conn::Exec;
 use super::conn::get;
-use super::dialect::{self, Dialect};
 use super::filter::{T, Translator, col};
 use super::outcome::db_err;
 use super::rows::{Row, raw_row_with_groups, ref_item};
@@ -42,7 +41,7 @@ impl SqlStore {
             kind.name().into(),
             false.into(),
         ];
-        let q = self.shapes.get(self.d.backend(), Shape::UserWithGroups, values, || {
+        let q = self.shapes.get(self.backend.sea(), Shape::UserWithGroups, values, || {
             let groups = self
                 .groups_column(org)?
                 .ok_or_else(|| StoreError::Internal("no groups column".into()))?;
@@ -63,7 +62,7 @@ impl SqlStore {
     /// Whether [`SqlStore::groups_column`] exists on this backend (a check that builds
     /// nothing, for the hot paths).
     pub(super) fn aggregates_groups(&self) -> bool {
-        self.d != Dialect::MySql
+        self.backend.groups_aggregate().is_some()
     }
 
     /// A column of a select from `resources` with the groups of the user in its row: the
@@ -71,24 +70,9 @@ impl SqlStore {
     /// [`raw_row_with_groups`]), or NULL without groups. `None` on MySQL, whose JSON
     /// aggregates come back in a type the driver does not read as text.
     pub(super) fn groups_column(&self, org: OrganizationSid) -> Result<Option<Expr>> {
-        if !self.aggregates_groups() {
-            return Ok(None);
-        }
-        let template = match self.d {
-            Dialect::Sqlite => {
-                "(SELECT json_group_array(json_array(m.group_id, g.display)) \
-                 FROM memberships m JOIN resources g ON g.id = m.group_id \
-                 WHERE m.org = ? AND m.member_id = ? AND g.deleted = ?)"
-            }
-            Dialect::Postgres => {
-                "(SELECT CAST(json_agg(json_build_array(m.group_id, g.display)) AS text) \
-                 FROM memberships m JOIN resources g ON g.id = m.group_id \
-                 WHERE m.org = ? AND m.member_id = ? AND g.deleted = ?)"
-            }
-            Dialect::MySql => return Ok(None),
-        };
+        let Some(template) = self.backend.groups_aggregate() else { return Ok(None) };
         let args = vec![Expr::val(org.to_string()), Expr::col((T, "id")), Expr::val(false)];
-        Ok(Some(dialect::cust(self.d, template, args)?))
+        Ok(Some(self.backend.cust(template, args)?))
     }
 
     /// `members` of groups, keyed by group id (live members only, one join).
@@ -146,7 +130,7 @@ impl SqlStore {
             let q = match chunk {
                 [user] => {
                     let values = vec![org.to_string().into(), user.clone().into(), false.into()];
-                    self.shapes.get(self.d.backend(), Shape::GroupsOfOne, values, build)?
+                    self.shapes.get(self.backend.sea(), Shape::GroupsOfOne, values, build)?
                 }
                 _ => shapes::Stmt::Built(Box::new(build()?)),
             };
@@ -366,8 +350,11 @@ impl SqlStore {
                     }
                 }
                 MemberChange::RemoveWhere(f) => {
-                    let tr =
-                        Translator { d: self.d, reg: &self.registry, kind: ResourceKind::Group };
+                    let tr = Translator {
+                        backend: self.backend,
+                        reg: &self.registry,
+                        kind: ResourceKind::Group,
+                    };
                     let cond = tr.member_filter(&f)?;
                     let mut q = Q::delete();
                     base(&mut q);

@@ -34,6 +34,7 @@
 //! live resources only, so a soft-deleted user disappears from its groups' `members` and
 //! reappears on restore.
 
+use super::backends;
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{
     ColumnDef, ForeignKey, ForeignKeyAction, Index, Table, TableCreateStatement,
@@ -69,9 +70,7 @@ impl MigrationName for Initial {
 fn table(backend: DbBackend, name: &'static str) -> TableCreateStatement {
     let mut t = Table::create();
     t.table(name).if_not_exists();
-    if backend == DbBackend::MySql {
-        t.character_set("utf8mb4").collate("utf8mb4_bin");
-    }
+    backends::of(backend).table_options(&mut t);
     t
 }
 
@@ -89,11 +88,7 @@ fn s_null(name: &'static str, len: u32) -> ColumnDef {
 
 fn text(backend: DbBackend, name: &'static str) -> ColumnDef {
     let mut c = ColumnDef::new(name);
-    if backend == DbBackend::MySql {
-        c.custom("LONGTEXT");
-    } else {
-        c.text();
-    }
+    backends::of(backend).long_text(&mut c);
     c
 }
 
@@ -179,11 +174,7 @@ impl MigrationTrait for Initial {
         .await?;
 
         let mut doc = ColumnDef::new("doc");
-        match b {
-            DbBackend::Postgres => doc.json(),
-            DbBackend::MySql => doc.custom("LONGTEXT"),
-            _ => doc.text(),
-        };
+        backends::of(b).document_column(&mut doc);
         m.create_table(
             table(b, "resources")
                 .col(s("id", 34).primary_key())

@@ -5,6 +5,8 @@
 //! migrations in [`migration`], RFC 9865 cursors in [`cursor`].
 
 mod api;
+mod backend;
+mod backends;
 mod breaker;
 mod change_log;
 mod columns;
@@ -12,28 +14,28 @@ mod conn;
 mod connect;
 mod credentials;
 mod cursor;
-mod dialect;
 mod filter;
 mod idempotency;
 mod members;
 mod migration;
+mod mysql;
 mod organizations;
 mod outcome;
+mod postgres;
 mod query;
 mod resources;
 mod retention;
 mod rows;
 mod setup;
 mod shapes;
-#[cfg(feature = "sqlite")]
 mod sqlite;
 mod stats;
 mod store;
 mod values;
 
 pub use columns::MAX_KEY_CHARS;
-pub use connect::sqlite_path;
 pub use setup::MigrationStatus;
+pub use sqlite::sqlite_path;
 pub use store::{SqlStore, StoreOptions};
 
 #[cfg(all(test, feature = "sqlite"))]

@@ -4,7 +4,6 @@
 use super::conn::get;
 use super::conn::{DbRow, Exec};
 use super::cursor;
-use super::dialect::Dialect;
 use super::filter::{KeyKind, SortKey, T, Translator, col};
 use super::outcome::db_err;
 use super::rows::{raw_row, raw_row_with_groups};
@@ -83,7 +82,7 @@ impl SqlStore {
         cond: Option<&Expr>,
         long: bool,
     ) -> Result<u64> {
-        if cond.is_some() || self.d != Dialect::Sqlite {
+        if cond.is_some() || !self.backend.sequence_in_commit_order() {
             return self.count_rows(org, kind, cond, long).await;
         }
         let mut q = Q::select();
@@ -140,7 +139,7 @@ pub(super) async fn query_raw(
     kind: ResourceKind,
     query: &Query,
 ) -> Result<RawPage> {
-    let tr = Translator { d: store.d, reg: &store.registry, kind };
+    let tr = Translator { backend: store.backend, reg: &store.registry, kind };
     let cond = match &query.filter {
         Some(f) => {
             f.validate(&store.registry, kind)?;

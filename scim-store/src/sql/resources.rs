@@ -312,7 +312,7 @@ pub(super) async fn create_many(
     let read = ReadOptions { members: kind == ResourceKind::Group, ..ReadOptions::default() };
     let stored = store.stored(&txn, org, rows, read).await?;
     txn.commit().await.map_err(db_err)?;
-    store.stats.wrote(&store.db, u64::try_from(stored.len()).unwrap_or(u64::MAX));
+    store.stats.wrote(store.backend, &store.db, u64::try_from(stored.len()).unwrap_or(u64::MAX));
     Ok(stored)
 }
 
@@ -429,7 +429,7 @@ pub(super) async fn modify(
     let row = Row { doc, version, last_modified: at, deleted: false, ..row };
     let stored = store.one_stored(&txn, org, row, read).await?;
     txn.commit().await.map_err(db_err)?;
-    store.stats.wrote(&store.db, added);
+    store.stats.wrote(store.backend, &store.db, added);
     Ok(stored)
 }
 

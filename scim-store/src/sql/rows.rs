@@ -3,7 +3,6 @@
 
 use super::conn::get;
 use super::conn::{DbRow, Exec};
-use super::dialect::{self, Dialect};
 use super::filter::{T, col};
 use super::outcome::db_err;
 use super::shapes::Shape;
@@ -114,17 +113,11 @@ impl Row {
 impl SqlStore {
     pub(super) fn doc_value(&self, doc: &Map<String, Value>) -> Result<Expr> {
         let text = serde_json::to_string(doc).map_err(|e| StoreError::Internal(e.to_string()))?;
-        match self.d {
-            Dialect::Postgres => dialect::cust(self.d, "CAST(? AS json)", vec![Expr::val(text)]),
-            _ => Ok(Expr::val(text)),
-        }
+        self.backend.doc_value(text)
     }
 
     pub(super) fn doc_read(&self) -> Result<Expr> {
-        match self.d {
-            Dialect::Postgres => dialect::cust(self.d, "CAST(? AS text)", vec![col("doc")]),
-            _ => Ok(col("doc")),
-        }
+        self.backend.doc_read(col("doc"))
     }
 
     /// `SELECT <row columns> FROM resources`.
@@ -144,7 +137,7 @@ impl SqlStore {
     }
 
     pub(super) fn lock(&self, q: &mut SelectStatement) {
-        if self.d != Dialect::Sqlite {
+        if self.backend.locks_rows() {
             q.lock(LockType::Update);
         }
     }
@@ -162,19 +155,20 @@ impl SqlStore {
         let mut values: Vec<sea_orm::Value> =
             vec![id.into(), org.to_string().into(), kind.name().into()];
         values.extend(deleted.map(sea_orm::Value::from));
-        let q = self.shapes.get(self.d.backend(), Shape::Row { deleted, lock }, values, || {
-            let mut q = self.select_rows()?;
-            q.and_where(col("id").eq(id))
-                .and_where(self.org_beside_ids(org)?)
-                .and_where(col("kind").eq(kind.name()));
-            if let Some(d) = deleted {
-                q.and_where(col("deleted").eq(d));
-            }
-            if lock {
-                self.lock(&mut q);
-            }
-            Ok(q)
-        })?;
+        let q =
+            self.shapes.get(self.backend.sea(), Shape::Row { deleted, lock }, values, || {
+                let mut q = self.select_rows()?;
+                q.and_where(col("id").eq(id))
+                    .and_where(self.org_beside_ids(org)?)
+                    .and_where(col("kind").eq(kind.name()));
+                if let Some(d) = deleted {
+                    q.and_where(col("deleted").eq(d));
+                }
+                if lock {
+                    self.lock(&mut q);
+                }
+                Ok(q)
+            })?;
         c.query_one(&q).await.map_err(db_err)
     }
 
@@ -193,24 +187,10 @@ impl SqlStore {
         }
     }
 
-    /// `resources.org = ?` for a statement that also pins `id` (`id = ?`, `id IN (...)`),
-    /// written so that it stays out of index selection and the primary key is probed:
-    /// without table statistics (a fresh database, a bulk load before the next `ANALYZE`,
-    /// a server with autovacuum off) the planners otherwise prefer an `(org, ...)` index
-    /// and scan the whole organization for every id: SQLite (200 ms per 500 ids at a
-    /// million users) and PostgreSQL alike (a GET by id at 10,000 users was a scan of the
-    /// organization's `(org, kind, last_modified)` index; 485 GETs/s instead of thousands).
-    /// SQLite: `+org = ?`; PostgreSQL: `org || '' = ?`. MySQL always takes a primary-key
-    /// equality as a constant lookup and gets the plain term.
+    /// `resources.org = ?` for a statement that also pins `id`, in the backend's form that
+    /// leaves the primary key to the planner (see
+    /// [`Backend::org_beside_ids`](super::backend::Backend::org_beside_ids)).
     pub(super) fn org_beside_ids(&self, org: OrganizationSid) -> Result<Expr> {
-        match self.d {
-            Dialect::Sqlite => {
-                dialect::cust(self.d, "(+? = ?)", vec![col("org"), Expr::val(org.to_string())])
-            }
-            Dialect::Postgres => {
-                dialect::cust(self.d, "(? || '' = ?)", vec![col("org"), Expr::val(org.to_string())])
-            }
-            Dialect::MySql => Ok(col("org").eq(org.to_string())),
-        }
+        self.backend.org_beside_ids(col("org"), org.to_string())
     }
 }

@@ -2,35 +2,26 @@
 //! migrations under a database-wide lock, and the first-start bootstrap (the first
 //! organization and its token) in one transaction that exactly one process wins.
 //!
-//! - Migrations: PostgreSQL takes a session advisory lock (`pg_advisory_lock`), MySQL a
-//!   named lock (`GET_LOCK`), each on a connection of its own that is closed afterwards (a
-//!   process that dies releases the lock with its connection); an SQLite file is locked
-//!   with an advisory file lock on the database file itself (`flock`, which SQLite's own
-//!   `fcntl` locks do not see). Whoever waits runs the migrator after the holder is done
-//!   and finds nothing pending.
+//! - Migrations: under the backend's lock (`Backend::lock_migrations`: PostgreSQL's
+//!   session advisory lock, MySQL's named lock, an advisory lock of the SQLite file), on a
+//!   connection of its own that is closed afterwards (a process that dies releases the
+//!   lock with its connection or its file). Whoever waits runs the migrator after the
+//!   holder is done and finds nothing pending.
 //! - Bootstrap: the transaction first inserts the `settings` row `bootstrap`. A concurrent
 //!   transaction's insert of the same key waits for the first to end and then fails on
 //!   the primary key (PostgreSQL, MySQL), or waits for the single writer (SQLite); the
 //!   loser creates nothing.
 
-use super::conn::Exec;
-use super::dialect::Dialect;
+use super::conn::{Db, Exec};
 use super::migration;
 use super::outcome::db_err;
 use super::store::{SqlStore, StoreOptions};
 use super::values::{invalid_value, now, now_from, random_hex, scopes_json};
 use crate::{Bootstrap, NewToken, Organization, Policy, Result, Scope, StoreError, TokenRecord};
 use scim_core::sid::OrganizationSid;
+use sea_orm::DatabaseConnection;
 use sea_orm::sea_query::{Expr, Query as Q};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
-
-/// The advisory lock key of migrations on PostgreSQL (any constant the service owns).
-const PG_MIGRATION_LOCK: i64 = 0x5c1d_2c0a_0001;
-/// The named lock of migrations on MySQL.
-const MYSQL_MIGRATION_LOCK: &str = "scim-migrations";
-/// How long a MySQL process waits for another's migrations, in seconds.
-const MYSQL_LOCK_WAIT_SECS: u32 = 600;
 
 /// One migration and whether it has been applied (`migrate --status`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +38,8 @@ impl SqlStore {
     pub async fn migrate(&self) -> Result<()> {
         // An in-memory database lives in the store's one connection, and is this
         // process's alone.
-        if let super::conn::Db::Sea(p) = &self.db
-            && self.d == Dialect::Sqlite
+        if let Db::Sea(p) = &self.db
+            && self.backend.embedded()
         {
             return migration::Migrator::up(&p.conn, None).await.map_err(db_err);
         }
@@ -57,59 +48,26 @@ impl SqlStore {
         // No statement time limit: building an index on a large table takes its time.
         let opts =
             StoreOptions { max_connections: Some(1), scan_timeout: None, ..self.opts.clone() };
-        let c = Self::sea_connect(&self.url, &opts).await?;
+        let c = Self::sea_connect(&self.url, self.backend, &opts).await?;
         let done = self.migrate_locked(&c).await;
         let _ = c.close().await;
         done
     }
 
     async fn migrate_locked(&self, c: &DatabaseConnection) -> Result<()> {
-        match self.d {
-            Dialect::Postgres => {
-                run(c, &format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})")).await?;
-                let done = migration::Migrator::up(c, None).await.map_err(db_err);
-                let _ = run(c, &format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})")).await;
-                done
-            }
-            Dialect::MySql => {
-                let got = c
-                    .query_one_raw(Statement::from_string(
-                        c.get_database_backend(),
-                        format!(
-                            "SELECT GET_LOCK('{MYSQL_MIGRATION_LOCK}', {MYSQL_LOCK_WAIT_SECS}) AS l"
-                        ),
-                    ))
-                    .await
-                    .map_err(db_err)?
-                    .and_then(|r| r.try_get::<Option<i64>>("", "l").ok().flatten());
-                if got != Some(1) {
-                    return Err(StoreError::Unavailable(format!(
-                        "another process held the migration lock for over \
-                         {MYSQL_LOCK_WAIT_SECS} s"
-                    )));
-                }
-                let done = migration::Migrator::up(c, None).await.map_err(db_err);
-                let _ = run(c, &format!("SELECT RELEASE_LOCK('{MYSQL_MIGRATION_LOCK}')")).await;
-                done
-            }
-            Dialect::Sqlite => {
-                let _lock = match super::connect::sqlite_path(&self.url) {
-                    Some(path) => Some(lock_file(path).await?),
-                    // An in-memory database belongs to this process alone.
-                    None => None,
-                };
-                migration::Migrator::up(c, None).await.map_err(db_err)
-            }
-        }
+        let lock = self.backend.lock_migrations(c, &self.url).await?;
+        let done = migration::Migrator::up(c, None).await.map_err(db_err);
+        self.backend.unlock_migrations(c, lock).await;
+        done
     }
 
     /// Every migration the service knows, in order, and whether the database has it.
     pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>> {
         let applied = match &self.db {
-            super::conn::Db::Sea(p) if self.d == Dialect::Sqlite => applied(&p.conn).await,
+            Db::Sea(p) if self.backend.embedded() => applied(&p.conn).await,
             _ => {
                 let opts = StoreOptions { max_connections: Some(1), ..self.opts.clone() };
-                let c = Self::sea_connect(&self.url, &opts).await?;
+                let c = Self::sea_connect(&self.url, self.backend, &opts).await?;
                 let applied = applied(&c).await;
                 let _ = c.close().await;
                 applied
@@ -175,26 +133,6 @@ async fn applied(c: &DatabaseConnection) -> Vec<String> {
         Ok(list) => list.iter().map(|m| m.name().to_owned()).collect(),
         Err(_) => Vec::new(),
     }
-}
-
-/// Runs a statement whose rows do not matter.
-async fn run(c: &DatabaseConnection, sql: &str) -> Result<()> {
-    c.query_one_raw(Statement::from_string(c.get_database_backend(), sql.to_owned()))
-        .await
-        .map(|_| ())
-        .map_err(db_err)
-}
-
-/// Waits for an exclusive advisory lock on the SQLite file `path` (on a blocking thread).
-async fn lock_file(path: std::path::PathBuf) -> Result<std::fs::File> {
-    tokio::task::spawn_blocking(move || {
-        let f = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
-        f.lock()?;
-        Ok::<_, std::io::Error>(f)
-    })
-    .await
-    .map_err(|e| StoreError::Internal(e.to_string()))?
-    .map_err(|e| StoreError::Internal(format!("cannot lock the database file: {e}")))
 }
 
 /// Inserts an organization with a fresh sid.

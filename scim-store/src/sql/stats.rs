@@ -1,9 +1,11 @@
-//! Fresh planner statistics as the store grows (see [`Stats::wrote`]).
+//! Fresh planner statistics as the store grows, where the backend's planner needs them
+//! (see [`Stats::wrote`]).
 
+use super::backend::Backend;
 use super::conn::Db;
 use std::sync::Arc;
 
-/// Keeps PostgreSQL's planner statistics fresh as the store grows (see [`Stats::wrote`]).
+/// Keeps the planner's statistics fresh as the store grows (see [`Stats::wrote`]).
 #[derive(Debug, Default)]
 pub(super) struct Stats {
     /// Rows inserted since the last `ANALYZE` (resources and memberships).
@@ -20,15 +22,15 @@ pub(super) const ANALYZE_FIRST: u64 = 500;
 impl Stats {
     /// Counts `rows` new rows; once they reach a tenth of what was there at the last
     /// `ANALYZE` (at least [`ANALYZE_FIRST`]), refreshes the statistics of the tables that
-    /// grow, in the background. PostgreSQL plans from statistics and without them (a
-    /// fresh database, a bulk load, a server with autovacuum off) it takes any
-    /// `(org, ...)` index for a lookup and scans the organization; autovacuum's own
-    /// trigger is the same 10% growth, so with autovacuum on this only runs earlier.
-    pub(super) fn wrote(self: &Arc<Self>, db: &Db, rows: u64) {
+    /// grow, in the background, with the backend's [`Backend::refresh_statistics`]
+    /// (PostgreSQL's `ANALYZE`: its autovacuum's own trigger is the same 10% growth, so
+    /// with autovacuum on this only runs earlier).
+    pub(super) fn wrote(self: &Arc<Self>, backend: &dyn Backend, db: &Db, rows: u64) {
         use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+        let Some(sql) = backend.refresh_statistics() else { return };
         let Db::Sea(conn) = db else { return };
         let conn = &conn.conn;
-        if conn.get_database_backend() != sea_orm::DbBackend::Postgres || rows == 0 {
+        if rows == 0 {
             return;
         }
         let pending = self.pending.fetch_add(rows, AcqRel) + rows;
@@ -39,7 +41,6 @@ impl Stats {
         let (me, conn) = (Arc::clone(self), conn.clone());
         tokio::spawn(async move {
             let counted = me.pending.swap(0, Acquire);
-            let sql = "ANALYZE resources, memberships, resource_emails";
             match sea_orm::ConnectionTrait::execute_unprepared(&conn, sql).await {
                 Ok(_) => {
                     me.baseline.fetch_add(counted, AcqRel);

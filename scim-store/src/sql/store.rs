@@ -1,7 +1,7 @@
 //! The store itself: [`SqlStore`], its options and the state it keeps between calls.
 
+use super::backend::Backend;
 use super::conn::{Db, Txn};
-use super::dialect::Dialect;
 use super::outcome::db_err;
 use super::shapes::Shapes;
 use super::stats::Stats;
@@ -53,7 +53,7 @@ pub struct SqlStore {
     /// The URL, kept to open a sea-orm connection for migrations when `db` is inline.
     pub(super) url: String,
     pub(super) registry: Arc<Registry>,
-    pub(super) d: Dialect,
+    pub(super) backend: &'static dyn Backend,
     pub(super) opts: StoreOptions,
     pub(super) secrets: Mutex<HashMap<String, [u8; 32]>>,
     pub(super) stats: Arc<Stats>,

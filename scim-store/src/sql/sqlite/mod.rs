@@ -1,22 +1,47 @@
-//! SQLite: the inline engine for SQLite files (the parent module's docs say why it
-//! bypasses sqlx): `pool` (reader connections, long scans), `writer` (the one writer and
-//! group commit), `wal` (WAL length and checkpoints), `connection` (opening one: pragmas,
-//! the prepared-statement cache), `statement` (running one sea-query statement).
+//! SQLite: its [`Backend`](crate::sql::backend::Backend) (`backend`: JSON1 SQL, the
+//! migration lock, sqlx options), and the inline engine for SQLite files, which bypasses
+//! sqlx (`conn` says why): `pool` (reader connections, long scans), `writer` (the one
+//! writer and group commit), `wal` (WAL length and checkpoints), `connection` (opening
+//! one: pragmas, the prepared-statement cache), `statement` (running one sea-query
+//! statement).
 
+mod backend;
+#[cfg(feature = "sqlite")]
 mod connection;
+#[cfg(feature = "sqlite")]
 mod pool;
+#[cfg(feature = "sqlite")]
 mod statement;
+#[cfg(feature = "sqlite")]
 mod wal;
+#[cfg(feature = "sqlite")]
 mod writer;
 
+pub(crate) use backend::Sqlite;
+#[cfg(feature = "sqlite")]
 pub(crate) use connection::Mode;
+#[cfg(feature = "sqlite")]
 pub(crate) use pool::Pool;
+#[cfg(feature = "sqlite")]
 pub(crate) use statement::{Row, execute, offload, query};
+#[cfg(feature = "sqlite")]
 pub(crate) use writer::Txn;
+
+/// The file of an SQLite database URL (`sqlite://FILE`, `sqlite:FILE`, with or without
+/// `?` parameters); `None` for in-memory databases and other backends.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+    if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path.strip_prefix("file:").unwrap_or(path)))
+}
 
 /// An SQLite file URL (`sqlite://path?mode=rwc`, `sqlite:path`) the inline pool can open:
 /// the path and whether to create the file. `None` for in-memory databases and for URLs
 /// with parameters or escapes this parser does not know; those go through sqlx.
+#[cfg(feature = "sqlite")]
 pub(crate) fn sqlite_file(url: &str) -> Option<(std::path::PathBuf, Mode)> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let (path, params) = match rest.split_once('?') {
@@ -42,5 +67,5 @@ pub(crate) fn sqlite_file(url: &str) -> Option<(std::path::PathBuf, Mode)> {
     Some((std::path::PathBuf::from(path), mode))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite"))]
 mod tests;
