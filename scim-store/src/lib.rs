@@ -1,5 +1,6 @@
 //! Persistence for the SCIM service: the [`Store`] trait that the server holds as
-//! `Arc<dyn Store>`, and its sea-orm implementation for SQLite, PostgreSQL and MySQL.
+//! `Arc<dyn Store>`, and its SQL implementation, [`SqlStore`], for SQLite, PostgreSQL and
+//! MySQL.
 //!
 //! Invariants:
 //! - every resource method takes an [`OrganizationSid`]; no method reads or writes across

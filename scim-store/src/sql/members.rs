@@ -21,7 +21,7 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 impl SqlStore {
-    /// A live user and its groups in one statement, where the dialect can aggregate them
+    /// A live user and its groups in one statement, where the backend can aggregate them
     /// (`None`: it cannot, read them apart; `Some(None)`: no such user). One statement is
     /// one read transaction and one round trip instead of two.
     pub(super) async fn user_with_groups(

@@ -1,8 +1,19 @@
-//! The sea-orm implementation of [`Store`] for SQLite, PostgreSQL and MySQL/MariaDB.
+//! [`SqlStore`], the [`Store`](crate::Store) on a SQL database: SQLite, PostgreSQL or
+//! MySQL/MariaDB.
 //!
-//! SQL is built with sea-query; everything backend-specific (JSON functions) lives in
-//! [`dialect`], the filter and sort translation in [`sql`], the data layout and its
-//! migrations in [`migration`], RFC 9865 cursors in [`cursor`].
+//! Layout, bottom up (no module imports one above it):
+//! - what differs per database: `backend` (the `Backend` trait and the helpers of its
+//!   SQL templates), one module per backend (`sqlite`, `postgres`, `mysql`), `backends`
+//!   (which one serves a URL);
+//! - where statements run: `outcome` (results and errors), `conn` (a sea-orm pool or the
+//!   inline SQLite engine of `sqlite`), `breaker`, `shapes` (SQL built once per shape);
+//! - the data: `migration` (layout and migrations), `values`, `columns` (lookup columns
+//!   of a document), `filter` (filters and sort keys as SQL), `cursor` (RFC 9865);
+//! - the store: `store` (the type, its options and caches), `connect`, `setup`
+//!   (migrations, bootstrap), `stats`, `rows`;
+//! - the operations by concern: `resources`, `members`, `query`, `credentials`,
+//!   `organizations`, `idempotency`, `change_log`, `retention`; `api` implements
+//!   [`Store`](crate::Store) on them.
 
 mod api;
 mod backend;
