@@ -46,7 +46,8 @@ impl Default for StoreOptions {
     }
 }
 
-/// The [`Store`] on a SQL database through sea-orm.
+/// The [`Store`](crate::Store) on a SQL database: statements built with sea-query, run
+/// through sea-orm (sqlx) or, for an SQLite file, the inline engine.
 #[derive(Debug)]
 pub struct SqlStore {
     pub(super) db: Db,
