@@ -11,8 +11,9 @@ use http::{HeaderValue, header};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use std::sync::OnceLock;
 
-/// `docs/errors.md`, embedded at compile time.
-pub const ERRORS_MD: &str = include_str!("../../docs/errors.md");
+/// `docs/errors.md`, embedded at compile time (through the link `scim-server/docs/errors.md`,
+/// so that the packaged crate carries it).
+pub const ERRORS_MD: &str = include_str!("../docs/errors.md");
 
 /// The documentation routes, relative to the root.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {

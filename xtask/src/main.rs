@@ -1,5 +1,5 @@
 //! Project automation: `cargo xtask ci | bench [core|store|server|client] | conformance |
-//! schemathesis | fuzz | faults | soak`.
+//! schemathesis | fuzz | faults | soak | release`.
 //!
 //! Stays light (no tokio, no network crates) so it builds in seconds.
 #![allow(clippy::print_stdout)]
@@ -13,6 +13,7 @@ mod conformance;
 mod fuzz;
 mod probes;
 mod reference;
+mod release;
 mod schemathesis;
 
 fn root() -> PathBuf {
@@ -90,9 +91,10 @@ fn main() -> Result<()> {
         Some("schemathesis") => schemathesis::run(&args[1..]),
         Some("faults") => probes::faults(&args[1..]),
         Some("soak") => probes::soak(&args[1..]),
+        Some("release") => release::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | bench client [--users N] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | fuzz [--secs N] [TARGET...] | faults [--quick] [--backend sqlite|postgres|all] | soak [--minutes N | --secs N | --quick] [--backend sqlite|postgres|all]>"
+                "usage: cargo xtask <ci | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | bench client [--users N] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | fuzz [--secs N] [TARGET...] | faults [--quick] [--backend sqlite|postgres|all] | soak [--minutes N | --secs N | --quick] [--backend sqlite|postgres|all] | release VERSION [--dry-run] [--skip-ci] [--no-verify] [--offline] [--profile P]>"
             );
             std::process::exit(2);
         }

@@ -1,0 +1,3 @@
+//! The xtask's integration tests: one binary, a module per command.
+
+mod release;
