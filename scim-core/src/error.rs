@@ -144,6 +144,9 @@ error_codes! {
     MissingAttribute = 36400, BAD_REQUEST, Some(ScimType::InvalidValue);
     /// The query string has more parameters than the service accepts.
     TooManyParameters = 37400, BAD_REQUEST, Some(ScimType::InvalidSyntax);
+    /// An admin API request names an unknown policy or scope, or an invalid name,
+    /// lifetime or combination of scopes.
+    InvalidAdminRequest = 38400, BAD_REQUEST, None;
     /// No credential was sent.
     MissingCredential = 20401, UNAUTHORIZED, None;
     /// The credential is malformed, unknown, revoked or expired.
@@ -158,6 +161,11 @@ error_codes! {
     MalformedId = 21404, NOT_FOUND, None;
     /// No route matches the request path.
     UnknownRoute = 22404, NOT_FOUND, None;
+    /// The organization an admin API request names does not exist.
+    OrganizationNotFound = 23404, NOT_FOUND, None;
+    /// The token or OAuth client an admin API request names does not exist, is already
+    /// revoked, or belongs to another organization.
+    CredentialNotFound = 24404, NOT_FOUND, None;
     /// The route exists but not with this method.
     MethodNotAllowed = 20405, METHOD_NOT_ALLOWED, None;
     /// A unique attribute (`userName`, `externalId`, group `displayName`) is taken.
@@ -166,6 +174,9 @@ error_codes! {
     VersionConflict = 21409, CONFLICT, None;
     /// The first request with this `Idempotency-Key` is still running.
     IdempotencyInFlight = 22409, CONFLICT, None;
+    /// An admin API deletion of an organization that still holds users or groups, without
+    /// `force`.
+    OrganizationNotEmpty = 23409, CONFLICT, None;
     /// On the RFC family, `If-Match` does not match the current version (RFC 7644 3.14).
     PreconditionFailed = 20412, PRECONDITION_FAILED, None;
     /// The body (or its decompressed form) is over the configured limit.

@@ -19,6 +19,12 @@ pub enum AdminError {
     /// An argument is wrong.
     #[error("{0}")]
     Usage(String),
+    /// The organization, token or client named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The organization still holds users or groups (deletion without `force`).
+    #[error("{0}")]
+    NotEmpty(String),
     /// The OS random source failed.
     #[error("random source: {0}")]
     Random(String),
@@ -93,14 +99,14 @@ pub async fn resolve_org(store: &dyn Store, arg: &str) -> Result<Organization, A
         return store
             .organization(sid)
             .await?
-            .ok_or_else(|| AdminError::Usage(format!("no organization {sid}")));
+            .ok_or_else(|| AdminError::NotFound(format!("no organization {sid}")));
     }
     let matches: Vec<Organization> =
         store.organizations().await?.into_iter().filter(|o| o.name == arg).collect();
     match matches.as_slice() {
-        [] => {
-            Err(AdminError::Usage(format!("no organization named '{arg}' (and it is not a sid)")))
-        }
+        [] => Err(AdminError::NotFound(format!(
+            "no organization named '{arg}' (and it is not a sid)"
+        ))),
         [one] => Ok(one.clone()),
         many => {
             let list: Vec<String> =
@@ -127,7 +133,7 @@ pub async fn rename_org(store: &dyn Store, org: &str, name: &str) -> Result<OrgO
     let mut o = resolve_org(store, org).await?;
     let name = check_name(name)?;
     if !store.rename_organization(o.sid, name).await? {
-        return Err(AdminError::Usage(format!("no organization {}", o.sid)));
+        return Err(AdminError::NotFound(format!("no organization {}", o.sid)));
     }
     name.clone_into(&mut o.name);
     Ok(OrgOut::from(&o))
@@ -150,7 +156,7 @@ pub async fn change_policies(
         }
     }
     if !store.set_policies(o.sid, &o.policies).await? {
-        return Err(AdminError::Usage(format!("no organization {}", o.sid)));
+        return Err(AdminError::NotFound(format!("no organization {}", o.sid)));
     }
     Ok(OrgOut::from(&o))
 }
@@ -186,7 +192,7 @@ pub async fn delete_org(
     let c = store
         .organization_contents(o.sid)
         .await?
-        .ok_or_else(|| AdminError::Usage(format!("no organization {}", o.sid)))?;
+        .ok_or_else(|| AdminError::NotFound(format!("no organization {}", o.sid)))?;
     let what = format!(
         "{} users, {} groups, {} tokens and the grants of {} clients",
         c.users, c.groups, c.tokens, c.clients
@@ -207,18 +213,19 @@ pub async fn delete_org(
             tokens: c.tokens,
             clients: c.clients,
         }),
-        scim_store::OrgDeletion::NotEmpty(c) => Err(AdminError::Usage(format!(
+        scim_store::OrgDeletion::NotEmpty(c) => Err(AdminError::NotEmpty(format!(
             "organization '{}' {} still holds {} users and {} groups (soft-deleted ones \
              included); add --force to delete them too",
             o.name, o.sid, c.users, c.groups
         ))),
         scim_store::OrgDeletion::NotFound => {
-            Err(AdminError::Usage(format!("no organization {}", o.sid)))
+            Err(AdminError::NotFound(format!("no organization {}", o.sid)))
         }
     }
 }
 
-/// Parses scope names; none means both scopes.
+/// Parses scope names; none means both SCIM scopes. `admin` stands alone: a credential
+/// of the admin API reaches no SCIM route.
 pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, AdminError> {
     if names.is_empty() {
         return Ok(Scope::ALL.to_vec());
@@ -226,11 +233,18 @@ pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, AdminError> {
     let mut scopes = Vec::new();
     for n in names {
         let s = Scope::parse(n).ok_or_else(|| {
-            AdminError::Usage(format!("unknown scope '{n}' (known: scim:read, scim:write)"))
+            AdminError::Usage(format!("unknown scope '{n}' (known: scim:read, scim:write, admin)"))
         })?;
         if !scopes.contains(&s) {
             scopes.push(s);
         }
+    }
+    if scopes.contains(&Scope::Admin) && scopes.len() > 1 {
+        return Err(AdminError::Usage(
+            "the scope admin cannot be combined with scim:read or scim:write: an admin \
+             token is for the admin API only"
+                .into(),
+        ));
     }
     Ok(scopes)
 }
@@ -275,7 +289,7 @@ pub async fn create_token(
     lifetime: Option<std::time::Duration>,
 ) -> Result<TokenOut, AdminError> {
     if store.organization(org).await?.is_none() {
-        return Err(AdminError::Usage(format!("no organization {org}")));
+        return Err(AdminError::NotFound(format!("no organization {org}")));
     }
     let secret = match secret {
         Some(s) => s.to_owned(),
@@ -314,6 +328,63 @@ pub async fn list_tokens(
     org: OrganizationSid,
 ) -> Result<Vec<TokenRecord>, AdminError> {
     Ok(store.tokens(org).await?)
+}
+
+/// `admin org list`: every organization, `{"sid","name","policies","created"}` each.
+pub async fn list_orgs(store: &dyn Store) -> Result<Vec<Organization>, AdminError> {
+    Ok(store.organizations().await?)
+}
+
+/// `admin token revoke --json` output.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TokenRevokedOut {
+    /// The token id.
+    pub id: String,
+    /// Always true (an unknown token is an error).
+    pub revoked: bool,
+}
+
+/// `admin token revoke`: a token that does not exist or is already revoked is
+/// [`AdminError::NotFound`].
+pub async fn revoke_token(store: &dyn Store, id: &str) -> Result<TokenRevokedOut, AdminError> {
+    if !store.revoke_token(id).await? {
+        return Err(AdminError::NotFound(format!("no live token {id}")));
+    }
+    Ok(TokenRevokedOut { id: id.to_owned(), revoked: true })
+}
+
+/// `admin client list`: the live clients, only those granted on `only` when given.
+pub async fn list_clients(
+    store: &dyn Store,
+    only: Option<OrganizationSid>,
+) -> Result<Vec<scim_store::ClientRecord>, AdminError> {
+    Ok(store
+        .clients()
+        .await?
+        .into_iter()
+        .filter(|c| only.is_none_or(|o| c.orgs.contains(&o)))
+        .collect())
+}
+
+/// `admin client revoke --json` output.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClientRevokedOut {
+    /// The client id.
+    pub client_id: String,
+    /// Always true (an unknown client is an error).
+    pub revoked: bool,
+}
+
+/// `admin client revoke`: a client that does not exist or is already revoked is
+/// [`AdminError::NotFound`].
+pub async fn revoke_client(
+    store: &dyn Store,
+    client_id: &str,
+) -> Result<ClientRevokedOut, AdminError> {
+    if !store.revoke_client(client_id).await? {
+        return Err(AdminError::NotFound(format!("no live client {client_id}")));
+    }
+    Ok(ClientRevokedOut { client_id: client_id.to_owned(), revoked: true })
 }
 
 /// `admin restore --org SID ID`: undoes a soft delete of a user (`US...`) or group
@@ -425,9 +496,16 @@ pub async fn create_client(
     if orgs.is_empty() {
         return Err(AdminError::Usage("a client needs at least one --org".into()));
     }
+    if scopes.contains(&Scope::Admin) {
+        return Err(AdminError::Usage(
+            "OAuth clients carry SCIM scopes only; the admin API takes a static token \
+             (admin token create --scope admin)"
+                .into(),
+        ));
+    }
     for org in &orgs {
         if store.organization(*org).await?.is_none() {
-            return Err(AdminError::Usage(format!("no organization {org}")));
+            return Err(AdminError::NotFound(format!("no organization {org}")));
         }
     }
     let mut id = [0u8; 16];

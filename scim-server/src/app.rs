@@ -105,10 +105,32 @@ pub fn service(state: &AppState) -> crate::front::Stack {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::TrackLayer)
         .with_state(state.clone());
-    let ops = crate::ops::routes()
-        .merge(crate::oauth::routes())
+    let mut ops = crate::ops::routes().merge(crate::oauth::routes());
+    // The admin API rides on this listener only when it has none of its own.
+    if state.config.admin_api && state.config.admin_listen.is_none() {
+        ops = ops.merge(crate::admin_api::routes());
+    }
+    let ops = ops
         .fallback(middleware::unknown_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::TrackLayer)
+        .with_state(state.clone());
+    crate::front::stack(state, family, ops)
+}
+
+/// The service of the `admin_listen` address: the admin API (`/admin/v1`) and the
+/// operational endpoints, behind the same edge as [`service`] (request ids, limits, SCIM
+/// errors); the SCIM families are unknown routes there.
+pub fn admin_service(state: &AppState) -> crate::front::Stack {
+    let max_body = state.config.max_body_bytes;
+    let _ = crate::ops::prometheus();
+    let family = Router::new().fallback(middleware::unknown_route).with_state(state.clone());
+    let ops = crate::ops::routes()
+        .merge(crate::admin_api::routes())
+        .fallback(middleware::unknown_route)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::TrackLayer)
         .with_state(state.clone());
     crate::front::stack(state, family, ops)

@@ -109,6 +109,12 @@ pub struct Config {
     pub max_query_params: usize,
     /// Most client connections open at once; one more gets 503 and is closed.
     pub max_connections: usize,
+    /// Whether the admin HTTP API (`/admin/v1`, `docs/admin-api.md`) is served. Off by
+    /// default: then its paths are unknown routes (404).
+    pub admin_api: bool,
+    /// A second socket address that serves only the admin API (and the health probes);
+    /// when set, the main listener does not serve `/admin/v1` at all. Needs `admin_api`.
+    pub admin_listen: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -150,6 +156,8 @@ impl std::fmt::Debug for Config {
             .field("max_header_bytes", &self.max_header_bytes)
             .field("max_query_params", &self.max_query_params)
             .field("max_connections", &self.max_connections)
+            .field("admin_api", &self.admin_api)
+            .field("admin_listen", &self.admin_listen)
             .finish()
     }
 }
@@ -212,6 +220,8 @@ impl Default for Config {
             max_header_bytes: 32 * 1024,
             max_query_params: 64,
             max_connections: 1024,
+            admin_api: false,
+            admin_listen: None,
         }
     }
 }
@@ -367,6 +377,14 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
+    /// Serve the admin HTTP API under /admin/v1 (docs/admin-api.md) [env: SCIM_ADMIN_API] [default: false]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_api: Option<bool>,
+    /// Serve the admin API on this address only, not on --listen [env: SCIM_ADMIN_LISTEN] [default: none: on --listen]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_listen: Option<String>,
 }
 
 /// `SCIM_*` variables that are not options but are known: the configuration file's name
@@ -604,6 +622,17 @@ impl Config {
         }
         if let Some(t) = &self.bootstrap_token {
             crate::token::check_chosen_secret(t).map_err(ConfigError::Invalid)?;
+        }
+        if let Some(addr) = &self.admin_listen {
+            if !self.admin_api {
+                return bad("admin_listen needs admin_api = true");
+            }
+            if addr.parse::<std::net::SocketAddr>().is_err() {
+                return bad("admin_listen must be a socket address such as 127.0.0.1:8081");
+            }
+            if *addr == self.listen {
+                return bad("admin_listen must differ from listen");
+            }
         }
         Ok(())
     }

@@ -16,6 +16,7 @@
 )]
 
 pub mod admin;
+pub mod admin_api;
 pub mod app;
 mod auth;
 pub mod body;
@@ -36,7 +37,7 @@ pub mod profile;
 pub mod response;
 pub mod token;
 
-pub use app::{AppState, router, service};
+pub use app::{AppState, admin_service, router, service};
 pub use body::{ScimBytes, ScimJson};
 pub use config::Config;
 pub use context::{Family, RequestCtx};

@@ -216,7 +216,8 @@ enum TokenCommand {
         /// The organization it grants (sid, or name when unambiguous).
         #[arg(long)]
         org: String,
-        /// scim:read or scim:write (repeatable; default both).
+        /// scim:read or scim:write (repeatable; default both), or admin alone: a token
+        /// for the admin HTTP API (docs/admin-api.md).
         #[arg(long = "scope")]
         scopes: Vec<String>,
         /// A label.
@@ -609,10 +610,35 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             prune_store(&pruner).await;
         }
     });
-    tracing::info!(%addr, "listening");
+    let admin_listener = match &state.config.admin_listen {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a)
+                .await
+                .with_context(|| format!("cannot listen on {a} (admin_listen)"))?,
+        ),
+        None => None,
+    };
+    tracing::info!(%addr, admin_api = state.config.admin_api, "listening");
     let limits = scim_server::listener::ConnLimits::from_config(&state.config);
-    scim_server::listener::serve(listener, scim_server::service(&state), limits, shutdown_signal())
-        .await;
+    let main = scim_server::listener::serve(
+        listener,
+        scim_server::service(&state),
+        limits.clone(),
+        shutdown_signal(),
+    );
+    match admin_listener {
+        Some(admin) => {
+            tracing::info!(addr = %admin.local_addr()?, "admin API listening");
+            let admin = scim_server::listener::serve(
+                admin,
+                scim_server::admin_service(&state),
+                limits,
+                shutdown_signal(),
+            );
+            tokio::join!(main, admin);
+        }
+        None => main.await,
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -711,7 +737,7 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             print_org(&admin::create_org(store, &name, &policies).await?, json)?;
         }
         AdminCommand::Org(OrgCommand::List { json }) => {
-            let orgs = store.organizations().await?;
+            let orgs = admin::list_orgs(store).await?;
             if json {
                 print_json(&orgs)?;
             } else {
@@ -782,14 +808,15 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             }
         }
         AdminCommand::Token(TokenCommand::Revoke { id, json }) => {
-            let revoked = store.revoke_token(&id).await?;
-            if json {
-                print_json(&serde_json::json!({"id": id, "revoked": revoked}))?;
-            } else if revoked {
-                say(&format!("revoked {id}"))?;
-            }
-            if !revoked {
-                anyhow::bail!("no live token {id}");
+            match admin::revoke_token(store, &id).await {
+                Ok(out) if json => print_json(&out)?,
+                Ok(_) => say(&format!("revoked {id}"))?,
+                Err(e) => {
+                    if json && matches!(e, admin::AdminError::NotFound(_)) {
+                        print_json(&serde_json::json!({"id": id, "revoked": false}))?;
+                    }
+                    return Err(e.into());
+                }
             }
         }
         AdminCommand::Client(ClientCommand::Create { orgs, scopes, json }) => {
@@ -814,12 +841,7 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
                 Some(o) => Some(admin::resolve_org(store, &o).await?.sid),
                 None => None,
             };
-            let clients: Vec<_> = store
-                .clients()
-                .await?
-                .into_iter()
-                .filter(|c| only.is_none_or(|o| c.orgs.contains(&o)))
-                .collect();
+            let clients = admin::list_clients(store, only).await?;
             if json {
                 print_json(&clients)?;
             } else {
@@ -834,14 +856,15 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
             }
         }
         AdminCommand::Client(ClientCommand::Revoke { client_id, json }) => {
-            let revoked = store.revoke_client(&client_id).await?;
-            if json {
-                print_json(&serde_json::json!({"client_id": client_id, "revoked": revoked}))?;
-            } else if revoked {
-                say(&format!("revoked {client_id}"))?;
-            }
-            if !revoked {
-                anyhow::bail!("no live client {client_id}");
+            match admin::revoke_client(store, &client_id).await {
+                Ok(out) if json => print_json(&out)?,
+                Ok(_) => say(&format!("revoked {client_id}"))?,
+                Err(e) => {
+                    if json && matches!(e, admin::AdminError::NotFound(_)) {
+                        print_json(&serde_json::json!({"client_id": client_id, "revoked": false}))?;
+                    }
+                    return Err(e.into());
+                }
             }
         }
         AdminCommand::Restore { org, id, json } => {

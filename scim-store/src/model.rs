@@ -41,10 +41,14 @@ pub enum Scope {
     /// Everything that changes data.
     #[serde(rename = "scim:write")]
     Write,
+    /// The admin HTTP API (`/admin/v1`), over every organization. Never granted together
+    /// with a SCIM scope, so an admin credential reaches no SCIM route.
+    #[serde(rename = "admin")]
+    Admin,
 }
 
 impl Scope {
-    /// Both scopes.
+    /// Both SCIM scopes (`admin` is not among them: it is granted only on its own).
     pub const ALL: &'static [Scope] = &[Scope::Read, Scope::Write];
 
     /// The wire name (`scim:read`, `scim:write`).
@@ -52,12 +56,13 @@ impl Scope {
         match self {
             Self::Read => "scim:read",
             Self::Write => "scim:write",
+            Self::Admin => "admin",
         }
     }
 
-    /// Parses a wire name.
+    /// Parses a wire name (`scim:read`, `scim:write` or `admin`).
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|x| x.name() == s)
+        [Self::Read, Self::Write, Self::Admin].into_iter().find(|x| x.name() == s)
     }
 }
 

@@ -132,18 +132,19 @@ fn admin_commands_reject_bad_arguments() {
         assert!(err.contains("error"), "{args:?}: {err}");
     }
     let org = db.json(&["admin", "org", "create", "x", "--json"]);
-    let out = db
-        .cmd(&[
-            "admin",
-            "token",
-            "create",
-            "--org",
-            org["sid"].as_str().unwrap(),
-            "--scope",
-            "admin",
-        ])
-        .output()
-        .unwrap();
+    let sid = org["sid"].as_str().unwrap();
+    // An unknown scope, and `admin` (the admin API's scope) mixed with a SCIM scope.
+    for scopes in [&["--scope", "scim:admin"][..], &["--scope", "admin", "--scope", "scim:read"]] {
+        let mut args = vec!["admin", "token", "create", "--org", sid];
+        args.extend_from_slice(scopes);
+        let out = db.cmd(&args).output().unwrap();
+        assert!(!out.status.success(), "{scopes:?}");
+    }
+    // `admin` alone makes an admin API token; OAuth clients never carry it.
+    let t = db.json(&["admin", "token", "create", "--org", sid, "--scope", "admin", "--json"]);
+    assert_eq!(t["scopes"], serde_json::json!(["admin"]));
+    let out =
+        db.cmd(&["admin", "client", "create", "--org", sid, "--scope", "admin"]).output().unwrap();
     assert!(!out.status.success());
 }
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 #![allow(unreachable_pub, dead_code)]
 
+mod admin_api;
 mod auth;
 mod bulk;
 mod cli;
