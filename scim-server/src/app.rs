@@ -34,6 +34,8 @@ pub struct AppState {
     limiter: Option<Arc<RateLimiter>>,
     /// Recent successful credential and organization lookups.
     pub(crate) auth_cache: Arc<AuthCache>,
+    /// A product's authentication and change hook ([`crate::embed`]); none in the binary.
+    pub(crate) embedding: crate::embed::Embedding,
 }
 
 /// A keyed token bucket per credential id.
@@ -58,7 +60,20 @@ impl AppState {
             )))
         });
         let auth_cache = Arc::new(AuthCache::new(Duration::from_millis(config.auth_cache_ttl_ms)));
-        Self { store, registry, config, limiter, auth_cache }
+        Self {
+            store,
+            registry,
+            config,
+            limiter,
+            auth_cache,
+            embedding: crate::embed::Embedding::default(),
+        }
+    }
+
+    /// The same state with a product's authentication and change hook.
+    pub(crate) fn with_embedding(mut self, embedding: crate::embed::Embedding) -> Self {
+        self.embedding = embedding;
+        self
     }
 
     /// Takes one request from `credential`'s bucket; 429 when it is empty.
@@ -97,14 +112,7 @@ pub fn service(state: &AppState) -> crate::front::Stack {
     let max_body = state.config.max_body_bytes;
     // Install the metrics recorder before the first request is counted.
     let _ = crate::ops::prometheus();
-    let family = Router::new()
-        .merge(crate::discovery::routes())
-        .merge(crate::handlers::routes())
-        .fallback(middleware::unknown_route)
-        .method_not_allowed_fallback(middleware::method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(middleware::TrackLayer)
-        .with_state(state.clone());
+    let family = family_routes(state, max_body);
     let mut ops = crate::ops::routes().merge(crate::oauth::routes());
     // The admin API rides on this listener only when it has none of its own.
     if state.config.admin_api && state.config.admin_listen.is_none() {
@@ -117,6 +125,25 @@ pub fn service(state: &AppState) -> crate::front::Stack {
         .layer(middleware::TrackLayer)
         .with_state(state.clone());
     crate::front::stack(state, family, ops)
+}
+
+/// The family-relative routes alone, for a router nested in a product's application
+/// ([`crate::embed`]): every path is below the mount point, on family A's rules.
+pub(crate) fn nested_service(state: &AppState) -> crate::front::Stack {
+    let max_body = state.config.max_body_bytes;
+    let family = family_routes(state, max_body);
+    crate::front::nested_stack(state, family)
+}
+
+fn family_routes(state: &AppState, max_body: usize) -> Router {
+    Router::new()
+        .merge(crate::discovery::routes())
+        .merge(crate::handlers::routes())
+        .fallback(middleware::unknown_route)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::TrackLayer)
+        .with_state(state.clone())
 }
 
 /// The service of the `admin_listen` address: the admin API (`/admin/v1`) and the

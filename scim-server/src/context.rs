@@ -76,7 +76,7 @@ impl Mount {
 }
 
 /// `path` below `base`: `base` itself and `base/` give `/`, `base/x` gives `/x`.
-fn strip_base(path: &str, base: &str) -> Option<String> {
+pub(crate) fn strip_base(path: &str, base: &str) -> Option<String> {
     let rest = path.strip_prefix(base)?;
     if rest.is_empty() {
         Some("/".to_owned())
@@ -154,9 +154,22 @@ impl FromRequestParts<AppState> for RequestCtx {
         let Some(mount) = parts.extensions.get::<Mount>().cloned() else {
             return Err(ApiError::new(ErrorCode::Internal, "route is not mounted in a family"));
         };
-        let cred = authenticate(&parts.headers, state).await?;
-        state.check_rate(&cred.id)?;
-        let sid = resolve_org(&mount, &parts.headers, &cred)?;
+        let (cred, sid) = match crate::embed::principal(state, parts).await {
+            // A product's own authentication (crate::embed): it names the organization.
+            Some(p) => {
+                let p = p?;
+                let cred =
+                    Credential { id: p.actor, orgs: vec![p.org], scopes: p.scopes, expires: None };
+                state.check_rate(&cred.id)?;
+                (cred, p.org)
+            }
+            None => {
+                let cred = authenticate(&parts.headers, state).await?;
+                state.check_rate(&cred.id)?;
+                let sid = resolve_org(&mount, &parts.headers, &cred)?;
+                (cred, sid)
+            }
+        };
         let org = match state.auth_cache.organization(&sid) {
             Some(org) => org,
             None => {

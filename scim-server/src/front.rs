@@ -52,11 +52,22 @@ pub type Stack = Logged<Cors<Compression<Guard, CompressWhen>>>;
 /// The whole service over `state`: the family-relative routes in `family`, the operational
 /// ones in `ops`.
 pub(crate) fn stack(state: &AppState, family: Router, ops: Router) -> Stack {
+    wrap(state, Inner { state: state.clone(), family, ops, nested: false })
+}
+
+/// The whole service over the family-relative routes `family`, for a router nested in a
+/// product's application: every request is family A's, below the mount point.
+pub(crate) fn nested_stack(state: &AppState, family: Router) -> Stack {
+    let ops = Router::new();
+    wrap(state, Inner { state: state.clone(), family, ops, nested: true })
+}
+
+fn wrap(state: &AppState, inner: Inner) -> Stack {
     let compress_when = SizeAbove::new(1000)
         .and(NotForContentType::GRPC)
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::SSE);
-    let guard = Guard(Arc::new(Inner { state: state.clone(), family, ops }));
+    let guard = Guard(Arc::new(inner));
     let compression = Compression::new(guard)
         .gzip(true)
         .no_br()
@@ -121,6 +132,8 @@ struct Inner {
     state: AppState,
     family: Router,
     ops: Router,
+    /// Nested in a product's router: every path is family A's, relative to the mount.
+    nested: bool,
 }
 
 impl Service<Request> for Guard {
@@ -141,7 +154,8 @@ impl Service<Request> for Guard {
 impl Inner {
     async fn serve(&self, req: Request) -> Response {
         let config = &self.state.config;
-        let mount = Mount::split(req.uri().path());
+        let mount =
+            if self.nested { Some(nested_mount(&req)) } else { Mount::split(req.uri().path()) };
         // The family is known from the path alone, so that errors rendered before the route
         // (a bad tracking header, a body over the limit, an unknown route) have its shape.
         let ctx = RenderCtx {
@@ -246,6 +260,21 @@ impl Inner {
                 .into_response()
         })
     }
+}
+
+/// The mount of a request to a nested router: family A, its prefix the part of the
+/// original path (axum's `OriginalUri`) that the product's router stripped.
+fn nested_mount(req: &Request) -> (Mount, String) {
+    let path = req.uri().path();
+    let original =
+        req.extensions().get::<axum::extract::OriginalUri>().map(|o| o.0.path().to_owned());
+    let prefix = match original {
+        Some(o) if path == "/" => o.trim_end_matches('/').to_owned(),
+        Some(o) => o.strip_suffix(path).unwrap_or_default().to_owned(),
+        None => String::new(),
+    };
+    let rest = crate::context::strip_base(path, "").unwrap_or_else(|| "/".to_owned());
+    (Mount { family: crate::context::Family::Rfc, prefix, org: None }, rest)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ pub mod config;
 pub mod context;
 pub mod discovery;
 pub mod docs;
+pub mod embed;
 pub mod error;
 pub mod front;
 pub mod handlers;

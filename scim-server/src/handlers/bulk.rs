@@ -511,6 +511,10 @@ pub(crate) async fn deactivate(
         ));
     }
     let users = st.store.deactivate_users(ctx.org.sid, &ids).await?;
+    for u in &users {
+        let op = crate::embed::Operation::Deactivate;
+        crate::embed::changed(st, ctx, ResourceKind::User, &u.id, op, Some(u.version));
+    }
     let proj = Projection {
         attributes: vec!["id".into(), "externalId".into(), "meta".into(), "schemas".into()],
         excluded: Vec::new(),

@@ -7,6 +7,7 @@
 use super::support::{self, Precondition, Projection};
 use crate::app::AppState;
 use crate::context::RequestCtx;
+use crate::embed::{self, Operation};
 use crate::profile;
 use scim_core::envelope::refs_attribute;
 use scim_core::etag::ETag;
@@ -21,6 +22,8 @@ use scim_core::{ErrorCode, ScimError};
 use scim_store::{Change, MemberChange, MemberRow, NewResource, RawStored, ReadOptions, Stored};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Hashes a human password with Argon2id (PHC string), off the async runtime: it is
 /// deliberately slow.
@@ -80,7 +83,12 @@ pub(crate) async fn create(
         None => None,
     };
     // The store returns a new group with its members; projection drops them if unwanted.
-    Ok(st.store.create(ctx.org.sid, kind, NewResource { resource, members, password_hash }).await?)
+    let stored = st
+        .store
+        .create(ctx.org.sid, kind, NewResource { resource, members, password_hash })
+        .await?;
+    embed::changed(st, ctx, kind, &stored.id, Operation::Create, Some(stored.version));
+    Ok(stored)
 }
 
 /// Replaces a resource (RFC 7644 3.5.1) in one read-modify-write transaction.
@@ -125,12 +133,15 @@ pub(crate) async fn replace(
         }
         Ok(Change { resource: new, members, password_hash, changed: true })
     });
-    st.store.modify(ctx.org.sid, kind, id, cond.expected(), read, modifier).await.map_err(|e| {
-        match e {
-            scim_store::StoreError::NotFound(_) => not_found(kind, id),
-            other => other.into(),
-        }
-    })
+    let stored =
+        st.store.modify(ctx.org.sid, kind, id, cond.expected(), read, modifier).await.map_err(
+            |e| match e {
+                scim_store::StoreError::NotFound(_) => not_found(kind, id),
+                other => other.into(),
+            },
+        )?;
+    embed::changed(st, ctx, kind, id, Operation::Replace, Some(stored.version));
+    Ok(stored)
 }
 
 /// Parses a PATCH body. `schemas` may be absent (lenient), but when present it must name
@@ -195,6 +206,8 @@ pub(crate) async fn patch(
     let family = ctx.family;
     let cond_check = cond.clone();
     let ops = req.operations;
+    let wrote = Arc::new(AtomicBool::new(false));
+    let wrote_in = wrote.clone();
     let modifier: scim_store::Modifier = Box::new(move |stored: Stored| {
         if cond_check.needs_check() {
             cond_check.check(stored.version)?;
@@ -222,14 +235,21 @@ pub(crate) async fn patch(
             profile::check(family, kind, &resource, before.as_ref())?;
             check_policies(&resource, &policies)?;
         }
+        wrote_in.store(changed, Ordering::Relaxed);
         Ok(Change { resource, members, password_hash, changed })
     });
-    st.store.modify(ctx.org.sid, kind, id, cond.expected(), read, modifier).await.map_err(|e| {
-        match e {
-            scim_store::StoreError::NotFound(_) => not_found(kind, id),
-            other => other.into(),
-        }
-    })
+    let stored =
+        st.store.modify(ctx.org.sid, kind, id, cond.expected(), read, modifier).await.map_err(
+            |e| match e {
+                scim_store::StoreError::NotFound(_) => not_found(kind, id),
+                other => other.into(),
+            },
+        )?;
+    // A PATCH that changed nothing wrote nothing: no change to report.
+    if wrote.load(Ordering::Relaxed) {
+        embed::changed(st, ctx, kind, id, Operation::Patch, Some(stored.version));
+    }
+    Ok(stored)
 }
 
 /// The document without the attributes computed from membership rows (`members` of
@@ -299,7 +319,9 @@ pub(crate) async fn delete(
     st.store.delete(ctx.org.sid, kind, id, expected, soft).await.map_err(|e| match e {
         scim_store::StoreError::NotFound(_) => not_found(kind, id),
         other => other.into(),
-    })
+    })?;
+    embed::changed(st, ctx, kind, id, Operation::Delete, None);
+    Ok(())
 }
 
 /// A stored resource as the client sees it: `meta.location` on the request's route
