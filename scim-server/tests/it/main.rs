@@ -13,6 +13,7 @@ mod client;
 mod client_props;
 mod contract;
 mod discovery;
+mod embed;
 mod entra;
 mod errors;
 mod groups;
