@@ -5,6 +5,7 @@
 
 use crate::app::AppState;
 
+mod admin;
 mod paths;
 mod schemas;
 
@@ -182,6 +183,8 @@ pub fn document(state: &AppState) -> Value {
             }
         }
     }
+    // The admin API (`docs/admin-api.md`), served only when `admin_api` is on.
+    admin::add(&mut paths);
     let mut servers = Vec::new();
     if let Some(url) = &state.config.public_url {
         servers.push(json!({"url": url}));

@@ -143,6 +143,14 @@ async fn openapi_documents_every_route_the_router_registers() {
             expect(path, &methods);
         }
     }
+    for src in [
+        include_str!("../../src/admin_api/orgs.rs"),
+        include_str!("../../src/admin_api/credentials.rs"),
+    ] {
+        for (path, methods) in routes_in(src) {
+            expect(path, &methods);
+        }
+    }
     let documented: usize = paths.values().map(|i| i.as_object().unwrap().len()).sum();
     assert_eq!(seen, documented, "the document names routes the router does not register");
 }
