@@ -623,7 +623,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let main = scim_server::listener::serve(
         listener,
         scim_server::service(&state),
-        limits.clone(),
+        limits,
         shutdown_signal(),
     );
     match admin_listener {
