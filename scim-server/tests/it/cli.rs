@@ -841,3 +841,25 @@ async fn expired_tokens_are_rejected_past_the_cache_and_use_is_recorded() {
     let r = send(&router, get()).await;
     assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.bytes));
 }
+
+#[test]
+fn admin_listen_serves_the_admin_api_on_its_own_address() {
+    let db = Db::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let admin_addr = format!("127.0.0.1:{port}");
+    let mut server =
+        Server::start(&db, &[("SCIM_ADMIN_API", "true"), ("SCIM_ADMIN_LISTEN", &admin_addr)]);
+    server.wait_log("admin API listening");
+    let admin =
+        db.json(&["admin", "token", "create", "--org", "default", "--scope", "admin", "--json"]);
+    let admin_token = admin["token"].as_str().unwrap();
+    // The main listener does not serve it; the admin address does, to admin tokens only.
+    let (status, _) = server.get("/admin/v1/organizations", admin_token);
+    assert!(status.contains(" 404 "), "{status}");
+    server.addr = admin_addr;
+    let (status, body) = server.get("/admin/v1/organizations", admin_token);
+    assert!(status.contains(" 200 "), "{body}");
+    assert!(body.contains("\"name\":\"default\""), "{body}");
+    let (status, _) = server.get("/scim/v2/Users", admin_token);
+    assert!(status.contains(" 404 "), "{status}");
+}
