@@ -39,6 +39,7 @@ mod retention;
 mod rows;
 mod setup;
 mod shapes;
+mod streams;
 mod sqlite;
 mod stats;
 mod store;
