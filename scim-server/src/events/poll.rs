@@ -86,7 +86,10 @@ async fn run(state: &AppState, id: &str, headers: &HeaderMap, req: PollRequest) 
     if max == 0 {
         return Ok(json!({"sets": {}, "moreAvailable": false}));
     }
-    let wait = Duration::from_secs(state.config.events_poll_max_wait_secs);
+    // The wait ends a second before the request timeout would answer 504.
+    let wait = Duration::from_secs(
+        state.config.events_poll_max_wait_secs.min(state.config.request_timeout_secs.saturating_sub(1)),
+    );
     let deadline = Instant::now() + wait;
     let es = match stream.alg {
         SigningAlg::ES256 => Some(
