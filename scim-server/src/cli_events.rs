@@ -135,11 +135,23 @@ pub(crate) async fn stream(store: &dyn Store, cmd: StreamCommand) -> anyhow::Res
             let org = admin::resolve_org(store, &org).await?.sid;
             let new = NewStream {
                 org,
-                delivery: parse("delivery", &delivery, &[("push", Delivery::Push), ("poll", Delivery::Poll)])?,
+                delivery: parse(
+                    "delivery",
+                    &delivery,
+                    &[("push", Delivery::Push), ("poll", Delivery::Poll)],
+                )?,
                 url,
                 events,
-                form: parse("form", &form, &[("notice", EventForm::Notice), ("full", EventForm::Full)])?,
-                alg: parse("alg", &alg, &[("ES256", SigningAlg::ES256), ("HS256", SigningAlg::HS256)])?,
+                form: parse(
+                    "form",
+                    &form,
+                    &[("notice", EventForm::Notice), ("full", EventForm::Full)],
+                )?,
+                alg: parse(
+                    "alg",
+                    &alg,
+                    &[("ES256", SigningAlg::ES256), ("HS256", SigningAlg::HS256)],
+                )?,
             };
             let out = manage::create_stream(store, new).await?;
             if json {

@@ -90,7 +90,10 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).field("created", &self.created).finish()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("created", &self.created)
+            .finish()
     }
 }
 

@@ -258,7 +258,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Claims the delivery lease of an active stream for `owner` until `until_ms` (Unix
     /// milliseconds), if it is free, expired, or already `owner`'s: one conditional UPDATE,
     /// so of several replicas exactly one delivers a stream at a time.
-    async fn stream_claim(&self, id: &str, owner: &str, now_ms: i64, until_ms: i64) -> Result<bool> {
+    async fn stream_claim(
+        &self,
+        id: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool> {
         let _ = (id, owner, now_ms, until_ms);
         Ok(false)
     }

@@ -128,9 +128,14 @@ pub fn check_url(url: &str) -> Result<(), EventsError> {
 }
 
 /// Creates a stream (starting after the organization's newest change).
-pub async fn create_stream(store: &dyn Store, new: NewStream) -> Result<CreatedStream, EventsError> {
+pub async fn create_stream(
+    store: &dyn Store,
+    new: NewStream,
+) -> Result<CreatedStream, EventsError> {
     match (new.delivery, &new.url) {
-        (Delivery::Push, None) => return Err(EventsError::Usage("a push stream needs --url".into())),
+        (Delivery::Push, None) => {
+            return Err(EventsError::Usage("a push stream needs --url".into()));
+        }
         (Delivery::Push, Some(u)) => check_url(u)?,
         (Delivery::Poll, Some(_)) => {
             return Err(EventsError::Usage("a poll stream has no --url".into()));
@@ -141,14 +146,18 @@ pub async fn create_stream(store: &dyn Store, new: NewStream) -> Result<CreatedS
         return Err(EventsError::Usage("at most 32 event URIs".into()));
     }
     for e in &new.events {
-        if !set::uri::ALL.iter().any(|u| u == e || u.strip_prefix(e.as_str()).is_some_and(|r| r.starts_with(':'))) {
+        if !set::uri::ALL
+            .iter()
+            .any(|u| u == e || u.strip_prefix(e.as_str()).is_some_and(|r| r.starts_with(':')))
+        {
             return Err(EventsError::Usage(format!("unknown event URI {e}")));
         }
     }
     let secret = match new.alg {
         SigningAlg::HS256 => {
             let mut b = [0u8; 32];
-            getrandom::fill(&mut b).map_err(|e| EventsError::Usage(format!("random source: {e}")))?;
+            getrandom::fill(&mut b)
+                .map_err(|e| EventsError::Usage(format!("random source: {e}")))?;
             Some(hex::encode(b))
         }
         SigningAlg::ES256 => {

@@ -46,10 +46,8 @@ pub async fn jwks_document(store: &dyn Store) -> Result<Value, scim_store::Store
 
 async fn jwks(State(state): State<AppState>) -> Response {
     match jwks_document(state.store.as_ref()).await {
-        Ok(doc) => {
-            ([(http::header::CONTENT_TYPE, "application/jwk-set+json")], doc.to_string())
-                .into_response()
-        }
+        Ok(doc) => ([(http::header::CONTENT_TYPE, "application/jwk-set+json")], doc.to_string())
+            .into_response(),
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }
 }

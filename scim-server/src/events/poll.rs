@@ -51,7 +51,12 @@ pub async fn poll(
     }
 }
 
-async fn run(state: &AppState, id: &str, headers: &HeaderMap, req: PollRequest) -> Result<Value, ApiError> {
+async fn run(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    req: PollRequest,
+) -> Result<Value, ApiError> {
     let cred = crate::context::authenticate(headers, state).await?;
     let not_found = || ApiError::new(ErrorCode::ResourceNotFound, "no such event stream");
     let stream = state.store.stream(id).await?.ok_or_else(not_found)?;
@@ -65,14 +70,13 @@ async fn run(state: &AppState, id: &str, headers: &HeaderMap, req: PollRequest) 
             format!("at most {MAX_ACKS} acknowledgements and errors per poll"),
         ));
     }
-    let acked = req
-        .ack
-        .iter()
-        .chain(req.set_errs.keys())
-        .filter_map(|j| set::seq_of(&stream.id, j))
-        .max();
+    let acked =
+        req.ack.iter().chain(req.set_errs.keys()).filter_map(|j| set::seq_of(&stream.id, j)).max();
     if let Some((jti, err)) = req.set_errs.iter().next() {
-        let msg = format!("receiver reported {jti}: {}", err.to_string().chars().take(300).collect::<String>());
+        let msg = format!(
+            "receiver reported {jti}: {}",
+            err.to_string().chars().take(300).collect::<String>()
+        );
         state.store.stream_failed(&stream.id, &msg, 0).await?;
     }
     let mut cursor = stream.cursor;
@@ -88,7 +92,10 @@ async fn run(state: &AppState, id: &str, headers: &HeaderMap, req: PollRequest) 
     }
     // The wait ends a second before the request timeout would answer 504.
     let wait = Duration::from_secs(
-        state.config.events_poll_max_wait_secs.min(state.config.request_timeout_secs.saturating_sub(1)),
+        state
+            .config
+            .events_poll_max_wait_secs
+            .min(state.config.request_timeout_secs.saturating_sub(1)),
     );
     let deadline = Instant::now() + wait;
     let es = match stream.alg {
@@ -104,7 +111,8 @@ async fn run(state: &AppState, id: &str, headers: &HeaderMap, req: PollRequest) 
     };
     loop {
         // One more than asked, to tell whether more are available.
-        let changes = state.store.changes(stream.org, cursor, max.saturating_add(1).min(10_000)).await?;
+        let changes =
+            state.store.changes(stream.org, cursor, max.saturating_add(1).min(10_000)).await?;
         let mut sets = Map::new();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let mut more = false;

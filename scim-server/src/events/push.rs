@@ -146,7 +146,11 @@ impl Pusher {
             return Ok(0);
         }
         let es = match stream.alg {
-            SigningAlg::ES256 => Some(EsSigner::new(&super::current_key(self.store.as_ref()).await.map_err(|e| PushError::Receiver(e.to_string()))?)?),
+            SigningAlg::ES256 => Some(EsSigner::new(
+                &super::current_key(self.store.as_ref())
+                    .await
+                    .map_err(|e| PushError::Receiver(e.to_string()))?,
+            )?),
             SigningAlg::HS256 => None,
         };
         let mut done = 0usize;
@@ -186,12 +190,15 @@ impl Pusher {
             .map_err(|e| PushError::Receiver(format!("cannot reach the receiver: {e}")))?;
         let status = res.status();
         // Read (a bounded part of) the body so the connection can be reused.
-        let body = tokio::time::timeout(REQUEST_TIMEOUT, http_body_util::Limited::new(res.into_body(), 4096).collect())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let body = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            http_body_util::Limited::new(res.into_body(), 4096).collect(),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
         if status.is_success() {
             return Ok(());
         }
@@ -203,8 +210,8 @@ impl Pusher {
 
 /// Exponential backoff with full jitter: up to 1 s, 2 s, 4 s ... capped at five minutes.
 fn backoff(failures: u32) -> Duration {
-    let cap = Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(20)))
-        .min(MAX_BACKOFF);
+    let cap =
+        Duration::from_millis(500u64.saturating_mul(1u64 << failures.min(20))).min(MAX_BACKOFF);
     let mut b = [0u8; 8];
     let r = getrandom::fill(&mut b).map(|()| u64::from_le_bytes(b)).unwrap_or(0);
     let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX).max(1);

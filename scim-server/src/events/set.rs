@@ -32,8 +32,16 @@ pub mod uri {
     /// A resource was deactivated.
     pub const DEACTIVATE: &str = "urn:ietf:params:scim:event:prov:deactivate";
     /// Every event URI this server emits.
-    pub const ALL: [&str; 8] =
-        [CREATE_NOTICE, CREATE_FULL, PATCH_NOTICE, PATCH_FULL, PUT_NOTICE, PUT_FULL, DELETE, ACTIVATE];
+    pub const ALL: [&str; 8] = [
+        CREATE_NOTICE,
+        CREATE_FULL,
+        PATCH_NOTICE,
+        PATCH_FULL,
+        PUT_NOTICE,
+        PUT_FULL,
+        DELETE,
+        ACTIVATE,
+    ];
 }
 
 /// Why a SET could not be signed.
@@ -55,7 +63,11 @@ pub fn event_uri(change: &ChangeRecord, form: EventForm) -> &'static str {
         ChangeOp::Create if full => uri::CREATE_FULL,
         ChangeOp::Create => uri::CREATE_NOTICE,
         ChangeOp::Update if change.method.as_deref() == Some("PUT") => {
-            if full { uri::PUT_FULL } else { uri::PUT_NOTICE }
+            if full {
+                uri::PUT_FULL
+            } else {
+                uri::PUT_NOTICE
+            }
         }
         ChangeOp::Update if full => uri::PATCH_FULL,
         ChangeOp::Update => uri::PATCH_NOTICE,
@@ -125,9 +137,10 @@ pub fn claims(
             _ => {}
         }
     }
-    let toe = time::OffsetDateTime::parse(&change.at, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp())
-        .unwrap_or(now);
+    let toe =
+        time::OffsetDateTime::parse(&change.at, &time::format_description::well_known::Rfc3339)
+            .map(|t| t.unix_timestamp())
+            .unwrap_or(now);
     let mut c = json!({
         "iss": issuer,
         "iat": now,
@@ -170,7 +183,11 @@ impl EsSigner {
 }
 
 /// Signs `claims` for `stream`: ES256 with `es`, or HS256 with the stream's secret.
-pub fn sign(stream: &EventStream, es: Option<&EsSigner>, claims: &Value) -> Result<String, SignError> {
+pub fn sign(
+    stream: &EventStream,
+    es: Option<&EsSigner>,
+    claims: &Value,
+) -> Result<String, SignError> {
     let header = match stream.alg {
         SigningAlg::ES256 => {
             let es = es.ok_or(SignError::NoKey)?;
@@ -240,7 +257,8 @@ pub fn verify_es256(set: &str, jwks: &Value) -> Option<Value> {
     let mut point = vec![4u8];
     point.extend(B64.decode(key.get("x")?.as_str()?).ok()?);
     point.extend(B64.decode(key.get("y")?.as_str()?).ok()?);
-    let public = ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point);
+    let public =
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point);
     let sig = B64.decode(s).ok()?;
     public.verify(format!("{h}.{c}").as_bytes(), &sig).ok()?;
     serde_json::from_slice(&B64.decode(c).ok()?).ok()

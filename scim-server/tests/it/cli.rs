@@ -957,7 +957,11 @@ fn a_killed_server_resumes_event_delivery_after_restart() {
         if have == want {
             break;
         }
-        assert!(Instant::now() < deadline, "missing: {:?}", want.difference(&have).collect::<Vec<_>>());
+        assert!(
+            Instant::now() < deadline,
+            "missing: {:?}",
+            want.difference(&have).collect::<Vec<_>>()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let list = db.json(&["admin", "stream", "list", "--org", &sid, "--json"]);

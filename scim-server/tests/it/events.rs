@@ -137,8 +137,14 @@ async fn n_random_changes_push_exactly_n_signed_events_in_order() {
         .stream;
         start_pusher(&app);
         let n = random_changes(&app, 40).await;
-        let expected: Vec<u64> =
-            app.store.changes(app.org, stream.cursor, 1000).await.unwrap().iter().map(|c| c.seq).collect();
+        let expected: Vec<u64> = app
+            .store
+            .changes(app.org, stream.cursor, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect();
         // A PATCH that changes nothing (deactivating an inactive user) commits nothing and
         // logs nothing; every other request logs one change.
         assert!(expected.len() > n / 2, "{backend:?} {} of {n}", expected.len());
@@ -159,8 +165,10 @@ async fn n_random_changes_push_exactly_n_signed_events_in_order() {
             assert!(ev["version"].as_str().unwrap().starts_with("W/\""));
             assert!(c["sub_id"]["uri"].as_str().unwrap().ends_with(ev["id"].as_str().unwrap()));
         }
-        let kinds: Vec<&str> =
-            claims.iter().map(|c| c["events"].as_object().unwrap().keys().next().unwrap().as_str()).collect();
+        let kinds: Vec<&str> = claims
+            .iter()
+            .map(|c| c["events"].as_object().unwrap().keys().next().unwrap().as_str())
+            .collect();
         assert_eq!(kinds[0], set::uri::CREATE_NOTICE);
     }
 }
@@ -223,7 +231,9 @@ async fn a_receiver_down_for_a_while_gets_every_event_afterwards() {
     want_sorted.sort();
     assert_eq!(have, want_sorted, "none lost");
     // Full events carry the resource when it still exists.
-    assert!(claims.iter().any(|c| c["events"][set::uri::CREATE_FULL]["data"]["userName"].is_string()));
+    assert!(
+        claims.iter().any(|c| c["events"][set::uri::CREATE_FULL]["data"]["userName"].is_string())
+    );
     let s = app.store.stream(&created.stream.id).await.unwrap().unwrap();
     assert_eq!((s.failures, s.cursor), (0, expected.last().unwrap().seq));
 }
@@ -253,7 +263,12 @@ async fn polling_with_acknowledgements_drains_the_stream() {
     // Without a credential: 401; another organization's credential: 404.
     assert_eq!(app.call_root("POST", &path).token(None).json(json!({})).send().await.status, 401);
     let (_, other) = app.other_org().await;
-    let r = app.call_root("POST", &path).token(Some(&other)).json(json!({"returnImmediately": true})).send().await;
+    let r = app
+        .call_root("POST", &path)
+        .token(Some(&other))
+        .json(json!({"returnImmediately": true}))
+        .send()
+        .await;
     assert_eq!(r.status, 404);
 
     let mut acked: Vec<String> = Vec::new();
@@ -289,6 +304,10 @@ async fn polling_with_acknowledgements_drains_the_stream() {
     assert!(started.elapsed() < Duration::from_secs(40));
     // Limits: too many acknowledgements is a 400.
     let many: Vec<String> = (0..10_001).map(|i| format!("{id}-{i}")).collect();
-    let r = app.call_root("POST", &path).json(json!({"ack": many, "returnImmediately": true})).send().await;
+    let r = app
+        .call_root("POST", &path)
+        .json(json!({"ack": many, "returnImmediately": true}))
+        .send()
+        .await;
     assert_eq!(r.status, 400);
 }

@@ -10,10 +10,10 @@ use super::resources;
 use super::setup;
 use super::store::SqlStore;
 use crate::{
-    AuditQuery, EventStream, SigningKey, StreamState,
-    Bootstrap, ChangeRecord, ClientRecord, IdempotencyBegin, IdempotentAnswer, Modifier, NewClient,
-    NewResource, NewToken, OrgContents, OrgDeletion, Organization, Policy, Pruned, Query, RawPage,
-    RawStored, ReadOptions, Result, Retention, Scope, Store, StoreError, Stored, TokenRecord,
+    AuditQuery, Bootstrap, ChangeRecord, ClientRecord, EventStream, IdempotencyBegin,
+    IdempotentAnswer, Modifier, NewClient, NewResource, NewToken, OrgContents, OrgDeletion,
+    Organization, Policy, Pruned, Query, RawPage, RawStored, ReadOptions, Result, Retention, Scope,
+    SigningKey, Store, StoreError, Stored, StreamState, TokenRecord,
 };
 use async_trait::async_trait;
 use scim_core::schema::ResourceKind;
@@ -238,7 +238,13 @@ impl Store for SqlStore {
         self.stream_remove(id).await
     }
 
-    async fn stream_claim(&self, id: &str, owner: &str, now_ms: i64, until_ms: i64) -> Result<bool> {
+    async fn stream_claim(
+        &self,
+        id: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool> {
         self.lease(id, owner, now_ms, until_ms).await
     }
 

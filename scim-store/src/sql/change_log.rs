@@ -126,7 +126,12 @@ pub(super) async fn audit(
         q.and_where(Expr::col("id").eq(id.as_str()));
     }
     let ts = |s: &str| {
-        now_from(s).ok_or_else(|| StoreError::Scim(scim_core::ScimError::new(scim_core::ErrorCode::InvalidValue, format!("not an RFC 3339 time: {s}"))))
+        now_from(s).ok_or_else(|| {
+            StoreError::Scim(scim_core::ScimError::new(
+                scim_core::ErrorCode::InvalidValue,
+                format!("not an RFC 3339 time: {s}"),
+            ))
+        })
     };
     if let Some(since) = &a.since {
         q.and_where(Expr::col("at").gte(ts(since)?));

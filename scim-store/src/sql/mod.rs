@@ -39,10 +39,10 @@ mod retention;
 mod rows;
 mod setup;
 mod shapes;
-mod streams;
 mod sqlite;
 mod stats;
 mod store;
+mod streams;
 mod values;
 
 pub use columns::MAX_KEY_CHARS;

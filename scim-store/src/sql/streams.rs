@@ -51,8 +51,19 @@ fn stream_from(r: &DbRow) -> Result<EventStream> {
 }
 
 const COLS: [&str; 13] = [
-    "id", "org", "delivery", "url", "events", "form", "alg", "secret", "state", "cursor",
-    "failures", "last_error", "created",
+    "id",
+    "org",
+    "delivery",
+    "url",
+    "events",
+    "form",
+    "alg",
+    "secret",
+    "state",
+    "cursor",
+    "failures",
+    "last_error",
+    "created",
 ];
 
 fn state_name(s: StreamState) -> &'static str {
@@ -123,7 +134,10 @@ impl SqlStore {
         Ok(stored)
     }
 
-    pub(super) async fn stream_list(&self, org: Option<OrganizationSid>) -> Result<Vec<EventStream>> {
+    pub(super) async fn stream_list(
+        &self,
+        org: Option<OrganizationSid>,
+    ) -> Result<Vec<EventStream>> {
         let mut q = Q::select();
         q.columns(COLS).from(S).order_by("created", Order::Asc).order_by("id", Order::Asc);
         if let Some(org) = org {
@@ -153,7 +167,13 @@ impl SqlStore {
         Ok(self.db.execute(&del).await.map_err(db_err)?.rows_affected() > 0)
     }
 
-    pub(super) async fn lease(&self, id: &str, owner: &str, now_ms: i64, until_ms: i64) -> Result<bool> {
+    pub(super) async fn lease(
+        &self,
+        id: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool> {
         let mut up = Q::update();
         up.table(S)
             .value("lease_owner", Expr::val(owner))
