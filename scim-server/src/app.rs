@@ -107,6 +107,7 @@ pub fn service(state: &AppState) -> crate::front::Stack {
         .with_state(state.clone());
     let ops = crate::ops::routes()
         .merge(crate::oauth::routes())
+        .merge(crate::events::routes())
         .fallback(middleware::unknown_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(middleware::TrackLayer)

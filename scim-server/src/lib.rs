@@ -24,6 +24,7 @@ pub mod context;
 pub mod discovery;
 pub mod docs;
 pub mod error;
+pub mod events;
 pub mod front;
 pub mod handlers;
 pub mod listener;

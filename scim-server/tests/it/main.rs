@@ -14,6 +14,7 @@ mod contract;
 mod discovery;
 mod entra;
 mod errors;
+mod events;
 mod groups;
 mod harness;
 mod hostile;
