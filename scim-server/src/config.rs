@@ -97,6 +97,14 @@ pub struct Config {
     /// Seconds between two rounds of background pruning (change log, idempotency records,
     /// soft-deleted resources).
     pub prune_interval_secs: u64,
+    /// Whether this replica delivers push event streams (RFC 8935).
+    pub events_deliver: bool,
+    /// The `iss` claim of the Security Event Tokens.
+    pub events_issuer: String,
+    /// Consecutive failed deliveries after which a push stream is paused (0: never).
+    pub events_pause_after: u32,
+    /// The longest a poll request (RFC 8936) waits for events, in seconds.
+    pub events_poll_max_wait_secs: u64,
     /// A PUT or PATCH of a group with more members than this answers without `members`.
     pub write_response_max_members: u32,
     /// Longest time a client may take to send a request's headers, in seconds, counted
@@ -151,6 +159,10 @@ impl std::fmt::Debug for Config {
             .field("change_log_max_rows", &self.change_log_max_rows)
             .field("soft_delete_retention_days", &self.soft_delete_retention_days)
             .field("prune_interval_secs", &self.prune_interval_secs)
+            .field("events_deliver", &self.events_deliver)
+            .field("events_issuer", &self.events_issuer)
+            .field("events_pause_after", &self.events_pause_after)
+            .field("events_poll_max_wait_secs", &self.events_poll_max_wait_secs)
             .field("write_response_max_members", &self.write_response_max_members)
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("max_header_bytes", &self.max_header_bytes)
@@ -215,6 +227,10 @@ impl Default for Config {
             change_log_max_rows: 1_000_000,
             soft_delete_retention_days: 0,
             prune_interval_secs: 60,
+            events_deliver: true,
+            events_issuer: "scim-server".into(),
+            events_pause_after: 20,
+            events_poll_max_wait_secs: 30,
             write_response_max_members: 100,
             header_read_timeout_secs: 10,
             max_header_bytes: 32 * 1024,
@@ -357,6 +373,22 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prune_interval_secs: Option<u64>,
+    /// Whether this replica delivers push event streams [env: SCIM_EVENTS_DELIVER] [default: true]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_deliver: Option<bool>,
+    /// The `iss` claim of Security Event Tokens [env: SCIM_EVENTS_ISSUER] [default: scim-server]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_issuer: Option<String>,
+    /// Consecutive failed deliveries that pause a push stream; 0 = never [env: SCIM_EVENTS_PAUSE_AFTER] [default: 20]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_pause_after: Option<u32>,
+    /// Longest wait of an event poll request, seconds, 0 to 300 [env: SCIM_EVENTS_POLL_MAX_WAIT_SECS] [default: 30]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_poll_max_wait_secs: Option<u64>,
     /// A PUT or PATCH of a group with more members answers without members [env: SCIM_WRITE_RESPONSE_MAX_MEMBERS] [default: 100]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -599,6 +631,12 @@ impl Config {
         }
         if !(1..=3600).contains(&self.prune_interval_secs) {
             return bad("prune_interval_secs must be 1 to 3600");
+        }
+        if self.events_poll_max_wait_secs > 300 {
+            return bad("events_poll_max_wait_secs must be 0 to 300");
+        }
+        if self.events_issuer.is_empty() || self.events_issuer.len() > 256 {
+            return bad("events_issuer must be 1 to 256 characters");
         }
         if self.header_read_timeout_secs == 0 {
             return bad("header_read_timeout_secs must be at least 1");

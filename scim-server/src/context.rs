@@ -199,6 +199,7 @@ impl FromRequestParts<AppState> for RequestCtx {
             credential_id: cred.id,
         };
         crate::log::set_org(ctx.org.sid);
+        scim_store::audit::set_actor(&ctx.credential_id);
         Ok(ctx)
     }
 }

@@ -109,8 +109,16 @@ where
     fn call(&mut self, mut req: Request) -> Self::Future {
         let id = request_id(req.headers());
         req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+        let rid = id.to_str().ok().map(str::to_owned);
         let line = crate::log::Started::new(&req, id);
-        let fut = self.inner.call(req);
+        // The change log records the request behind each write (the actor is added once
+        // the credential is known, in `RequestCtx`).
+        let ctx = scim_store::audit::ChangeContext {
+            actor: None,
+            request_id: rid,
+            method: Some(req.method().as_str().to_owned()),
+        };
+        let fut = scim_store::audit::scope(ctx, self.inner.call(req));
         Box::pin(async move {
             let (res, line) = line.scope(fut).await;
             let mut res = res.unwrap_or_else(|never| match never {});

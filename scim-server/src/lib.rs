@@ -26,6 +26,7 @@ pub mod discovery;
 pub mod docs;
 pub mod embed;
 pub mod error;
+pub mod events;
 pub mod front;
 pub mod handlers;
 pub mod listener;

@@ -1,6 +1,8 @@
 //! `scim-server`: serve the SCIM API, apply migrations, and administer organizations,
 //! tokens and clients (`docs/configuration.md`).
 
+mod cli_events;
+
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use scim_server::admin;
@@ -103,6 +105,14 @@ enum AdminCommand {
         after_help = "Example:\n  scim-server admin client create --org acme --json"
     )]
     Client(ClientCommand),
+    /// SCIM event streams (RFC 8935 push, RFC 8936 poll; docs/events.md).
+    #[command(subcommand, after_help = "Example:\n  scim-server admin stream list --json")]
+    Stream(cli_events::StreamCommand),
+    /// The changes of an organization, with the credential and request behind each.
+    #[command(
+        after_help = "Example:\n  scim-server admin audit --org acme --since 2026-01-01T00:00:00Z --json"
+    )]
+    Audit(cli_events::AuditArgs),
     /// Undo a soft delete (organizations with the soft-delete policy).
     #[command(
         after_help = "Example:\n  scim-server admin restore --org acme US0123456789abcdef0123456789abcdef"
@@ -600,6 +610,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None => {}
     }
     let state = scim_server::AppState::new(store, registry, Arc::new(config));
+    scim_server::events::push::spawn(&state);
     let pruner = state.clone();
     tokio::spawn(async move {
         let every = std::time::Duration::from_secs(pruner.config.prune_interval_secs);
@@ -867,6 +878,8 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
                 }
             }
         }
+        AdminCommand::Stream(cmd) => cli_events::stream(store, cmd).await?,
+        AdminCommand::Audit(args) => cli_events::audit(store, args).await?,
         AdminCommand::Restore { org, id, json } => {
             let org = admin::resolve_org(store, &org).await?.sid;
             let resource = admin::restore(store, org, &id).await?;

@@ -16,9 +16,12 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
 )]
 
+pub mod audit;
+mod events;
 mod model;
 mod sql;
 
+pub use events::*;
 pub use model::*;
 pub use sql::{MAX_KEY_CHARS, MigrationStatus, SqlStore, StoreOptions, sqlite_path};
 
@@ -219,4 +222,71 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         after: u64,
         limit: u64,
     ) -> Result<Vec<ChangeRecord>>;
+
+    /// Changes of an organization filtered by resource and time, oldest first.
+    async fn audit(&self, org: OrganizationSid, q: &AuditQuery) -> Result<Vec<ChangeRecord>> {
+        let _ = (org, q);
+        Err(StoreError::Internal("this store keeps no audit".into()))
+    }
+
+    // ---- event streams -----------------------------------------------------------------
+    /// Stores a new stream (its cursor set to the newest change, so it starts from now).
+    async fn stream_create(&self, stream: &EventStream) -> Result<EventStream> {
+        let _ = stream;
+        Err(StoreError::Internal("this store keeps no event streams".into()))
+    }
+    /// The streams of `org`, or of every organization.
+    async fn streams(&self, org: Option<OrganizationSid>) -> Result<Vec<EventStream>> {
+        let _ = org;
+        Ok(Vec::new())
+    }
+    /// One stream.
+    async fn stream(&self, id: &str) -> Result<Option<EventStream>> {
+        let _ = id;
+        Ok(None)
+    }
+    /// Pauses or resumes a stream (resuming clears its failure count); false if unknown.
+    async fn stream_set_state(&self, id: &str, state: StreamState) -> Result<bool> {
+        let _ = (id, state);
+        Ok(false)
+    }
+    /// Deletes a stream; false if unknown.
+    async fn stream_delete(&self, id: &str) -> Result<bool> {
+        let _ = id;
+        Ok(false)
+    }
+    /// Claims the delivery lease of an active stream for `owner` until `until_ms` (Unix
+    /// milliseconds), if it is free, expired, or already `owner`'s: one conditional UPDATE,
+    /// so of several replicas exactly one delivers a stream at a time.
+    async fn stream_claim(
+        &self,
+        id: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool> {
+        let _ = (id, owner, now_ms, until_ms);
+        Ok(false)
+    }
+    /// Moves the cursor forward to `seq` (never back) and clears the failures; with an
+    /// `owner`, only while that owner holds the lease. False when nothing moved.
+    async fn stream_advance(&self, id: &str, owner: Option<&str>, seq: u64) -> Result<bool> {
+        let _ = (id, owner, seq);
+        Ok(false)
+    }
+    /// Records a failed delivery; pauses the stream once `pause_after` consecutive
+    /// failures are reached (0: never). Returns the failure count.
+    async fn stream_failed(&self, id: &str, error: &str, pause_after: u32) -> Result<u32> {
+        let _ = (id, error, pause_after);
+        Ok(0)
+    }
+    /// The SET signing keys, newest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
+        Ok(Vec::new())
+    }
+    /// Stores a new signing key.
+    async fn add_signing_key(&self, key: &SigningKey) -> Result<()> {
+        let _ = key;
+        Err(StoreError::Internal("this store keeps no signing keys".into()))
+    }
 }

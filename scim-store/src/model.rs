@@ -473,6 +473,15 @@ pub struct ChangeRecord {
     pub version: u64,
     /// When, RFC 3339.
     pub at: String,
+    /// The credential that made the change, when it came through a request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// The request's id, when it came through a request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The request's HTTP method (`PUT` or `PATCH` tell an update's event apart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
 }
 
 /// Why a store call failed.

@@ -1,7 +1,7 @@
 //! `cargo xtask faults [--quick] [--backend sqlite|postgres|all]` and
 //! `cargo xtask soak [--minutes N | --secs N | --quick] [--backend sqlite|postgres|all]`:
 //! the fault probe and the soak, two plain-binary benches of `scim-server`
-//! (`scim-server/benches/faults.rs`, `scim-server/benches/soak.rs`, which say what they
+//! (`scim-server/benches/faults/`, `scim-server/benches/soak.rs`, which say what they
 //! check) that start the real `scim-server serve`.
 //!
 //! The full forms measure the release build (`cargo bench`); `--quick` runs the short form

@@ -863,3 +863,137 @@ fn admin_listen_serves_the_admin_api_on_its_own_address() {
     let (status, _) = server.get("/scim/v2/Users", admin_token);
     assert!(status.contains(" 404 "), "{status}");
 }
+
+/// A minimal RFC 8935 receiver on a std thread: records every SET body, answers 202.
+fn std_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/events", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let sink = sink.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut conn = conn;
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap();
+                        }
+                    }
+                    let mut body = vec![0u8; len];
+                    reader.read_exact(&mut body).unwrap();
+                    sink.lock().unwrap().push(String::from_utf8(body).unwrap());
+                    let _ = conn.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    (url, got)
+}
+
+fn post_user(addr: &str, token: &str, user_name: &str) {
+    let body = format!(
+        r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"{user_name}"}}"#
+    );
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /scim/v2/Users HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 201"), "{out}");
+}
+
+fn jtis(got: &[String]) -> std::collections::BTreeSet<String> {
+    use base64::Engine as _;
+    got.iter()
+        .map(|s| {
+            let claims = s.split('.').nth(1).unwrap();
+            let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap();
+            let v: Value = serde_json::from_slice(&claims).unwrap();
+            v["jti"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_server_resumes_event_delivery_after_restart() {
+    let db = Db::new();
+    let org = db.json(&["admin", "org", "create", "ev", "--json"]);
+    let sid = org["sid"].as_str().unwrap().to_owned();
+    let token = db.json(&["admin", "token", "create", "--org", &sid, "--json"]);
+    let token_id = token["id"].as_str().unwrap().to_owned();
+    let token = token["token"].as_str().unwrap().to_owned();
+    let (url, got) = std_receiver();
+    let stream = db.json(&["admin", "stream", "create", "--org", &sid, "--url", &url, "--json"]);
+    let stream_id = stream["id"].as_str().unwrap().to_owned();
+    assert_eq!(stream["state"], "active");
+    assert_eq!(stream["alg"], "ES256");
+    assert!(stream.get("secret").is_none());
+    let bad = db.cmd(&["admin", "stream", "create", "--org", &sid, "--url", "ftp://x/e"]);
+    assert!(fails(bad).contains("only http and https"));
+
+    let server = Server::start(&db, &[]);
+    for i in 0..30 {
+        post_user(&server.addr, &token, &format!("k{i}@x.io"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while got.lock().unwrap().len() < 5 {
+        assert!(Instant::now() < deadline, "no delivery before the kill");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(server); // SIGKILL: no graceful anything.
+
+    let server = Server::start(&db, &[]);
+    for i in 30..40 {
+        post_user(&server.addr, &token, &format!("k{i}@x.io"));
+    }
+    let want: std::collections::BTreeSet<String> = {
+        let audit = db.json(&["admin", "audit", "--org", &sid, "--json"]);
+        let audit = audit.as_array().unwrap();
+        assert_eq!(audit.len(), 40);
+        for a in audit {
+            assert_eq!(a["actor"], token_id.as_str(), "{a}");
+            assert!(a["request_id"].is_string(), "{a}");
+            assert_eq!(a["op"], "create");
+        }
+        audit.iter().map(|a| format!("{stream_id}-{}", a["seq"])).collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let have = jtis(&got.lock().unwrap());
+        if have == want {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "missing: {:?}",
+            want.difference(&have).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let list = db.json(&["admin", "stream", "list", "--org", &sid, "--json"]);
+    assert_eq!(list[0]["lag"], 0, "{list}");
+    let paused = db.json(&["admin", "stream", "pause", &stream_id, "--json"]);
+    assert_eq!(paused["state"], "paused");
+    let resumed = db.json(&["admin", "stream", "resume", &stream_id, "--json"]);
+    assert_eq!(resumed["state"], "active");
+    let deleted = db.json(&["admin", "stream", "delete", &stream_id, "--json"]);
+    assert_eq!(deleted["deleted"], true);
+    drop(server);
+}

@@ -184,6 +184,13 @@ impl TestApp {
         }
     }
 
+    /// A request to a path outside the families (`/events/...`).
+    pub fn call_root(&self, method: &str, path: &str) -> Call<'_> {
+        let mut c = self.call(method, path);
+        c.path = path.to_owned();
+        c
+    }
+
     /// A request to a family-B (`/Organizations/{org}/scim`) path.
     pub fn call_b(&self, method: &str, path: &str) -> Call<'_> {
         let mut c = self.call(method, path);

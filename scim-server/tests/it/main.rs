@@ -16,6 +16,7 @@ mod discovery;
 mod embed;
 mod entra;
 mod errors;
+mod events;
 mod groups;
 mod harness;
 mod hostile;

@@ -10,9 +10,10 @@ use super::resources;
 use super::setup;
 use super::store::SqlStore;
 use crate::{
-    Bootstrap, ChangeRecord, ClientRecord, IdempotencyBegin, IdempotentAnswer, Modifier, NewClient,
-    NewResource, NewToken, OrgContents, OrgDeletion, Organization, Policy, Pruned, Query, RawPage,
-    RawStored, ReadOptions, Result, Retention, Scope, Store, StoreError, Stored, TokenRecord,
+    AuditQuery, Bootstrap, ChangeRecord, ClientRecord, EventStream, IdempotencyBegin,
+    IdempotentAnswer, Modifier, NewClient, NewResource, NewToken, OrgContents, OrgDeletion,
+    Organization, Policy, Pruned, Query, RawPage, RawStored, ReadOptions, Result, Retention, Scope,
+    SigningKey, Store, StoreError, Stored, StreamState, TokenRecord,
 };
 use async_trait::async_trait;
 use scim_core::schema::ResourceKind;
@@ -211,5 +212,55 @@ impl Store for SqlStore {
         limit: u64,
     ) -> Result<Vec<ChangeRecord>> {
         change_log::changes(self, org, after, limit).await
+    }
+
+    async fn audit(&self, org: OrganizationSid, q: &AuditQuery) -> Result<Vec<ChangeRecord>> {
+        change_log::audit(self, org, q).await
+    }
+
+    async fn stream_create(&self, stream: &EventStream) -> Result<EventStream> {
+        self.stream_insert(stream).await
+    }
+
+    async fn streams(&self, org: Option<OrganizationSid>) -> Result<Vec<EventStream>> {
+        self.stream_list(org).await
+    }
+
+    async fn stream(&self, id: &str) -> Result<Option<EventStream>> {
+        self.stream_get(id).await
+    }
+
+    async fn stream_set_state(&self, id: &str, state: StreamState) -> Result<bool> {
+        self.stream_state(id, state).await
+    }
+
+    async fn stream_delete(&self, id: &str) -> Result<bool> {
+        self.stream_remove(id).await
+    }
+
+    async fn stream_claim(
+        &self,
+        id: &str,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool> {
+        self.lease(id, owner, now_ms, until_ms).await
+    }
+
+    async fn stream_advance(&self, id: &str, owner: Option<&str>, seq: u64) -> Result<bool> {
+        self.advance(id, owner, seq).await
+    }
+
+    async fn stream_failed(&self, id: &str, error: &str, pause_after: u32) -> Result<u32> {
+        self.failed(id, error, pause_after).await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
+        self.keys().await
+    }
+
+    async fn add_signing_key(&self, key: &SigningKey) -> Result<()> {
+        self.key_add(key).await
     }
 }

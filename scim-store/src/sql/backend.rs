@@ -118,6 +118,14 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     fn groups_aggregate(&self) -> Option<&'static str> {
         None
     }
+    /// Whether an index page that skips rows should pick its ids first and read the
+    /// documents of those ids only (a "deferred join"). PostgreSQL and MySQL compute every
+    /// output column, the document's text and the user's groups included, for each row an
+    /// `OFFSET` skips; selecting ids walks only the `(org, kind, deleted, created, id)`
+    /// index. SQLite skips rows before computing their columns.
+    fn defers_page_rows(&self) -> bool {
+        !self.embedded()
+    }
     /// Whether change-log sequence numbers are handed out in commit order (one writer),
     /// so that an organization's last sequence number tells whether anything changed.
     fn sequence_in_commit_order(&self) -> bool {

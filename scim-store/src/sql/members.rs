@@ -311,12 +311,16 @@ impl SqlStore {
         rows.columns([(T, "org"), (T, "kind"), (T, "id")])
             .expr(Expr::val("update"))
             .column((T, "version"))
-            .expr(Expr::val(at))
+            .expr(Expr::val(at));
+        let ctx = crate::sql::change_log::context();
+        rows.expr(Expr::val(ctx.actor))
+            .expr(Expr::val(ctx.request_id))
+            .expr(Expr::val(ctx.method))
             .from(T)
             .cond_where(live_groups);
         let mut ins = Q::insert();
         ins.into_table("change_log")
-            .columns(["org", "kind", "id", "op", "version", "at"])
+            .columns(crate::sql::change_log::COLUMNS)
             .select_from(rows)
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         c.execute(&ins).await.map_err(db_err)?;

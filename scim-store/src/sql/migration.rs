@@ -20,14 +20,17 @@
 //! | `resource_emails` | `org`, `resource_id`, `value_lower` | PK `(resource_id, value_lower)`; `(org, value_lower)` |
 //! | `memberships` | `org`, `group_id`, `member_id`, `member_type` | PK `(group_id, member_id)` (a group's members; adding one is one row); `(member_id, group_id)` so `User.groups` is one lookup and a delete's cascade is indexed |
 //! | `idempotency` | `org`, `idem_key`, `fingerprint`, `state` (`running`/`done`), `status`, `headers` (JSON), `body` (base64), `created` | PK `(org, idem_key)` |
-//! | `change_log` | `seq` (auto-increment), `org`, `kind`, `id`, `op`, `version`, `at` | PK `seq`; `(org, seq)` |
+//! | `change_log` | `seq` (auto-increment), `org`, `kind`, `id`, `op`, `version`, `at`, `actor` (credential id), `request_id`, `method` (HTTP method) | PK `seq`; `(org, seq)` |
+//! | `event_streams` | `id` (`ES`+hex), `org`, `delivery` (`push`/`poll`), `url`, `events` (JSON array of event URIs), `form` (`notice`/`full`), `alg` (`ES256`/`HS256`), `secret` (HS256, hex), `state` (`active`/`paused`), `cursor` (last acknowledged `seq`), `failures`, `last_error`, `lease_owner`, `lease_until` (Unix ms), `created` | PK `id`; `(org)` |
+//! | `event_keys` | `kid`, `private_key` (PKCS#8, hex), `public_jwk`, `created` | PK `kid` |
 //!
 //! The table shows the layout after every migration (`m0002_scale_indexes` replaced two
 //! indexes of `m0001_initial`; see `ScaleIndexes` below; `m0003_token_usage` added the
 //! token columns `expires` and `last_used`; `m0004_retention` the index `(created)` of
 //! `idempotency`, for pruning; `m0005_soft_delete_purge` the index `(deleted,
 //! last_modified)` of `resources`, so soft-deleted resources past their retention are found
-//! without a scan).
+//! without a scan; `m0006_events` the change log's `actor`, `request_id` and `method`, and
+//! the tables `event_streams` and `event_keys`).
 //!
 //! Soft-deleted resources keep their row (`deleted = true`), their unique keys (so a
 //! restore never conflicts) and their membership rows; every read joins membership rows to
@@ -54,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(TokenUsage),
             Box::new(Retention),
             Box::new(SoftDeletePurge),
+            Box::new(Events),
         ]
     }
 }
@@ -446,5 +450,69 @@ impl MigrationTrait for SoftDeletePurge {
                 .to_owned(),
         )
         .await
+    }
+}
+
+/// SCIM events (RFC 9967) and audit: the change log records who made each change
+/// (`actor`, `request_id`, `method`), event streams with their cursor and delivery lease,
+/// and the SET signing keys.
+#[derive(Debug)]
+struct Events;
+
+impl MigrationName for Events {
+    fn name(&self) -> &str {
+        "m0006_events"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Events {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let b = m.get_database_backend();
+        for (column, len) in [("actor", 64), ("request_id", 128), ("method", 8)] {
+            m.alter_table(
+                Table::alter().table("change_log").add_column(s_null(column, len)).to_owned(),
+            )
+            .await?;
+        }
+        m.create_table(
+            table(b, "event_streams")
+                .col(s("id", 34).primary_key())
+                .col(s("org", 34))
+                .col(s("delivery", 8))
+                .col(s_null("url", 2048))
+                .col(text(b, "events").not_null())
+                .col(s("form", 8))
+                .col(s("alg", 8))
+                .col(s_null("secret", 128))
+                .col(s("state", 16))
+                .col(ColumnDef::new("cursor").big_integer().not_null())
+                .col(ColumnDef::new("failures").big_integer().not_null())
+                .col(text(b, "last_error").null())
+                .col(s_null("lease_owner", 64))
+                .col(ColumnDef::new("lease_until").big_integer().null())
+                .col(s("created", 32))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_event_streams_org")
+                .table("event_streams")
+                .col("org")
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            table(b, "event_keys")
+                .col(s("kid", 64).primary_key())
+                .col(text(b, "private_key").not_null())
+                .col(text(b, "public_jwk").not_null())
+                .col(s("created", 32))
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
     }
 }

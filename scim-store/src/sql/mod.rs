@@ -42,6 +42,7 @@ mod shapes;
 mod sqlite;
 mod stats;
 mod store;
+mod streams;
 mod values;
 
 pub use columns::MAX_KEY_CHARS;

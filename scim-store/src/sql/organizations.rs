@@ -154,6 +154,7 @@ pub(super) async fn delete_organization(
         ("resources", "org"),
         ("idempotency", "org"),
         ("change_log", "org"),
+        ("event_streams", "org"),
         ("organizations", "sid"),
     ] {
         let mut del = Q::delete();

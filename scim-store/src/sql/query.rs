@@ -12,7 +12,7 @@ use crate::{Pagination, Query, RawPage, Result};
 use scim_core::message::SortOrder;
 use scim_core::schema::ResourceKind;
 use scim_core::sid::OrganizationSid;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query as Q, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query as Q, SelectStatement};
 use serde_json::Value;
 
 /// An index page that skips more rows than this walks them: it counts as a long query.
@@ -174,14 +174,18 @@ pub(super) async fn query_raw(
             }
             None => false,
         };
-    store.base_where(&mut q, org, kind);
-    if let Some(c) = &cond {
-        q.and_where(c.clone());
-    }
-    if sk.nullable {
-        q.order_by_expr(sk.expr.clone().is_null(), Order::Asc);
-    }
-    q.order_by_expr(sk.expr.clone(), dir.clone()).order_by((T, "id"), dir);
+    // The matching rows in the sort order, on `q` or on the ids of a deferred page.
+    let select = |q: &mut SelectStatement| {
+        store.base_where(q, org, kind);
+        if let Some(c) = &cond {
+            q.and_where(c.clone());
+        }
+        if sk.nullable {
+            q.order_by_expr(sk.expr.clone().is_null(), Order::Asc);
+        }
+        q.order_by_expr(sk.expr.clone(), dir.clone()).order_by((T, "id"), dir.clone());
+    };
+    select(&mut q);
 
     let (rows, total, next) = match &query.pagination {
         Pagination::Index { start_index, count } => {
@@ -194,7 +198,23 @@ pub(super) async fn query_raw(
                 });
             }
             let offset = start_index.saturating_sub(1);
-            q.offset(offset).limit(*count);
+            if offset > 0 && store.backend.defers_page_rows() {
+                // The page's ids first (an index walk past `offset` entries), then the
+                // rows of those ids only (see `Backend::defers_page_rows`).
+                let mut ids = Q::select();
+                ids.column((T, "id")).from(T);
+                select(&mut ids);
+                ids.offset(offset).limit(*count);
+                let page = Alias::new("page");
+                q.join_subquery(
+                    JoinType::InnerJoin,
+                    ids,
+                    page.clone(),
+                    Expr::col((page, Alias::new("id"))).equals((T, "id")),
+                );
+            } else {
+                q.offset(offset).limit(*count);
+            }
             let rows = store.db.scan_all(&q, long || offset > DEEP).await.map_err(db_err)?;
             let got = u64::try_from(rows.len()).unwrap_or(u64::MAX);
             // A short page that starts inside the results ends them: the total is

@@ -282,7 +282,8 @@ pub(super) async fn create_many(
     }
     for chunk in preps.chunks(CHUNK) {
         let mut ins = Q::insert();
-        ins.into_table("change_log").columns(["org", "kind", "id", "op", "version", "at"]);
+        ins.into_table("change_log").columns(crate::sql::change_log::COLUMNS);
+        let ctx = crate::sql::change_log::context();
         for p in chunk {
             ins.values([
                 Expr::val(org.to_string()),
@@ -291,6 +292,9 @@ pub(super) async fn create_many(
                 Expr::val("create"),
                 Expr::val(1i64),
                 Expr::val(at.clone()),
+                Expr::val(ctx.actor.clone()),
+                Expr::val(ctx.request_id.clone()),
+                Expr::val(ctx.method.clone()),
             ])
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         }

@@ -61,7 +61,15 @@ impl SqlStore {
                 }
             }
         }
-        let Some(upto) = upto else { return Ok(0) };
+        let Some(mut upto) = upto else { return Ok(0) };
+        // An active event stream still needs every row after its cursor: keep them,
+        // whatever their age or count (a paused stream holds nothing back).
+        if let Some(floor) = self.streams_floor().await? {
+            upto = std::cmp::min(upto, floor);
+            if upto < first {
+                return Ok(0);
+            }
+        }
         let mut del = Q::delete();
         del.from_table("change_log")
             .and_where(Expr::col("seq").gte(first))

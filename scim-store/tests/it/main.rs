@@ -19,6 +19,7 @@ mod agreement;
 mod batch;
 mod credentials;
 mod differential;
+mod events;
 mod members;
 mod outage;
 mod paging;

@@ -134,6 +134,29 @@ async fn sort_with_ties_and_index_pages() {
         let f = Query { filter: Some(Filter::parse("title pr").unwrap()), ..page(1, 2) };
         let p = s.query(env.a, User, &f).await.unwrap();
         assert_eq!((p.resources.len(), p.total_results), (2, 6));
+        // Pages that skip rows (read as ids first on PostgreSQL and MySQL) are the slices
+        // of the whole result, filtered and sorted alike.
+        for (filter, sort) in [
+            (None, None),
+            (Some("title pr"), None),
+            (None, Some(("userName", SortOrder::Descending))),
+            (Some("title pr"), Some(("meta.created", SortOrder::Descending))),
+        ] {
+            let with = |start, count| {
+                let base = match sort {
+                    Some((path, order)) => sorted(path, order, page(start, count).pagination),
+                    None => page(start, count),
+                };
+                Query { filter: filter.map(|f| Filter::parse(f).unwrap()), ..base }
+            };
+            let whole = user_names(&s.query(env.a, User, &with(1, 100)).await.unwrap());
+            for start in 2..=whole.len() + 1 {
+                let p = s.query(env.a, User, &with(start as u64, 2)).await.unwrap();
+                let want: Vec<String> = whole.iter().skip(start - 1).take(2).cloned().collect();
+                assert_eq!(user_names(&p), want, "{filter:?} {sort:?} from {start}");
+                assert_eq!(p.total_results, whole.len() as u64, "{filter:?} {sort:?}");
+            }
+        }
     })
     .await;
 }

@@ -1,0 +1,90 @@
+//! SCIM events (RFC 9967): every committed change is one Security Event Token (RFC 8417),
+//! built from the change log (written in the change's own transaction) and delivered per
+//! event stream, in the order of the log, by push (RFC 8935, [`push`]) or poll (RFC 8936,
+//! [`poll`]). Streams, cursors, delivery leases and signing keys are rows in the database,
+//! so any replica can deliver any stream and a crash loses nothing: a cursor moves only
+//! after the receiver has acknowledged. `manage` holds the stream and audit operations that
+//! the `admin` CLI (and an admin API) call.
+
+pub mod manage;
+pub mod poll;
+pub mod push;
+pub mod set;
+
+use crate::app::AppState;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use scim_core::schema::ResourceKind;
+use scim_store::{ChangeOp, ChangeRecord, EventForm, EventStream, ReadOptions, Store};
+use serde_json::Value;
+
+/// The routes: the JWKS of the ES256 keys and the poll endpoint.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events/jwks.json", get(jwks))
+        .route("/events/streams/{id}/poll", post(poll::poll))
+}
+
+/// Now as RFC 3339 UTC with milliseconds (the stored form).
+pub(crate) fn now_rfc3339() -> String {
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc().format(f).unwrap_or_default()
+}
+
+/// The JWKS document (RFC 7517) of the stored keys, the retired ones included, so that a
+/// SET signed before a rotation still verifies.
+pub async fn jwks_document(store: &dyn Store) -> Result<Value, scim_store::StoreError> {
+    let keys = store.signing_keys().await?;
+    let keys: Vec<Value> =
+        keys.iter().filter_map(|k| serde_json::from_str(&k.public_jwk).ok()).collect();
+    Ok(serde_json::json!({ "keys": keys }))
+}
+
+async fn jwks(State(state): State<AppState>) -> Response {
+    match jwks_document(state.store.as_ref()).await {
+        Ok(doc) => ([(http::header::CONTENT_TYPE, "application/jwk-set+json")], doc.to_string())
+            .into_response(),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+/// The newest ES256 key, made and stored first if there is none.
+pub async fn current_key(store: &dyn Store) -> Result<scim_store::SigningKey, manage::EventsError> {
+    if let Some(k) = store.signing_keys().await?.into_iter().next() {
+        return Ok(k);
+    }
+    let key = set::new_key()?;
+    store.add_signing_key(&key).await?;
+    Ok(key)
+}
+
+/// What an event says of the resource: read now (so a full event carries the resource as
+/// it is at delivery, and a deleted resource has neither `externalId` nor data).
+pub(crate) async fn subject(
+    store: &dyn Store,
+    stream: &EventStream,
+    change: &ChangeRecord,
+) -> Result<set::Subject, scim_store::StoreError> {
+    if change.op == ChangeOp::Delete {
+        return Ok(set::Subject::default());
+    }
+    let read = ReadOptions {
+        members: stream.form == EventForm::Full && change.kind == ResourceKind::Group,
+        ..ReadOptions::default()
+    };
+    let Some(stored) = store.get(stream.org, change.kind, &change.id, read).await? else {
+        return Ok(set::Subject::default());
+    };
+    let doc = serde_json::to_value(&stored.resource).unwrap_or(Value::Null);
+    let external_id = doc.get("externalId").and_then(Value::as_str).map(str::to_owned);
+    let attributes = match doc.as_object() {
+        Some(o) => o.keys().filter(|k| *k != "schemas" && *k != "meta").cloned().collect(),
+        None => Vec::new(),
+    };
+    let resource = (stream.form == EventForm::Full).then_some(doc);
+    Ok(set::Subject { external_id, resource, attributes })
+}
