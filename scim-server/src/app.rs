@@ -113,8 +113,7 @@ pub fn service(state: &AppState) -> crate::front::Stack {
     // Install the metrics recorder before the first request is counted.
     let _ = crate::ops::prometheus();
     let family = family_routes(state, max_body);
-    let mut ops =
-        crate::ops::routes().merge(crate::oauth::routes()).merge(crate::events::routes());
+    let mut ops = crate::ops::routes().merge(crate::oauth::routes()).merge(crate::events::routes());
     // The admin API rides on this listener only when it has none of its own.
     if state.config.admin_api && state.config.admin_listen.is_none() {
         ops = ops.merge(crate::admin_api::routes());
