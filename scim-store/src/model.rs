@@ -482,6 +482,17 @@ pub struct ChangeRecord {
     /// The request's HTTP method (`PUT` or `PATCH` tell an update's event apart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    /// The top-level attributes the change set or removed (`members` for membership
+    /// changes, `password` for a new password; never values). Empty for a delete, and for
+    /// changes logged before this was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
+    /// The resource's `externalId` after the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// `Some(new value)` when the change switched a user's `active`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
 }
 
 /// Why a store call failed.

@@ -62,29 +62,40 @@ pub async fn current_key(store: &dyn Store) -> Result<scim_store::SigningKey, ma
     Ok(key)
 }
 
-/// What an event says of the resource: read now (so a full event carries the resource as
-/// it is at delivery, and a deleted resource has neither `externalId` nor data).
+/// What an event says of the resource. The change row holds the changed attributes and
+/// the `externalId`, so a notice needs no read; a full event reads the resource now (it
+/// carries the resource as it is at delivery; a deleted one has no data). Rows logged before
+/// the change log kept attributes fall back to reading the resource's attribute names.
 pub(crate) async fn subject(
     store: &dyn Store,
     stream: &EventStream,
     change: &ChangeRecord,
 ) -> Result<set::Subject, scim_store::StoreError> {
-    if change.op == ChangeOp::Delete {
-        return Ok(set::Subject::default());
+    let mut subject = set::Subject {
+        external_id: change.external_id.clone(),
+        resource: None,
+        attributes: change.attributes.clone(),
+    };
+    let legacy = change.attributes.is_empty() && change.external_id.is_none();
+    let full = stream.form == EventForm::Full;
+    if change.op == ChangeOp::Delete || !(full || legacy) {
+        return Ok(subject);
     }
     let read = ReadOptions {
-        members: stream.form == EventForm::Full && change.kind == ResourceKind::Group,
+        members: full && change.kind == ResourceKind::Group,
         ..ReadOptions::default()
     };
     let Some(stored) = store.get(stream.org, change.kind, &change.id, read).await? else {
-        return Ok(set::Subject::default());
+        return Ok(subject);
     };
     let doc = serde_json::to_value(&stored.resource).unwrap_or(Value::Null);
-    let external_id = doc.get("externalId").and_then(Value::as_str).map(str::to_owned);
-    let attributes = match doc.as_object() {
-        Some(o) => o.keys().filter(|k| *k != "schemas" && *k != "meta").cloned().collect(),
-        None => Vec::new(),
-    };
-    let resource = (stream.form == EventForm::Full).then_some(doc);
-    Ok(set::Subject { external_id, resource, attributes })
+    if legacy {
+        subject.external_id = doc.get("externalId").and_then(Value::as_str).map(str::to_owned);
+        if let Some(o) = doc.as_object() {
+            subject.attributes =
+                o.keys().filter(|k| *k != "schemas" && *k != "meta").cloned().collect();
+        }
+    }
+    subject.resource = full.then_some(doc);
+    Ok(subject)
 }

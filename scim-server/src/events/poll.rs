@@ -117,8 +117,8 @@ async fn run(
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let mut more = false;
         for change in &changes {
-            let uri = set::event_uri(change, stream.form);
-            if !set::wanted(&stream, uri) {
+            let uris = set::events_for(&stream, change);
+            if uris.is_empty() {
                 continue;
             }
             if u64::try_from(sets.len()).unwrap_or(u64::MAX) >= max {
@@ -126,7 +126,8 @@ async fn run(
                 break;
             }
             let subject = super::subject(state.store.as_ref(), &stream, change).await?;
-            let claims = set::claims(&state.config.events_issuer, &stream, change, &subject, now);
+            let claims =
+                set::claims(&state.config.events_issuer, &stream, change, &uris, &subject, now);
             let token = set::sign(&stream, es.as_ref(), &claims)
                 .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
             sets.insert(set::jti(&stream.id, change.seq), Value::String(token));

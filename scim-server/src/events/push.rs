@@ -158,10 +158,10 @@ impl Pusher {
         let now = unix_ms() / 1000;
         let result = async {
             for change in &changes {
-                let uri_ev = set::event_uri(change, stream.form);
-                if set::wanted(stream, uri_ev) {
+                let uris = set::events_for(stream, change);
+                if !uris.is_empty() {
                     let subject = super::subject(self.store.as_ref(), stream, change).await?;
-                    let claims = set::claims(&self.issuer, stream, change, &subject, now);
+                    let claims = set::claims(&self.issuer, stream, change, &uris, &subject, now);
                     let token = set::sign(stream, es.as_ref(), &claims)?;
                     self.post(&uri, token).await?;
                     done += 1;

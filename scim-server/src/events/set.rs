@@ -32,7 +32,7 @@ pub mod uri {
     /// A resource was deactivated.
     pub const DEACTIVATE: &str = "urn:ietf:params:scim:event:prov:deactivate";
     /// Every event URI this server emits.
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 9] = [
         CREATE_NOTICE,
         CREATE_FULL,
         PATCH_NOTICE,
@@ -41,6 +41,7 @@ pub mod uri {
         PUT_FULL,
         DELETE,
         ACTIVATE,
+        DEACTIVATE,
     ];
 }
 
@@ -76,6 +77,27 @@ pub fn event_uri(change: &ChangeRecord, form: EventForm) -> &'static str {
     }
 }
 
+/// The events of `change` that `stream` delivers, in the SET's order: the operation's
+/// event, then `activate` or `deactivate` when the change switched a user's `active` (one
+/// change, one SET: RFC 8417 2.2 lets a SET carry several statements about one subject).
+/// Empty when the stream wants none of them.
+pub fn events_for(stream: &EventStream, change: &ChangeRecord) -> Vec<&'static str> {
+    let mut out = Vec::with_capacity(2);
+    let main = event_uri(change, stream.form);
+    if wanted(stream, main) {
+        out.push(main);
+    }
+    let switch = match (change.op, change.active) {
+        (ChangeOp::Update, Some(true)) => Some(uri::ACTIVATE),
+        (ChangeOp::Update, Some(false)) => Some(uri::DEACTIVATE),
+        _ => None,
+    };
+    if let Some(u) = switch.filter(|u| wanted(stream, u)) {
+        out.push(u);
+    }
+    out
+}
+
 /// Whether `stream` delivers events of `uri` (an empty list: all; a listed URI without its
 /// `:notice`/`:full` suffix matches both forms).
 pub fn wanted(stream: &EventStream, uri: &str) -> bool {
@@ -99,23 +121,24 @@ pub fn seq_of(stream: &str, jti: &str) -> Option<u64> {
 /// What the event says about the resource beyond the change row.
 #[derive(Debug, Default)]
 pub struct Subject {
-    /// The resource's `externalId`, when it still exists and has one.
+    /// The resource's `externalId` (after the change).
     pub external_id: Option<String>,
     /// The resource (full form), when it still exists.
     pub resource: Option<Value>,
-    /// The top-level attribute names it holds (notice form).
+    /// The top-level attributes the change set or removed (notice form).
     pub attributes: Vec<String>,
 }
 
-/// The SET claims (RFC 8417 2.2; RFC 9967 2.4) of `change` on `stream`.
+/// The SET claims (RFC 8417 2.2; RFC 9967 2.4) of `change` on `stream`, carrying the
+/// events `uris` (from [`events_for`]).
 pub fn claims(
     issuer: &str,
     stream: &EventStream,
     change: &ChangeRecord,
+    uris: &[&str],
     subject: &Subject,
     now: i64,
 ) -> Value {
-    let uri = event_uri(change, stream.form);
     let path = match change.kind {
         ResourceKind::User => format!("/Users/{}", change.id),
         ResourceKind::Group => format!("/Groups/{}", change.id),
@@ -126,6 +149,9 @@ pub fn claims(
     if let Some(x) = &subject.external_id {
         event.insert("externalId".into(), json!(x));
     }
+    // The activate / deactivate statements name the resource; the operation's statement
+    // also says what changed.
+    let switch = Value::Object(event.clone());
     if change.op != ChangeOp::Delete {
         match (&subject.resource, stream.form) {
             (Some(r), EventForm::Full) => {
@@ -136,6 +162,12 @@ pub fn claims(
             }
             _ => {}
         }
+    }
+    let main = event_uri(change, stream.form);
+    let mut events = Map::new();
+    for u in uris {
+        let statement = if *u == main { Value::Object(event.clone()) } else { switch.clone() };
+        events.insert((*u).to_owned(), statement);
     }
     let toe =
         time::OffsetDateTime::parse(&change.at, &time::format_description::well_known::Rfc3339)
@@ -148,7 +180,7 @@ pub fn claims(
         "aud": stream.url.clone().unwrap_or_else(|| stream.id.clone()),
         "sub_id": {"format": "scim", "uri": path},
         "toe": toe,
-        "events": {uri: Value::Object(event)},
+        "events": events,
         "scim_org": stream.org.to_string(),
         "scim_seq": change.seq,
     });

@@ -205,10 +205,12 @@ async fn a_receiver_down_for_a_while_gets_every_event_afterwards() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(r.got.lock().unwrap().is_empty());
-    let listed = manage::list_streams(app.store.as_ref(), Some(app.org)).await.unwrap();
-    assert!(listed[0].lag >= u64::try_from(n).unwrap(), "{listed:?}");
-    r.down.store(false, Ordering::SeqCst);
     let expected = app.store.changes(app.org, created.stream.cursor, 1000).await.unwrap();
+    // A PATCH that changes nothing logs nothing: between n/2 and n changes were logged.
+    assert!(expected.len() > n / 2 && expected.len() <= n, "{} of {n}", expected.len());
+    let listed = manage::list_streams(app.store.as_ref(), Some(app.org)).await.unwrap();
+    assert_eq!(listed[0].lag, u64::try_from(expected.len()).unwrap(), "{listed:?}");
+    r.down.store(false, Ordering::SeqCst);
     wait_for("the backlog", || {
         let got = r.got.lock().unwrap();
         let jwks_free: std::collections::HashSet<&String> = got.iter().collect();
@@ -310,4 +312,135 @@ async fn polling_with_acknowledgements_drains_the_stream() {
         .send()
         .await;
     assert_eq!(r.status, 400);
+}
+
+/// Polls `stream` once (acknowledging `ack`); the verified claims in order.
+async fn poll_claims(app: &TestApp, stream: &str, secret: &str, ack: &[String]) -> Vec<Value> {
+    let r = app
+        .call_root("POST", &format!("/events/streams/{stream}/poll"))
+        .json(json!({"ack": ack, "maxEvents": 100, "returnImmediately": true}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut claims: Vec<Value> = r.body["sets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| set::verify_hs256(t.as_str().unwrap(), secret).expect("HS256 verifies"))
+        .collect();
+    claims.sort_by_key(|c| c["scim_seq"].as_u64());
+    claims
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notices_name_the_changed_attributes_and_active_switches() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        if !backend.enabled() {
+            continue;
+        }
+        let app = TestApp::on(backend, &[]).await;
+        let created = manage::create_stream(
+            app.store.as_ref(),
+            NewStream {
+                org: app.org,
+                delivery: Delivery::Poll,
+                url: None,
+                events: vec![],
+                form: EventForm::Notice,
+                alg: SigningAlg::HS256,
+            },
+        )
+        .await
+        .unwrap();
+        let (id, secret) = (created.stream.id.clone(), created.secret.clone().unwrap());
+        let user = app
+            .post(
+                "/Users",
+                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+                       "userName":"n@x.io","externalId":"ext-1","displayName":"N"}),
+            )
+            .await
+            .expect(201)
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let patch = |ops: Value| json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":ops});
+        let path = format!("/Users/{user}");
+        app.patch(&path, patch(json!([{"op":"replace","path":"displayName","value":"M"}])))
+            .await
+            .expect(200);
+        app.patch(&path, patch(json!([{"op":"replace","path":"active","value":false}])))
+            .await
+            .expect(200);
+        app.patch(&path, patch(json!([{"op":"replace","path":"active","value":true}])))
+            .await
+            .expect(200);
+        let group = app.group("g", &[]).await;
+        app.patch(
+            &format!("/Groups/{group}"),
+            patch(json!([{"op":"add","path":"members","value":[{"value": user}]}])),
+        )
+        .await
+        .expect(200);
+        app.delete(&path).await.expect(204);
+
+        let claims = poll_claims(&app, &id, &secret, &[]).await;
+        let events: Vec<&serde_json::Map<String, Value>> =
+            claims.iter().map(|c| c["events"].as_object().unwrap()).collect();
+        assert_eq!(events.len(), 8, "{backend:?}: {claims:#?}");
+        let create = &events[0][set::uri::CREATE_NOTICE];
+        assert_eq!(create["externalId"], "ext-1");
+        let attrs: Vec<&str> =
+            create["attributes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(attrs.contains(&"userName") && attrs.contains(&"displayName"), "{attrs:?}");
+        assert!(!attrs.contains(&"id") && !attrs.contains(&"meta"), "{attrs:?}");
+        // Only what changed, with the externalId, and no extra statement.
+        assert_eq!(events[1].len(), 1, "{:?}", events[1]);
+        assert_eq!(events[1][set::uri::PATCH_NOTICE]["attributes"], json!(["displayName"]));
+        assert_eq!(events[1][set::uri::PATCH_NOTICE]["externalId"], "ext-1");
+        // Switching `active` adds the deactivate / activate statement to the same SET.
+        assert_eq!(events[2][set::uri::PATCH_NOTICE]["attributes"], json!(["active"]));
+        assert_eq!(events[2][set::uri::DEACTIVATE]["id"], json!(user));
+        assert!(!events[2].contains_key(set::uri::ACTIVATE));
+        assert_eq!(events[3][set::uri::ACTIVATE]["id"], json!(user));
+        assert!(!events[3].contains_key(set::uri::DEACTIVATE));
+        // The group's creation, then its membership change names `members`.
+        assert!(events[4].contains_key(set::uri::CREATE_NOTICE));
+        assert_eq!(events[5][set::uri::PATCH_NOTICE]["attributes"], json!(["members"]));
+        // Deleting the user takes it out of the group: the group's change names `members`.
+        assert_eq!(events[6][set::uri::PATCH_NOTICE]["id"], json!(group));
+        assert_eq!(events[6][set::uri::PATCH_NOTICE]["attributes"], json!(["members"]));
+        // A delete names no attributes and no externalId.
+        let delete = &events[7][set::uri::DELETE];
+        assert_eq!(delete["id"], json!(user));
+        assert!(delete.get("attributes").is_none() && delete.get("externalId").is_none());
+
+        // A stream of deactivations only gets exactly the one SET, with only that statement.
+        let only = manage::create_stream(
+            app.store.as_ref(),
+            NewStream {
+                org: app.org,
+                delivery: Delivery::Poll,
+                url: None,
+                events: vec![set::uri::DEACTIVATE.to_owned()],
+                form: EventForm::Notice,
+                alg: SigningAlg::HS256,
+            },
+        )
+        .await
+        .unwrap();
+        // A new stream starts at the end of the log.
+        let u2 = app.user("d@x.io").await;
+        app.patch(
+            &format!("/Users/{u2}"),
+            patch(json!([{"op":"replace","path":"active","value":false}])),
+        )
+        .await
+        .expect(200);
+        let claims = poll_claims(&app, &only.stream.id, only.secret.as_deref().unwrap(), &[]).await;
+        assert_eq!(claims.len(), 1, "{claims:#?}");
+        let ev = claims[0]["events"].as_object().unwrap();
+        assert_eq!(ev.keys().collect::<Vec<_>>(), vec![set::uri::DEACTIVATE]);
+    }
 }

@@ -12,10 +12,27 @@ use crate::{AuditQuery, ChangeOp, ChangeRecord, Result, StoreError};
 use scim_core::schema::ResourceKind;
 use scim_core::sid::OrganizationSid;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query as Q, SelectStatement};
+use serde_json::{Map, Value};
 
 /// The columns every change-log insert writes, in order.
-pub(super) const COLUMNS: [&str; 9] =
-    ["org", "kind", "id", "op", "version", "at", "actor", "request_id", "method"];
+pub(super) const COLUMNS: [&str; 12] = [
+    "org",
+    "kind",
+    "id",
+    "op",
+    "version",
+    "at",
+    "actor",
+    "request_id",
+    "method",
+    "attrs",
+    "external_id",
+    "active",
+];
+
+/// The longest `attrs` value kept (a document has a bounded number of top-level
+/// attributes; this only keeps a hostile one from writing a huge row).
+const MAX_ATTRS: usize = 4096;
 
 /// The current change context, bounded to the columns' widths.
 pub(super) fn context() -> ChangeContext {
@@ -25,6 +42,115 @@ pub(super) fn context() -> ChangeContext {
         request_id: c.request_id.map(|r| truncate(&r, 128)),
         method: c.method.map(|m| truncate(&m, 8)),
     }
+}
+
+/// What a change did to the resource, beyond its operation and version.
+#[derive(Debug, Default)]
+pub(super) struct Detail {
+    /// The top-level attributes set or removed, comma-separated.
+    pub(super) attrs: Option<String>,
+    /// The `externalId` after the change.
+    pub(super) external_id: Option<String>,
+    /// The new `active`, when the change switched it.
+    pub(super) active: Option<bool>,
+}
+
+impl Detail {
+    /// A new resource: every attribute it holds.
+    pub(super) fn created(
+        doc: &Map<String, Value>,
+        extra: &[&'static str],
+        external_id: Option<&String>,
+    ) -> Self {
+        let mut names: Vec<&str> = doc.keys().map(String::as_str).filter(|k| listed(k)).collect();
+        names.extend(extra.iter().copied().filter(|e| !doc.contains_key(*e)));
+        names.sort_unstable();
+        Self { attrs: join(names), external_id: external_id.cloned(), active: None }
+    }
+
+    /// An update from `old` to `new`; `extra` names changes kept outside the document
+    /// (`members`, `password`).
+    pub(super) fn updated(
+        old: &Map<String, Value>,
+        new: &Map<String, Value>,
+        extra: &[&'static str],
+        external_id: Option<&String>,
+    ) -> Self {
+        let mut names: Vec<&str> = new
+            .iter()
+            .filter(|(k, v)| listed(k) && old.get(k.as_str()) != Some(*v))
+            .map(|(k, _)| k.as_str())
+            .chain(old.keys().map(String::as_str).filter(|k| listed(k) && !new.contains_key(*k)))
+            .collect();
+        names.extend(extra.iter().copied().filter(|e| !new.contains_key(*e)));
+        names.sort_unstable();
+        names.dedup();
+        let flag = |d: &Map<String, Value>| {
+            d.iter().find(|(k, _)| k.eq_ignore_ascii_case("active")).and_then(|(_, v)| v.as_bool())
+        };
+        let (was, is) = (flag(old), flag(new));
+        // Absent `active` reads as active (RFC 7643 4.1.1 leaves it to the provider; a user
+        // with no `active` is not deactivated).
+        let active = (was.unwrap_or(true) != is.unwrap_or(true)).then(|| is.unwrap_or(true));
+        Self { attrs: join(names), external_id: external_id.cloned(), active }
+    }
+}
+
+/// Whether a top-level key is an attribute an event names (`id` and `meta` are the
+/// service's, never "changed" by a client).
+fn listed(key: &str) -> bool {
+    !key.eq_ignore_ascii_case("id") && !key.eq_ignore_ascii_case("meta")
+}
+
+fn join(names: Vec<&str>) -> Option<String> {
+    if names.is_empty() {
+        return None;
+    }
+    let mut out = String::new();
+    for n in names {
+        if out.len() + n.len() + 1 > MAX_ATTRS {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(n);
+    }
+    Some(out)
+}
+
+/// The values of one change-log row, in [`COLUMNS`] order.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn row(
+    org: OrganizationSid,
+    kind: ResourceKind,
+    id: &str,
+    op: ChangeOp,
+    version: u64,
+    at: &str,
+    ctx: &ChangeContext,
+    detail: Detail,
+) -> [Expr; 12] {
+    let op = match op {
+        ChangeOp::Create => "create",
+        ChangeOp::Update => "update",
+        ChangeOp::Delete => "delete",
+        ChangeOp::Restore => "restore",
+    };
+    [
+        Expr::val(org.to_string()),
+        Expr::val(kind.name()),
+        Expr::val(id),
+        Expr::val(op),
+        Expr::val(i64::try_from(version).unwrap_or(i64::MAX)),
+        Expr::val(at),
+        Expr::val(ctx.actor.clone()),
+        Expr::val(ctx.request_id.clone()),
+        Expr::val(ctx.method.clone()),
+        Expr::val(detail.attrs),
+        Expr::val(detail.external_id),
+        Expr::val(detail.active),
+    ]
 }
 
 impl SqlStore {
@@ -38,28 +164,12 @@ impl SqlStore {
         op: ChangeOp,
         version: u64,
         at: &str,
+        detail: Detail,
     ) -> Result<()> {
-        let op = match op {
-            ChangeOp::Create => "create",
-            ChangeOp::Update => "update",
-            ChangeOp::Delete => "delete",
-            ChangeOp::Restore => "restore",
-        };
-        let ctx = context();
         let mut ins = Q::insert();
         ins.into_table("change_log")
             .columns(COLUMNS)
-            .values([
-                Expr::val(org.to_string()),
-                Expr::val(kind.name()),
-                Expr::val(id),
-                Expr::val(op),
-                Expr::val(i64::try_from(version).unwrap_or(i64::MAX)),
-                Expr::val(at),
-                Expr::val(ctx.actor),
-                Expr::val(ctx.request_id),
-                Expr::val(ctx.method),
-            ])
+            .values(row(org, kind, id, op, version, at, &context(), detail))
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         c.execute(&ins).await.map_err(db_err)?;
         Ok(())
@@ -69,6 +179,7 @@ impl SqlStore {
 fn select(org: OrganizationSid, after: u64, limit: u64) -> SelectStatement {
     let mut q = Q::select();
     q.columns(["seq", "kind", "id", "op", "version", "at", "actor", "request_id", "method"])
+        .columns(["attrs", "external_id", "active"])
         .from("change_log")
         .and_where(Expr::col("org").eq(org.to_string()))
         .and_where(Expr::col("seq").gt(i64::try_from(after).unwrap_or(i64::MAX)))
@@ -101,6 +212,11 @@ async fn run(store: &SqlStore, q: &SelectStatement) -> Result<Vec<ChangeRecord>>
                 actor: get(r, "actor")?,
                 request_id: get(r, "request_id")?,
                 method: get(r, "method")?,
+                attributes: get::<Option<String>>(r, "attrs")?
+                    .map(|a| a.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                external_id: get(r, "external_id")?,
+                active: get(r, "active")?,
             })
         })
         .collect()

@@ -316,6 +316,9 @@ impl SqlStore {
         rows.expr(Expr::val(ctx.actor))
             .expr(Expr::val(ctx.request_id))
             .expr(Expr::val(ctx.method))
+            .expr(Expr::val("members"))
+            .column((T, "external_id"))
+            .expr(Expr::val(Option::<bool>::None))
             .from(T)
             .cond_where(live_groups);
         let mut ins = Q::insert();

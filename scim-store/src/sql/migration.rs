@@ -58,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(Retention),
             Box::new(SoftDeletePurge),
             Box::new(Events),
+            Box::new(ChangeDetail),
         ]
     }
 }
@@ -513,6 +514,31 @@ impl MigrationTrait for Events {
                 .to_owned(),
         )
         .await?;
+        Ok(())
+    }
+}
+
+/// What each change did, so that an event needs no read of the resource: the top-level
+/// attributes it changed (RFC 9967 notice form), the resource's `externalId` after it, and
+/// `active` when the change switched it (activate / deactivate events).
+#[derive(Debug)]
+struct ChangeDetail;
+
+impl MigrationName for ChangeDetail {
+    fn name(&self) -> &str {
+        "m0007_change_detail"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ChangeDetail {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let b = m.get_database_backend();
+        let mut active = ColumnDef::new("active");
+        active.boolean().null();
+        for column in [text(b, "attrs").null().to_owned(), s_null("external_id", 512), active] {
+            m.alter_table(Table::alter().table("change_log").add_column(column).to_owned()).await?;
+        }
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Writing users and groups: create (one or many), read by id, modify, delete, restore, bulk
 //! deactivate, and the uniqueness of their keys.
 
+use super::change_log::{self, Detail};
 use super::columns::{Cols, cols, cols_lenient, sanitize, tombstone, unique_attr};
 use super::conn::get;
 use super::conn::{Exec, ExecErr};
@@ -272,6 +273,20 @@ pub(super) async fn create_many(
         }
         txn.execute(&ins).await.map_err(db_err)?;
     }
+    // What the change log says of each (before the members move out).
+    let mut details: Vec<Detail> = preps
+        .iter()
+        .map(|p| {
+            let mut extra = Vec::new();
+            if !p.members.is_empty() {
+                extra.push("members");
+            }
+            if p.password_hash.is_some() {
+                extra.push("password");
+            }
+            Detail::created(&p.doc, &extra, p.cols.external_id.as_ref())
+        })
+        .collect();
     if kind == ResourceKind::Group {
         for p in &mut preps {
             let members = std::mem::take(&mut p.members);
@@ -280,23 +295,15 @@ pub(super) async fn create_many(
             }
         }
     }
+    let mut details = details.drain(..);
     for chunk in preps.chunks(CHUNK) {
         let mut ins = Q::insert();
-        ins.into_table("change_log").columns(crate::sql::change_log::COLUMNS);
-        let ctx = crate::sql::change_log::context();
+        ins.into_table("change_log").columns(change_log::COLUMNS);
+        let ctx = change_log::context();
         for p in chunk {
-            ins.values([
-                Expr::val(org.to_string()),
-                Expr::val(kind.name()),
-                Expr::val(p.id.clone()),
-                Expr::val("create"),
-                Expr::val(1i64),
-                Expr::val(at.clone()),
-                Expr::val(ctx.actor.clone()),
-                Expr::val(ctx.request_id.clone()),
-                Expr::val(ctx.method.clone()),
-            ])
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let detail = details.next().unwrap_or_default();
+            ins.values(change_log::row(org, kind, &p.id, ChangeOp::Create, 1, &at, &ctx, detail))
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
         }
         txn.execute(&ins).await.map_err(db_err)?;
     }
@@ -369,6 +376,14 @@ pub(super) async fn modify(
     }
     let current = store.one_stored(&txn, org, row.clone(), read).await?;
     let Change { resource, members, password_hash, changed } = modifier(current.clone())?;
+    // What changed outside the document, for the change log.
+    let mut extra = Vec::new();
+    if !members.is_empty() {
+        extra.push("members");
+    }
+    if password_hash.is_some() {
+        extra.push("password");
+    }
     if !changed {
         txn.commit().await.map_err(db_err)?;
         return Ok(current);
@@ -428,7 +443,8 @@ pub(super) async fn modify(
         }
         store.apply_members(&txn, org, id, members).await?;
     }
-    store.log(&txn, org, kind, id, ChangeOp::Update, version, &at).await?;
+    let detail = Detail::updated(&row.doc, &doc, &extra, cols.external_id.as_ref());
+    store.log(&txn, org, kind, id, ChangeOp::Update, version, &at, detail).await?;
     // The row as written (the update matched it by id and version): no read back.
     let row = Row { doc, version, last_modified: at, deleted: false, ..row };
     let stored = store.one_stored(&txn, org, row, read).await?;
@@ -496,7 +512,7 @@ pub(super) async fn delete(
         q.from_table(T).and_where(Expr::col("id").eq(id)).and_where(store.org_beside_ids(org)?);
         txn.execute(&q).await.map_err(db_err)?;
     }
-    store.log(&txn, org, kind, id, ChangeOp::Delete, version, &at).await?;
+    store.log(&txn, org, kind, id, ChangeOp::Delete, version, &at, Detail::default()).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(())
 }
@@ -530,7 +546,8 @@ pub(super) async fn restore(
         .and_where(store.org_beside_ids(org)?);
     txn.execute(&up).await.map_err(|e| store.write_err(e, kind, Some(&keys)))?;
     store.touch_groups_of(&txn, org, id, &at).await?;
-    store.log(&txn, org, kind, id, ChangeOp::Restore, version, &at).await?;
+    let detail = Detail { external_id: keys.external_id.clone(), ..Detail::default() };
+    store.log(&txn, org, kind, id, ChangeOp::Restore, version, &at, detail).await?;
     let row = store
         .row(&txn, org, kind, id, Some(false), false)
         .await?
@@ -586,9 +603,15 @@ pub(super) async fn deactivate_users(
                 .and_where(col("id").eq(id.as_str()))
                 .and_where(col("org").eq(org.to_string()));
             txn.execute(&up).await.map_err(db_err)?;
-            store
-                .log(&txn, org, ResourceKind::User, id, ChangeOp::Update, row.version, &at)
-                .await?;
+            let detail = Detail {
+                attrs: Some("active".into()),
+                external_id: get_ci(&row.doc, "externalId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                active: Some(false),
+            };
+            let (kind, op) = (ResourceKind::User, ChangeOp::Update);
+            store.log(&txn, org, kind, id, op, row.version, &at, detail).await?;
         }
         out.push(row.into_stored(None));
     }

@@ -160,3 +160,59 @@ async fn signing_keys_are_kept_newest_first() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_change_log_records_what_each_change_did() {
+    use scim_core::schema::ResourceKind::User;
+    each(|env| async move {
+        let s = &env.store;
+        let u =
+            user(s, env.a, json!({"userName": "d@x.io", "externalId": "e1", "displayName": "D"}))
+                .await;
+        let new_doc = json!({"userName": "d@x.io", "externalId": "e2", "active": false});
+        s.modify(
+            env.a,
+            User,
+            &u.id,
+            None,
+            scim_store::ReadOptions::default(),
+            Box::new(move |_| {
+                Ok(scim_store::Change {
+                    resource: res(new_doc),
+                    members: vec![],
+                    password_hash: Some(Some("hash".into())),
+                    changed: true,
+                })
+            }),
+        )
+        .await
+        .unwrap();
+        let second = user(s, env.a, json!({"userName": "e@x.io"})).await;
+        s.deactivate_users(env.a, &[second.id.clone()]).await.unwrap();
+        s.delete(env.a, User, &u.id, None, false).await.unwrap();
+
+        let all = s.changes(env.a, 0, 10).await.unwrap();
+        assert_eq!(all.len(), 5, "{:?}", env.backend);
+        let (create, update, _, deactivate, delete) = (&all[0], &all[1], &all[2], &all[3], &all[4]);
+        assert_eq!(create.op, ChangeOp::Create);
+        for a in ["userName", "externalId", "displayName"] {
+            assert!(create.attributes.iter().any(|x| x == a), "{:?}: {create:?}", env.backend);
+        }
+        assert_eq!(create.external_id.as_deref(), Some("e1"));
+        assert_eq!(create.active, None);
+
+        assert_eq!(update.op, ChangeOp::Update);
+        for a in ["active", "displayName", "externalId", "password"] {
+            assert!(update.attributes.iter().any(|x| x == a), "{:?}: {update:?}", env.backend);
+        }
+        assert!(!update.attributes.iter().any(|x| x == "userName"), "{update:?}");
+        assert_eq!(update.external_id.as_deref(), Some("e2"));
+        assert_eq!(update.active, Some(false), "{:?}", env.backend);
+
+        assert_eq!(deactivate.attributes, vec!["active".to_owned()]);
+        assert_eq!(deactivate.active, Some(false));
+        assert_eq!(delete.op, ChangeOp::Delete);
+        assert!(delete.attributes.is_empty() && delete.active.is_none());
+    })
+    .await;
+}
