@@ -166,6 +166,8 @@ error_codes! {
     /// The token or OAuth client an admin API request names does not exist, is already
     /// revoked, or belongs to another organization.
     CredentialNotFound = 24404, NOT_FOUND, None;
+    /// The event stream an admin API request names does not exist.
+    EventStreamNotFound = 25404, NOT_FOUND, None;
     /// The route exists but not with this method.
     MethodNotAllowed = 20405, METHOD_NOT_ALLOWED, None;
     /// A unique attribute (`userName`, `externalId`, group `displayName`) is taken.

@@ -1,5 +1,5 @@
-//! The admin HTTP API (`/admin/v1`, `docs/admin-api.md`): organizations, policies, tokens
-//! and OAuth clients over HTTP, with the rules and JSON shapes of the `admin` commands (it
+//! The admin HTTP API (`/admin/v1`, `docs/admin-api.md`): organizations, policies, tokens,
+//! OAuth clients, event streams and the audit trail over HTTP, with the rules and JSON shapes of the `admin` commands (it
 //! calls the same [`crate::admin`] functions).
 //!
 //! Off unless `admin_api` is set; then served on the main listener, or only on
@@ -12,9 +12,10 @@
 //! - errors are SCIM error bodies (RFC 7644 3.12) rendered by [`crate::error`], with the
 //!   codes of `docs/errors.md`;
 //! - each family of resources is one module with its own `routes()`, merged in [`routes`]:
-//!   a new family (event streams, audit) is a module and one `.merge` line.
+//!   a new family is a module and one `.merge` line.
 
 mod credentials;
+mod events;
 mod orgs;
 
 use crate::admin::AdminError;
@@ -31,8 +32,7 @@ pub const BASE: &str = "/admin/v1";
 
 /// Every admin route, at its full path (`/admin/v1/...`).
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(orgs::routes()).merge(credentials::routes())
-    // Event streams and audit: `.merge(events::routes())`, a module beside `orgs`.
+    Router::new().merge(orgs::routes()).merge(credentials::routes()).merge(events::routes())
 }
 
 /// The authenticated caller of an admin route: a static token with the scope `admin`.

@@ -1,5 +1,5 @@
 //! Stream and audit operations as plain functions over the [`Store`], called by the
-//! `admin stream` and `admin audit` commands (and meant for an admin HTTP API); their
+//! `admin stream` and `admin audit` commands and by the admin HTTP API; their
 //! JSON shapes are the contract scripts rely on.
 
 use super::set;
@@ -108,6 +108,12 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
     /// The request's method.
     pub method: Option<String>,
+    /// The top-level attributes the change set or removed (never values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<String>,
+    /// The new `active`, when the change switched it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
 }
 
 /// Checks a receiver URL: absolute http or https with a host, at most 2048 characters.
@@ -215,6 +221,12 @@ pub async fn list_streams(
     Ok(v)
 }
 
+/// One stream, with its state and lag.
+pub async fn read_stream(store: &dyn Store, id: &str) -> Result<StreamOut, EventsError> {
+    let s = store.stream(id).await?.ok_or_else(|| EventsError::NotFound(id.into()))?;
+    out(store, s).await
+}
+
 /// Pauses or resumes a stream.
 pub async fn set_stream_state(
     store: &dyn Store,
@@ -266,6 +278,8 @@ pub async fn audit(
             actor: c.actor,
             request_id: c.request_id,
             method: c.method,
+            attributes: c.attributes,
+            active: c.active,
         })
         .collect())
 }

@@ -90,6 +90,67 @@ fn new_client() -> Value {
         "properties": {"orgs": strings(), "scopes": strings()}})
 }
 
+fn stream_props() -> Value {
+    json!({"id": {"type": "string", "pattern": "^ES[0-9a-f]{32}$"}, "org": {"type": "string"},
+        "delivery": {"enum": ["push", "poll"]}, "url": {"type": ["string", "null"]},
+        "events": strings(), "form": {"enum": ["notice", "full"]}, "alg": {"enum": ["ES256", "HS256"]},
+        "state": {"enum": ["active", "paused"]}, "cursor": {"type": "integer"},
+        "lag": {"type": "integer"}, "failures": {"type": "integer"},
+        "last_error": {"type": ["string", "null"]}, "created": {"type": "string"}})
+}
+
+fn stream() -> Value {
+    json!({"type": "object", "required": ["id", "org", "delivery", "state", "cursor", "lag"],
+        "properties": stream_props()})
+}
+
+fn created_stream() -> Value {
+    let mut props = stream_props();
+    if let Some(p) = props.as_object_mut() {
+        p.insert(
+            "secret".into(),
+            json!({"type": "string",
+            "description": "The HS256 shared secret (hex), shown only here"}),
+        );
+    }
+    json!({"type": "object", "required": ["id", "org", "delivery", "state"], "properties": props})
+}
+
+fn streams() -> Value {
+    json!({"type": "array", "items": stream()})
+}
+
+fn new_stream() -> Value {
+    json!({"type": "object", "additionalProperties": false, "properties": {
+        "delivery": {"enum": ["push", "poll"], "default": "push"},
+        "url": {"type": "string", "description": "The receiver (push): an absolute http or https URL"},
+        "events": strings(), "form": {"enum": ["notice", "full"], "default": "notice"},
+        "alg": {"enum": ["ES256", "HS256"], "default": "ES256"}}})
+}
+
+fn stream_state() -> Value {
+    json!({"type": "object", "required": ["state"], "additionalProperties": false,
+        "properties": {"state": {"enum": ["active", "paused"]}}})
+}
+
+fn stream_deleted() -> Value {
+    json!({"type": "object", "properties": {"id": {"type": "string"}, "deleted": {"type": "boolean"}}})
+}
+
+fn key() -> Value {
+    json!({"type": "object", "required": ["kid"], "properties": {"kid": {"type": "string"}}})
+}
+
+fn audit() -> Value {
+    json!({"type": "array", "items": {"type": "object",
+        "required": ["seq", "at", "kind", "id", "op", "version"], "properties": {
+        "seq": {"type": "integer"}, "at": {"type": "string"}, "kind": {"enum": ["User", "Group"]},
+        "id": {"type": "string"}, "op": {"enum": ["create", "update", "delete", "restore"]},
+        "version": {"type": "integer"}, "actor": {"type": ["string", "null"]},
+        "request_id": {"type": ["string", "null"]}, "method": {"type": ["string", "null"]},
+        "attributes": strings(), "active": {"type": "boolean"}}}})
+}
+
 const ORGS: &str = "/admin/v1/organizations";
 const ORG: &str = "/admin/v1/organizations/{org}";
 const POLICY: &str = "/admin/v1/organizations/{org}/policies/{policy}";
@@ -97,6 +158,10 @@ const TOKENS: &str = "/admin/v1/organizations/{org}/tokens";
 const TOKEN: &str = "/admin/v1/organizations/{org}/tokens/{id}";
 const CLIENTS: &str = "/admin/v1/clients";
 const CLIENT: &str = "/admin/v1/clients/{client_id}";
+const STREAMS: &str = "/admin/v1/organizations/{org}/streams";
+const STREAM: &str = "/admin/v1/streams/{id}";
+const KEYS: &str = "/admin/v1/events/keys";
+const AUDIT: &str = "/admin/v1/organizations/{org}/audit";
 
 const fn route(
     method: &'static str,
@@ -137,6 +202,20 @@ const ROUTES: &[AdminRoute] = &[
         client,
     ),
     route("DELETE", CLIENT, "Revoke an OAuth client", None, 200, revoked_client),
+    route("GET", STREAMS, "List an organization's event streams", None, 200, streams),
+    route(
+        "POST",
+        STREAMS,
+        "Create an event stream (an HS256 secret is shown once)",
+        Some(new_stream),
+        201,
+        created_stream,
+    ),
+    route("GET", STREAM, "Read an event stream", None, 200, stream),
+    route("PATCH", STREAM, "Pause or resume an event stream", Some(stream_state), 200, stream),
+    route("DELETE", STREAM, "Delete an event stream", None, 200, stream_deleted),
+    route("POST", KEYS, "Make a new ES256 signing key", None, 201, key),
+    route("GET", AUDIT, "List an organization's changes (the audit trail)", None, 200, audit),
 ];
 
 fn error(description: &str) -> Value {
@@ -157,6 +236,17 @@ fn operation(r: &AdminRoute) -> Value {
     if r.path == CLIENTS && r.method == "GET" {
         params.push(json!({"name": "org", "in": "query", "schema": {"type": "string"}}));
     }
+    if r.path == AUDIT {
+        for (name, schema) in [
+            ("resource", json!({"type": "string"})),
+            ("since", json!({"type": "string", "format": "date-time"})),
+            ("until", json!({"type": "string", "format": "date-time"})),
+            ("after", json!({"type": "integer", "minimum": 0})),
+            ("limit", json!({"type": "integer", "minimum": 0, "maximum": 10000})),
+        ] {
+            params.push(json!({"name": name, "in": "query", "schema": schema}));
+        }
+    }
     let mut responses = Map::new();
     responses.insert(
         r.success.to_string(),
@@ -166,7 +256,11 @@ fn operation(r: &AdminRoute) -> Value {
         ("400", "Invalid request (code 38400 or 20400)"),
         ("401", "Missing or invalid credential"),
         ("403", "The credential lacks the scope admin"),
-        ("404", "Unknown organization (23404) or credential (24404); the API is off (22404)"),
+        (
+            "404",
+            "Unknown organization (23404), credential (24404) or event stream (25404); \
+             the API is off (22404)",
+        ),
         ("default", "Other error"),
     ] {
         responses.insert(code.to_owned(), error(d));

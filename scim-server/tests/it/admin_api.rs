@@ -423,3 +423,96 @@ async fn admin_listen_moves_the_api_off_the_main_listener() {
     r.assert_error(404, 22404);
     assert_eq!(send(&admin_router, req(Method::GET, "/healthz").build()).await.status, 200);
 }
+
+#[tokio::test]
+async fn event_streams_and_audit_over_http() {
+    let (app, t) = admin_app().await;
+    let org = app.org.to_string();
+    let base = format!("/admin/v1/organizations/{org}");
+    // A poll stream with HS256: the secret in the creation's answer, never again.
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{base}/streams"),
+        &t,
+        Some(json!({"delivery": "poll", "alg": "HS256", "form": "full"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    let created = r.json();
+    assert_eq!(created["delivery"], "poll");
+    assert_eq!(created["form"], "full");
+    assert_eq!(created["state"], "active");
+    assert_eq!(created["secret"].as_str().unwrap().len(), 64);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let one = call(&app, Method::GET, &format!("/admin/v1/streams/{id}"), &t, None).await;
+    assert_eq!(one.status, 200);
+    assert!(one.json().get("secret").is_none());
+    // A push stream with the defaults (ES256, notice); an invalid URL is a 400.
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{base}/streams"),
+        &t,
+        Some(json!({"url": "http://127.0.0.1:9/events"})),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        (r.json()["alg"].clone(), r.json()["form"].clone()),
+        (json!("ES256"), json!("notice"))
+    );
+    assert!(r.json().get("secret").is_none());
+    let bad = json!({"url": "ftp://x/events"});
+    call(&app, Method::POST, &format!("{base}/streams"), &t, Some(bad))
+        .await
+        .assert_error(400, 38400);
+    let bad = json!({"delivery": "carrier-pigeon"});
+    let r = call(&app, Method::POST, &format!("{base}/streams"), &t, Some(bad)).await;
+    assert_eq!(r.status, 400);
+
+    // A change is counted in the lag and listed by the audit, with its actor and attributes.
+    let user = req(Method::POST, "/scim/v2/Users")
+        .bearer(&app.token)
+        .header("x-request-id", "req-audit-1")
+        .json(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                      "userName": "audited@x.io"}))
+        .build();
+    let user = app.send(user).await;
+    assert_eq!(user.status, 201);
+    let uid = user.json()["id"].as_str().unwrap().to_owned();
+    let list = call(&app, Method::GET, &format!("{base}/streams"), &t, None).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(list.as_array().unwrap().iter().all(|s| s["lag"] == 1), "{list}");
+    let audit = call(&app, Method::GET, &format!("{base}/audit?resource={uid}"), &t, None).await;
+    assert_eq!(audit.status, 200);
+    let audit = audit.json();
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+    assert_eq!(audit[0]["op"], "create");
+    assert_eq!(audit[0]["request_id"], "req-audit-1");
+    assert!(audit[0]["actor"].as_str().unwrap().starts_with("TK"));
+    assert!(audit[0]["attributes"].as_array().unwrap().contains(&json!("userName")));
+    let r = call(&app, Method::GET, &format!("{base}/audit?since=yesterday"), &t, None).await;
+    assert_eq!(r.status, 400);
+
+    // Pause, resume, rotate the key, delete; an unknown stream is 25404.
+    let path = format!("/admin/v1/streams/{id}");
+    let r = call(&app, Method::PATCH, &path, &t, Some(json!({"state": "paused"}))).await;
+    assert_eq!((r.status.as_u16(), r.json()["state"].clone()), (200, json!("paused")));
+    let r = call(&app, Method::PATCH, &path, &t, Some(json!({"state": "active"}))).await;
+    assert_eq!(r.json()["state"], "active");
+    let r = call(&app, Method::POST, "/admin/v1/events/keys", &t, None).await;
+    assert_eq!(r.status, 201);
+    assert!(r.json()["kid"].as_str().unwrap().starts_with('k'));
+    let r = call(&app, Method::DELETE, &path, &t, None).await;
+    assert_eq!((r.status.as_u16(), r.json()["deleted"].clone()), (200, json!(true)));
+    call(&app, Method::GET, &path, &t, None).await.assert_error(404, 25404);
+    call(&app, Method::DELETE, &path, &t, None).await.assert_error(404, 25404);
+    // Unknown organization: 23404; a SCIM credential: 403.
+    call(&app, Method::GET, "/admin/v1/organizations/nope/streams", &t, None)
+        .await
+        .assert_error(404, 23404);
+    call(&app, Method::GET, &format!("{base}/audit"), &app.token, None)
+        .await
+        .assert_error(403, 20403);
+}

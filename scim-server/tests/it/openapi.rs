@@ -146,6 +146,7 @@ async fn openapi_documents_every_route_the_router_registers() {
     for src in [
         include_str!("../../src/admin_api/orgs.rs"),
         include_str!("../../src/admin_api/credentials.rs"),
+        include_str!("../../src/admin_api/events.rs"),
     ] {
         for (path, methods) in routes_in(src) {
             expect(path, &methods);
