@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
-/// How long a claimed lease lasts; renewed before every batch.
+/// How long a claimed lease lasts; renewed before a batch once half of it has passed (a
+/// renewal is a write: renewing every round would add one to every change under load).
 const LEASE: Duration = Duration::from_secs(30);
 /// Changes read per batch.
 const BATCH: u64 = 500;
@@ -28,8 +29,11 @@ const BATCH: u64 = 500;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest backoff between two attempts of a failing stream.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// Between two scans while every stream is caught up.
-const IDLE: Duration = Duration::from_millis(250);
+/// Between two scans unless a stream had a full batch waiting. Under a steady write load a
+/// round then delivers the changes of this interval in one batch, with one cursor write,
+/// instead of a round (lease and cursor writes) per change competing with the writes
+/// themselves; it is also the longest a new event waits for delivery.
+const IDLE: Duration = Duration::from_millis(200);
 
 /// The delivery worker of one replica.
 #[derive(Debug)]
@@ -41,6 +45,8 @@ pub struct Pusher {
     client: Client<Https, Full<Bytes>>,
     /// When a failing stream may be tried again (in memory: only pacing depends on it).
     retry_at: HashMap<String, Instant>,
+    /// The leases this worker holds, with their expiry (Unix ms) as last written.
+    leases: HashMap<String, i64>,
 }
 
 /// Why one round of a stream stopped.
@@ -78,6 +84,7 @@ impl Pusher {
             pause_after: state.config.events_pause_after,
             client,
             retry_at: HashMap::new(),
+            leases: HashMap::new(),
         })
     }
 
@@ -97,7 +104,8 @@ impl Pusher {
         }
     }
 
-    /// One scan: one batch of each deliverable stream. True when some stream had events.
+    /// One scan: one batch of each deliverable stream. True when some stream had a full
+    /// batch (more may be waiting).
     pub async fn round(&mut self) -> Result<bool, scim_store::StoreError> {
         let streams = self.store.streams(None).await?;
         let now = Instant::now();
@@ -109,15 +117,13 @@ impl Pusher {
             if self.retry_at.get(&stream.id).is_some_and(|t| *t > now) {
                 continue;
             }
-            let now_ms = unix_ms();
-            let until = now_ms.saturating_add(i64::try_from(LEASE.as_millis()).unwrap_or(30_000));
-            if !self.store.stream_claim(&stream.id, &self.owner, now_ms, until).await? {
+            if !self.hold(&stream.id).await? {
                 continue;
             }
             match self.batch(&stream).await {
                 Ok(n) => {
                     self.retry_at.remove(&stream.id);
-                    busy |= n > 0;
+                    busy |= n >= BATCH;
                 }
                 Err(e) => {
                     let msg = e.to_string();
@@ -134,8 +140,8 @@ impl Pusher {
         Ok(busy)
     }
 
-    /// Delivers one batch of `stream`; how many SETs were accepted.
-    async fn batch(&self, stream: &EventStream) -> Result<usize, PushError> {
+    /// Delivers one batch of `stream`'s changes; how many changes it consumed.
+    async fn batch(&self, stream: &EventStream) -> Result<u64, PushError> {
         let Some(url) = stream.url.as_deref() else {
             return Err(PushError::Receiver("the stream has no receiver URL".into()));
         };
@@ -153,7 +159,6 @@ impl Pusher {
             )?),
             SigningAlg::HS256 => None,
         };
-        let mut done = 0usize;
         let mut last = stream.cursor;
         let now = unix_ms() / 1000;
         let result = async {
@@ -164,7 +169,6 @@ impl Pusher {
                     let claims = set::claims(&self.issuer, stream, change, &uris, &subject, now);
                     let token = set::sign(stream, es.as_ref(), &claims)?;
                     self.post(&uri, token).await?;
-                    done += 1;
                 }
                 last = change.seq;
             }
@@ -175,7 +179,26 @@ impl Pusher {
         if last > stream.cursor {
             self.store.stream_advance(&stream.id, Some(&self.owner), last).await?;
         }
-        result.map(|()| done)
+        result.map(|()| u64::try_from(changes.len()).unwrap_or(u64::MAX))
+    }
+
+    /// Whether this worker holds `stream`'s lease, claiming or renewing it when less than
+    /// half of it is left. The store's claim is the arbiter: it succeeds only for the
+    /// current owner or once the lease has expired.
+    async fn hold(&mut self, stream: &str) -> Result<bool, scim_store::StoreError> {
+        let now_ms = unix_ms();
+        let lease = i64::try_from(LEASE.as_millis()).unwrap_or(30_000);
+        if self.leases.get(stream).is_some_and(|until| *until - now_ms > lease / 2) {
+            return Ok(true);
+        }
+        let until = now_ms.saturating_add(lease);
+        if self.store.stream_claim(stream, &self.owner, now_ms, until).await? {
+            self.leases.insert(stream.to_owned(), until);
+            Ok(true)
+        } else {
+            self.leases.remove(stream);
+            Ok(false)
+        }
     }
 
     async fn post(&self, uri: &http::Uri, token: String) -> Result<(), PushError> {
