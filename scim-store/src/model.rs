@@ -118,6 +118,8 @@ pub struct Pruned {
     pub idempotency: u64,
     /// Soft-deleted users and groups purged.
     pub soft_deleted: u64,
+    /// Count delta rows folded into their sums (PostgreSQL and MySQL).
+    pub count_deltas: u64,
 }
 
 /// What [`crate::Store::bootstrap`] created, when it was the caller that did.

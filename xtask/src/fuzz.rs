@@ -4,8 +4,9 @@
 //! Uses `cargo fuzz run <target> --sanitizer none` (CONTRIBUTING.md, "Fuzzing": it works on
 //! the stable toolchain, so no nightly is needed), with `fuzz/dict/filter.dict` for the
 //! filter and path parsers. Fails when a target finds a crash (its input is left in
-//! `fuzz/artifacts/<target>/`), or, saying what is missing, when cargo-fuzz is not
-//! installed (`cargo install cargo-fuzz`; libFuzzer also needs a C++ compiler).
+//! `fuzz/artifacts/<target>/`). cargo-fuzz is installed (`cargo install cargo-fuzz
+//! --locked`) when missing; libFuzzer also needs a C++ compiler (Debian's `g++`, installed
+//! the same way when missing and this runs as root).
 
 use anyhow::{Context, Result, bail};
 use std::process::Stdio;
@@ -37,18 +38,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown argument '{other}'; {USAGE}"),
         }
     }
-    let installed = super::cargo()
-        .args(["fuzz", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        bail!(
-            "cargo-fuzz is not installed: run `cargo install cargo-fuzz` (libFuzzer also needs a \
-             C++ compiler), then `cargo xtask fuzz` again"
-        );
-    }
+    ensure_cargo_fuzz()?;
     let dir = super::root().join("fuzz");
     let mut failed = Vec::new();
     for (target, dict) in TARGETS.iter().filter(|(t, _)| chosen.is_empty() || chosen.contains(t)) {
@@ -70,5 +60,49 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         bail!("fuzz targets failed: {}", failed.join(", "));
     }
     println!("fuzz: no crashes");
+    Ok(())
+}
+
+fn cargo_fuzz_works() -> bool {
+    super::cargo()
+        .args(["fuzz", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Installs cargo-fuzz (and a C++ compiler for libFuzzer) when missing, so that a fresh
+/// machine runs the fuzzers with nothing set up by hand.
+fn ensure_cargo_fuzz() -> Result<()> {
+    let has = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !has("c++") && !has("g++") {
+        eprintln!("fuzz: no C++ compiler; installing g++ with apt-get");
+        let ok = std::process::Command::new("apt-get")
+            .args(["install", "-y", "g++"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            bail!("libFuzzer needs a C++ compiler: install g++ (apt-get install -y g++)");
+        }
+    }
+    if cargo_fuzz_works() {
+        return Ok(());
+    }
+    eprintln!(
+        "fuzz: cargo-fuzz is not installed; installing it (cargo install cargo-fuzz --locked)"
+    );
+    super::run(super::cargo().args(["install", "cargo-fuzz", "--locked"]))
+        .context("installing cargo-fuzz")?;
+    if !cargo_fuzz_works() {
+        bail!("cargo-fuzz was installed but `cargo fuzz` does not run: is ~/.cargo/bin on PATH?");
+    }
     Ok(())
 }

@@ -56,6 +56,9 @@ fn ci() -> Result<()> {
     // The fault probe's short form and a 45 s soak, on the debug build (about 2 min).
     probes::faults(&["--quick".into(), "--backend".into(), "all".into()])?;
     probes::soak(&["--quick".into()])?;
+    // Each fuzz target for 15 s (cargo-fuzz installed on first use; `cargo xtask fuzz` runs
+    // them longer).
+    fuzz::run(&["--secs".into(), "15".into()])?;
     Ok(())
 }
 

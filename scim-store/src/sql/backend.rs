@@ -131,6 +131,11 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     fn sequence_in_commit_order(&self) -> bool {
         false
     }
+    /// The SQL type a `CAST` to a 64-bit integer names (`SUM` of a `BIGINT` is a decimal
+    /// on PostgreSQL and MySQL).
+    fn integer_cast(&self) -> &'static str {
+        "BIGINT"
+    }
     /// The statement that refreshes the planner's statistics of the tables that grow,
     /// where the planner needs it (see `Stats::wrote`).
     fn refresh_statistics(&self) -> Option<&'static str> {

@@ -20,7 +20,8 @@
 //! | `resource_emails` | `org`, `resource_id`, `value_lower` | PK `(resource_id, value_lower)`; `(org, value_lower)` |
 //! | `memberships` | `org`, `group_id`, `member_id`, `member_type` | PK `(group_id, member_id)` (a group's members; adding one is one row); `(member_id, group_id)` so `User.groups` is one lookup and a delete's cascade is indexed |
 //! | `idempotency` | `org`, `idem_key`, `fingerprint`, `state` (`running`/`done`), `status`, `headers` (JSON), `body` (base64), `created` | PK `(org, idem_key)` |
-//! | `change_log` | `seq` (auto-increment), `org`, `kind`, `id`, `op`, `version`, `at`, `actor` (credential id), `request_id`, `method` (HTTP method) | PK `seq`; `(org, seq)` |
+//! | `change_log` | `seq` (auto-increment), `org`, `kind`, `id`, `op`, `version`, `at`, `actor` (credential id), `request_id`, `method` (HTTP method), `attrs` (the top-level attributes changed, comma-separated), `external_id` (after the change), `active` (the new value when the change switched it) | PK `seq`; `(org, seq)` |
+//! | `resource_counts` | `id` (auto-increment), `org`, `kind`, `delta` | PK `id`; `(org, kind, id)`. The live resources of an organization and kind are the sum of their `delta`s: each create, delete and restore adds a row in its own transaction (PostgreSQL and MySQL only; SQLite counts), and a background compaction folds the rows into one |
 //! | `event_streams` | `id` (`ES`+hex), `org`, `delivery` (`push`/`poll`), `url`, `events` (JSON array of event URIs), `form` (`notice`/`full`), `alg` (`ES256`/`HS256`), `secret` (HS256, hex), `state` (`active`/`paused`), `cursor` (last acknowledged `seq`), `failures`, `last_error`, `lease_owner`, `lease_until` (Unix ms), `created` | PK `id`; `(org)` |
 //! | `event_keys` | `kid`, `private_key` (PKCS#8, hex), `public_jwk`, `created` | PK `kid` |
 //!
@@ -30,7 +31,9 @@
 //! `idempotency`, for pruning; `m0005_soft_delete_purge` the index `(deleted,
 //! last_modified)` of `resources`, so soft-deleted resources past their retention are found
 //! without a scan; `m0006_events` the change log's `actor`, `request_id` and `method`, and
-//! the tables `event_streams` and `event_keys`).
+//! the tables `event_streams` and `event_keys`; `m0007_change_detail` the change log's
+//! `attrs`, `external_id` and `active`; `m0008_resource_counts` the table
+//! `resource_counts`, seeded with the live rows of `resources`).
 //!
 //! Soft-deleted resources keep their row (`deleted = true`), their unique keys (so a
 //! restore never conflicts) and their membership rows; every read joins membership rows to
@@ -59,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(SoftDeletePurge),
             Box::new(Events),
             Box::new(ChangeDetail),
+            Box::new(ResourceCounts),
         ]
     }
 }
@@ -540,5 +544,55 @@ impl MigrationTrait for ChangeDetail {
             m.alter_table(Table::alter().table("change_log").add_column(column).to_owned()).await?;
         }
         Ok(())
+    }
+}
+
+/// Exact counts of live resources without counting them: `resource_counts` holds deltas per
+/// organization and kind (see the table above), seeded here from `resources`.
+#[derive(Debug)]
+struct ResourceCounts;
+
+impl MigrationName for ResourceCounts {
+    fn name(&self) -> &str {
+        "m0008_resource_counts"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ResourceCounts {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let b = m.get_database_backend();
+        m.create_table(
+            table(b, "resource_counts")
+                .col(ColumnDef::new("id").big_integer().not_null().auto_increment().primary_key())
+                .col(s("org", 34))
+                .col(s("kind", 8))
+                .col(ColumnDef::new("delta").big_integer().not_null())
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_resource_counts_org_kind")
+                .table("resource_counts")
+                .col("org")
+                .col("kind")
+                .col("id")
+                .to_owned(),
+        )
+        .await?;
+        let mut live = sea_orm::sea_query::Query::select();
+        live.columns(["org", "kind"])
+            .expr(sea_orm::sea_query::Expr::cust("COUNT(*)"))
+            .from("resources")
+            .and_where(sea_orm::sea_query::Expr::col("deleted").eq(false))
+            .group_by_columns(["org", "kind"]);
+        let mut seed = sea_orm::sea_query::Query::insert();
+        seed.into_table("resource_counts")
+            .columns(["org", "kind", "delta"])
+            .select_from(live)
+            .map_err(|e| DbErr::Migration(e.to_string()))?;
+        m.execute(seed).await
     }
 }

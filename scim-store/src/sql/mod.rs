@@ -23,6 +23,7 @@ mod change_log;
 mod columns;
 mod conn;
 mod connect;
+mod counts;
 mod credentials;
 mod cursor;
 mod filter;

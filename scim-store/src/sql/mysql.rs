@@ -22,6 +22,9 @@ impl Backend for MySql {
     fn sea(&self) -> DbBackend {
         DbBackend::MySql
     }
+    fn integer_cast(&self) -> &'static str {
+        "SIGNED"
+    }
 
     fn schemes(&self) -> &'static [&'static str] {
         &["mysql", "mariadb"]

@@ -154,6 +154,7 @@ pub(super) async fn delete_organization(
         ("resources", "org"),
         ("idempotency", "org"),
         ("change_log", "org"),
+        ("resource_counts", "org"),
         ("event_streams", "org"),
         ("organizations", "sid"),
     ] {

@@ -73,8 +73,8 @@ impl SqlStore {
     /// stays the same: every write that adds, deletes or restores a resource logs a change
     /// in its own transaction, and SQLite's single writer hands out sequence numbers in
     /// commit order, so an unchanged number means an unchanged count (for any process
-    /// sharing the file). On PostgreSQL and MySQL sequence numbers are not in commit order:
-    /// they always count.
+    /// sharing the file). On PostgreSQL and MySQL sequence numbers are not in commit order;
+    /// there an unfiltered count sums the organization's count deltas (`counts.rs`).
     pub(super) async fn count(
         &self,
         org: OrganizationSid,
@@ -82,8 +82,11 @@ impl SqlStore {
         cond: Option<&Expr>,
         long: bool,
     ) -> Result<u64> {
-        if cond.is_some() || !self.backend.sequence_in_commit_order() {
+        if cond.is_some() {
             return self.count_rows(org, kind, cond, long).await;
+        }
+        if self.keeps_counts() {
+            return self.counted(org, kind).await;
         }
         let mut q = Q::select();
         q.expr_as(Expr::cust("COALESCE(MAX(seq), 0)"), Alias::new("s"))

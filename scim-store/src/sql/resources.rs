@@ -295,6 +295,7 @@ pub(super) async fn create_many(
             }
         }
     }
+    store.count_delta(&txn, org, kind, i64::try_from(preps.len()).unwrap_or(i64::MAX)).await?;
     let mut details = details.drain(..);
     for chunk in preps.chunks(CHUNK) {
         let mut ins = Q::insert();
@@ -512,6 +513,7 @@ pub(super) async fn delete(
         q.from_table(T).and_where(Expr::col("id").eq(id)).and_where(store.org_beside_ids(org)?);
         txn.execute(&q).await.map_err(db_err)?;
     }
+    store.count_delta(&txn, org, kind, -1).await?;
     store.log(&txn, org, kind, id, ChangeOp::Delete, version, &at, Detail::default()).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(())
@@ -547,6 +549,7 @@ pub(super) async fn restore(
     txn.execute(&up).await.map_err(|e| store.write_err(e, kind, Some(&keys)))?;
     store.touch_groups_of(&txn, org, id, &at).await?;
     let detail = Detail { external_id: keys.external_id.clone(), ..Detail::default() };
+    store.count_delta(&txn, org, kind, 1).await?;
     store.log(&txn, org, kind, id, ChangeOp::Restore, version, &at, detail).await?;
     let row = store
         .row(&txn, org, kind, id, Some(false), false)

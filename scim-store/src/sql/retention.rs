@@ -26,6 +26,7 @@ impl SqlStore {
             change_log: self.prune_change_log(r, batch).await?,
             idempotency: self.prune_idempotency(r, batch).await?,
             soft_deleted: self.purge_soft_deleted(r, batch).await?,
+            count_deltas: self.compact_counts(batch).await?,
         })
     }
 

@@ -17,6 +17,7 @@
 
 mod agreement;
 mod batch;
+mod counts;
 mod credentials;
 mod differential;
 mod events;
