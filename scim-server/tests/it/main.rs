@@ -7,6 +7,7 @@
 
 mod admin_api;
 mod auth;
+mod backup;
 mod bulk;
 mod cli;
 mod client;
@@ -33,4 +34,5 @@ mod schema_check;
 mod scim_cli;
 mod search;
 mod support;
+mod tls;
 mod users;
