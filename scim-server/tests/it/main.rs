@@ -14,6 +14,7 @@ mod client;
 mod client_props;
 mod contract;
 mod discovery;
+mod docs;
 mod embed;
 mod entra;
 mod errors;
