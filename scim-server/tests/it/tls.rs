@@ -114,7 +114,10 @@ fn plain_http(addr: &str) -> Vec<u8> {
     use std::io::{Read as _, Write as _};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    write!(s, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    // The server may close as soon as it has read the first bytes (they are no TLS
+    // record): a failed write is an answer too.
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let _ = s.write_all(request.as_bytes());
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     out
@@ -201,12 +204,28 @@ async fn https_serves_scim_reloads_on_sighup_and_keeps_the_old_certificate_on_a_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changed_files_are_picked_up_by_polling_and_a_silent_client_cannot_hold_the_handshake() {
+async fn changed_files_are_picked_up_by_polling_the_admin_listener_is_https_and_a_silent_client_cannot_hold_the_handshake()
+ {
     let db = Db::new();
     let (a, b) = (cert(), cert());
     install(&db, &a);
-    let server =
-        start(&db, &[("SCIM_TLS_RELOAD_SECS", "1"), ("SCIM_HEADER_READ_TIMEOUT_SECS", "1")]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let admin_addr = format!("127.0.0.1:{port}");
+    let server = start(
+        &db,
+        &[
+            ("SCIM_TLS_RELOAD_SECS", "1"),
+            ("SCIM_HEADER_READ_TIMEOUT_SECS", "1"),
+            ("SCIM_ADMIN_API", "true"),
+            ("SCIM_ADMIN_LISTEN", &admin_addr),
+        ],
+    );
+    // The admin listener serves HTTPS with the same certificate.
+    server.wait_log("admin API listening");
+    let (mut admin, peer) = connect(&admin_addr, &[&a.der]).await;
+    assert_eq!(peer, a.der.to_vec());
+    assert_eq!(request(&mut admin, "GET", "/healthz", "").await.0, 200);
+    assert!(!plain_http(&admin_addr).starts_with(b"HTTP/"));
     // A client that connects and never starts the handshake is closed after the header
     // read timeout, and others are served meanwhile.
     let silent = std::net::TcpStream::connect(&server.addr).unwrap();
