@@ -138,6 +138,7 @@ impl CertStore {
             .with_no_client_auth()
             .with_cert_resolver(self.clone());
         let mut config = config;
+        // HTTP/1.1 only: the listener speaks nothing else.
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(TlsAcceptor::from(Arc::new(config)))
     }
