@@ -14,6 +14,13 @@
 //!
 //! A block whose info string also says `synopsis` (```` ```sh synopsis ````) shows a
 //! command's shape with placeholders (`[--org ORG]`, `pause | resume`) and is skipped.
+//!
+//! A block whose info string says `run` (```` ```sh run ````) is also executed: by
+//! `bash -euo pipefail` in a fresh temporary directory, with the built binaries first on
+//! `PATH` and no `SCIM_*` variable set, in a process group of its own that is ended
+//! afterwards (so a server it starts in the background stops with it), within two minutes.
+//! It must exit 0. Such a block must be self-contained: it may use `127.0.0.1:8080`,
+//! `openssl`, `curl` and `sqlite3`, nothing that is not on the machines.
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -75,6 +82,81 @@ fn blocks(text: &str, indented: bool) -> Vec<Block> {
     }
     out.extend(indent);
     out
+}
+
+/// Whether a block is to be executed (`sh run`).
+fn runnable(info: &str) -> bool {
+    let mut words = info.split(|c: char| c.is_whitespace() || c == ',');
+    matches!(words.next(), Some("sh" | "bash")) && words.any(|w| w == "run")
+}
+
+/// The `sh run` blocks of a document: where each starts, and its text.
+pub(crate) fn runnable_blocks(file: &str, text: &str) -> Vec<(String, String)> {
+    blocks(text, false)
+        .into_iter()
+        .filter(|b| runnable(&b.info))
+        .map(|b| {
+            let at = format!("{file}:{}", b.lines.first().map_or(0, |(n, _)| *n));
+            let script: Vec<String> = b.lines.into_iter().map(|(_, l)| l).collect();
+            (at, script.join("\n"))
+        })
+        .collect()
+}
+
+/// Runs one `sh run` block (see the module doc); `Err` with its output when it fails.
+fn execute(bin_dir: &Path, at: &str, script: &str) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("scim-docs-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let mut cmd = Command::new("setsid");
+    cmd.args(["bash", "-euo", "pipefail", "-c", script])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SCIM_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd.spawn().context("running bash through setsid")?;
+    let pid = child.id();
+    // The output is read on threads so a chatty block never blocks on a full pipe.
+    fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut s);
+            }
+            s
+        })
+    }
+    let outs = drain(child.stdout.take());
+    let errs = drain(child.stderr.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // End what the block left running (its process group: setsid made bash its leader).
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{pid}")])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = child.wait();
+    let (stdout, stderr) = (outs.join().unwrap_or_default(), errs.join().unwrap_or_default());
+    let _ = std::fs::remove_dir_all(&dir);
+    match status {
+        Some(s) if s.success() => Ok(()),
+        Some(s) => bail!("{at}: the block failed ({s}):\n{stdout}{stderr}"),
+        None => bail!("{at}: the block ran over two minutes:\n{stdout}{stderr}"),
+    }
 }
 
 /// Whether a block's commands are checked.
@@ -293,15 +375,26 @@ pub(crate) fn run(root: &Path) -> Result<()> {
             }
         }
     }
+    let mut ran = 0;
+    for doc in documents(root)? {
+        let text = std::fs::read_to_string(&doc).with_context(|| format!("{}", doc.display()))?;
+        let name = doc.strip_prefix(root).unwrap_or(&doc).display().to_string();
+        for (at, script) in runnable_blocks(&name, &text) {
+            ran += 1;
+            if let Err(e) = execute(&target.join("debug"), &at, &script) {
+                failures.push(format!("{e:#}"));
+            }
+        }
+    }
     if !failures.is_empty() {
         bail!(
-            "{} of {count} documented commands do not parse (mark a block `sh synopsis` when \
-             it shows placeholders):\n{}",
+            "{} of {count} documented commands and {ran} runnable blocks fail (mark a block \
+             `sh synopsis` when it shows placeholders):\n{}",
             failures.len(),
             failures.join("\n")
         );
     }
-    eprintln!("docs-check: {count} documented commands parse");
+    eprintln!("docs-check: {count} documented commands parse; {ran} runnable blocks ran");
     Ok(())
 }
 
@@ -340,5 +433,15 @@ mod tests {
         assert_eq!(found[1].at, "README.md:7");
         // Indented blocks count in README.md only.
         assert!(extract("docs/x.md", readme).is_empty());
+    }
+
+    #[test]
+    fn run_blocks_are_found_and_their_commands_checked_too() {
+        let doc = "```sh run\nscim-server migrate\necho ok\n```\n\n```sh\nscim x\n```\n";
+        assert_eq!(
+            runnable_blocks("docs/x.md", doc),
+            [("docs/x.md:2".to_owned(), "scim-server migrate\necho ok".to_owned())]
+        );
+        assert_eq!(args(&extract("docs/x.md", doc)), ["scim-server migrate", "scim x"]);
     }
 }
