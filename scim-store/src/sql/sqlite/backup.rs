@@ -281,3 +281,80 @@ fn lock_exclusively(path: &Path) -> Result<Connection, BackupError> {
         Err(e) => Err(sql(path)(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{SqlStore, Store as _};
+    use std::sync::Arc;
+
+    /// A fresh directory, removed on drop.
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn url(p: &Path) -> String {
+        format!("sqlite://{}?mode=rwc", p.display())
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_older_backup_is_restored_and_then_migrated_and_a_newer_one_refused() {
+        let dir =
+            Dir(std::env::temp_dir().join(format!("scim-store-backup-{}", std::process::id())));
+        let _ = std::fs::remove_dir_all(&dir.0);
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let live = dir.0.join("live.db");
+        let registry = Arc::new(scim_core::schema::Registry::builtin());
+        let store = SqlStore::connect(&url(&live), registry.clone()).await.unwrap();
+        store.migrate().await.unwrap();
+        let org = store.create_organization("acme", &[]).await.unwrap();
+
+        let older = dir.0.join("older.db");
+        let made = create(&live, &older, false).unwrap();
+        assert!(made.pending.is_empty() && made.bytes > 0, "{made:?}");
+        assert!(matches!(create(&live, &older, false), Err(BackupError::Exists(_))));
+        // Make the copy one of the version before the last migration.
+        Connection::open(&older)
+            .unwrap()
+            .execute_batch(
+                "DROP TABLE event_streams; DROP TABLE event_keys;
+                 ALTER TABLE change_log DROP COLUMN actor;
+                 ALTER TABLE change_log DROP COLUMN request_id;
+                 ALTER TABLE change_log DROP COLUMN method;
+                 DELETE FROM seaql_migrations WHERE version = 'm0006_events';",
+            )
+            .unwrap();
+        assert_eq!(verify(&older).unwrap().pending, ["m0006_events"]);
+
+        // The live database is open (this store): refused, and nothing changed.
+        assert!(matches!(restore(&older, &live), Err(BackupError::InUse(_))));
+        assert_eq!(store.organization(org.sid).await.unwrap().unwrap().name, "acme");
+
+        let target = dir.0.join("restored.db");
+        let restored = restore(&older, &target).unwrap();
+        assert_eq!(restored.pending, ["m0006_events"]);
+        let again = SqlStore::connect(&url(&target), registry).await.unwrap();
+        again.migrate().await.unwrap();
+        assert!(again.migration_status().await.unwrap().iter().all(|m| m.applied));
+        assert_eq!(again.organization(org.sid).await.unwrap().unwrap().name, "acme");
+
+        // A backup with a migration this version does not know.
+        let newer = dir.0.join("newer.db");
+        create(&live, &newer, false).unwrap();
+        Connection::open(&newer)
+            .unwrap()
+            .execute(
+                "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m9999_future', 0)",
+                [],
+            )
+            .unwrap();
+        assert!(matches!(verify(&newer), Err(BackupError::Newer { .. })));
+        let fresh = dir.0.join("fresh.db");
+        assert!(matches!(restore(&newer, &fresh), Err(BackupError::Newer { .. })));
+        assert!(!fresh.exists());
+    }
+}
