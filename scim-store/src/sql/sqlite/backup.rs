@@ -264,19 +264,28 @@ fn lock_exclusively(path: &Path) -> Result<Connection, BackupError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let c = Connection::open_with_flags(path, flags).map_err(sql(path))?;
     c.busy_timeout(Duration::from_millis(250)).map_err(sql(path))?;
+    let busy = |e: &rusqlite::Error| {
+        matches!(e, rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+    };
     let locked = c
         .pragma_update(None, "locking_mode", "EXCLUSIVE")
-        .and_then(|()| c.execute_batch("BEGIN EXCLUSIVE"))
-        .and_then(|()| {
-            c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-        })
-        .map(|_| ());
+        .and_then(|()| c.execute_batch("BEGIN EXCLUSIVE"));
     match locked {
-        Ok(()) => Ok(c),
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if matches!(e.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
+        Ok(()) => {}
+        Err(e) if busy(&e) => return Err(BackupError::InUse(path.to_owned())),
+        Err(e) => return Err(sql(path)(e)),
+    }
+    // `BEGIN EXCLUSIVE` has read the header and holds the lock (the exclusive lock of a
+    // WAL database is taken as its WAL opens). A database damaged past its header (the
+    // reason to restore, often) may fail this read, but is locked all the same.
+    match c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+        Ok(_) => Ok(c),
+        Err(e) if busy(&e) => Err(BackupError::InUse(path.to_owned())),
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(f.code, ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) =>
         {
-            Err(BackupError::InUse(path.to_owned()))
+            Ok(c)
         }
         Err(e) => Err(sql(path)(e)),
     }
