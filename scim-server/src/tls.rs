@@ -73,11 +73,23 @@ impl TlsFiles {
         }
         let key = PrivateKeyDer::from_pem_file(&self.key)
             .map_err(|e| TlsError::Key { path: self.key.clone(), why: e.to_string() })?;
-        CertifiedKey::from_der(certs, key, &provider()).map_err(|e| TlsError::Mismatch {
-            cert: self.cert.clone(),
-            key: self.key.clone(),
-            why: e.to_string(),
-        })
+        let signing = provider()
+            .key_provider
+            .load_private_key(key)
+            .map_err(|e| TlsError::Key { path: self.key.clone(), why: e.to_string() })?;
+        let certified = CertifiedKey::new(certs, signing);
+        match certified.keys_match() {
+            // A key whose public half rustls cannot derive is taken on trust, as
+            // `CertifiedKey::from_der` does.
+            Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
+                Ok(certified)
+            }
+            Err(e) => Err(TlsError::Mismatch {
+                cert: self.cert.clone(),
+                key: self.key.clone(),
+                why: e.to_string(),
+            }),
+        }
     }
 
     /// Modification time and size of both files, to notice a change; `None` for a file
@@ -89,7 +101,7 @@ impl TlsFiles {
     }
 }
 
-/// The ring provider: the one TLS provider of the project (`CONVENTIONS.md`).
+/// The ring provider: the project's one TLS provider.
 fn provider() -> CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
