@@ -124,9 +124,11 @@ fn a_damaged_or_foreign_backup_is_refused_before_anything_is_replaced() {
             .status
             .success()
     );
-    // A missing backup.
+    // A missing backup; a backup into a directory that does not exist.
     let err = fails(&fresh, &["admin", "restore-backup", "nope.db"]);
-    assert!(err.contains("no such file"), "{err}");
+    assert!(err.contains("nope.db: no such file"), "{err}");
+    let err = fails(&db, &["admin", "backup", "no-such-dir/b.db"]);
+    assert!(err.contains("no-such-dir: no such file or directory"), "{err}");
     assert!(!fresh.dir.join("scim.db").exists());
 }
 

@@ -24,8 +24,8 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackupError {
-    /// The file to copy or restore from does not exist.
-    #[error("{0}: no such file")]
+    /// The file to copy or restore from, or the backup's directory, does not exist.
+    #[error("{0}: no such file or directory")]
     Missing(PathBuf),
     /// The destination exists and overwriting was not asked for.
     #[error("{0} already exists (pass --force to overwrite it)")]
@@ -112,6 +112,11 @@ pub fn create(source: &Path, dest: &Path, overwrite: bool) -> Result<Snapshot, B
     }
     if dest.exists() && !overwrite {
         return Err(BackupError::Exists(dest.to_owned()));
+    }
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(BackupError::Missing(parent.to_owned()));
     }
     let partial = with_suffix(dest, ".partial");
     // A previous attempt that died leaves its partial copy; VACUUM INTO wants no file.
