@@ -416,13 +416,14 @@ pub struct Bootstrapped {
 }
 
 impl Bootstrapped {
-    /// The message printed once on stderr; `listen` is the address the server binds.
-    pub fn message(&self, listen: &str) -> String {
+    /// The message printed once on stderr; `base` is the server's URL as bound
+    /// (`http://127.0.0.1:8080`, or `https://...` with TLS).
+    pub fn message(&self, base: &str) -> String {
         format!(
             "First start: created organization \"default\" {sid} and a token with scopes scim:read scim:write.\n\
              Bearer token (shown only this once, store it now):\n\
              \n    {token}\n\n\
-             Try: curl -H 'Authorization: Bearer {token}' http://{listen}/scim/v2/Users\n",
+             Try: curl -H 'Authorization: Bearer {token}' {base}/scim/v2/Users\n",
             sid = self.org.sid,
             token = self.token.token,
         )
@@ -432,12 +433,12 @@ impl Bootstrapped {
 impl Bootstrapped {
     /// The first-start banner as one JSON line (for `log_format = "json"`):
     /// `{"message","organization":{"sid","name","policies"},"token":{"id","token","org","scopes","name"},"try"}`.
-    pub fn json_line(&self, listen: &str) -> String {
+    pub fn json_line(&self, base: &str) -> String {
         serde_json::json!({
             "message": "first start: created organization \"default\" and a token with scopes scim:read scim:write; the token is shown only this once",
             "organization": self.org,
             "token": self.token,
-            "try": format!("curl -H 'Authorization: Bearer {}' http://{listen}/scim/v2/Users", self.token.token),
+            "try": format!("curl -H 'Authorization: Bearer {}' {base}/scim/v2/Users", self.token.token),
         })
         .to_string()
     }

@@ -123,6 +123,14 @@ pub struct Config {
     /// A second socket address that serves only the admin API (and the health probes);
     /// when set, the main listener does not serve `/admin/v1` at all. Needs `admin_api`.
     pub admin_listen: Option<String>,
+    /// PEM file of the TLS certificate chain (leaf first). With [`Config::tls_key`], the
+    /// listeners serve HTTPS (`docs/operations.md`); both or neither.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the TLS private key (PKCS#8, PKCS#1 or SEC1) of [`Config::tls_cert`].
+    pub tls_key: Option<PathBuf>,
+    /// Seconds between two checks of the TLS files' modification times; a change reloads
+    /// them (0: only on SIGHUP).
+    pub tls_reload_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -170,6 +178,9 @@ impl std::fmt::Debug for Config {
             .field("max_connections", &self.max_connections)
             .field("admin_api", &self.admin_api)
             .field("admin_listen", &self.admin_listen)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("tls_reload_secs", &self.tls_reload_secs)
             .finish()
     }
 }
@@ -238,6 +249,9 @@ impl Default for Config {
             max_connections: 1024,
             admin_api: false,
             admin_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_reload_secs: 5,
         }
     }
 }
@@ -417,6 +431,18 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_listen: Option<String>,
+    /// PEM certificate chain: serve HTTPS (needs --tls-key) [env: SCIM_TLS_CERT] [default: none: plain HTTP]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert [env: SCIM_TLS_KEY] [default: none]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds between checks of the TLS files for changes; 0 = reload on SIGHUP only [env: SCIM_TLS_RELOAD_SECS] [default: 5]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_reload_secs: Option<u64>,
 }
 
 /// `SCIM_*` variables that are not options but are known: the configuration file's name
@@ -672,7 +698,30 @@ impl Config {
                 return bad("admin_listen must differ from listen");
             }
         }
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) => {}
+            (Some(_), None) => return bad("tls_cert needs tls_key (both or neither)"),
+            (None, Some(_)) => return bad("tls_key needs tls_cert (both or neither)"),
+            (Some(cert), Some(key)) => {
+                for (name, path) in [("tls_cert", cert), ("tls_key", key)] {
+                    if !path.is_file() {
+                        return Err(ConfigError::Invalid(format!(
+                            "{name}: {} is not a readable file",
+                            path.display()
+                        )));
+                    }
+                }
+            }
+        }
+        if self.tls_reload_secs > 86_400 {
+            return bad("tls_reload_secs must be 0 to 86400");
+        }
         Ok(())
+    }
+
+    /// Whether the listeners serve HTTPS (`tls_cert` and `tls_key` are set).
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
     }
 
     /// The request timeout.

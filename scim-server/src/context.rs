@@ -303,7 +303,8 @@ fn org_header(headers: &HeaderMap) -> Result<Option<OrganizationSid>, ApiError> 
 }
 
 /// `scheme://authority` of the service as the client sees it: the configured
-/// `public_url`, else `X-Forwarded-Proto`/`X-Forwarded-Host`/`Host`, else `listen`.
+/// `public_url`, else `X-Forwarded-Proto`/`X-Forwarded-Host`/`Host`, else `listen`; the
+/// scheme is `https` whenever the service serves TLS itself.
 pub fn origin(headers: &HeaderMap, state: &AppState) -> String {
     origin_of(headers, &state.config)
 }
@@ -330,7 +331,9 @@ fn origin_of(headers: &HeaderMap, config: &Config) -> String {
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
+    // With built-in TLS every client came over HTTPS, whatever a header claims.
     let proto = match first("x-forwarded-proto") {
+        _ if config.tls() => "https",
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };

@@ -37,6 +37,7 @@ pub mod openapi;
 pub mod ops;
 pub mod profile;
 pub mod response;
+pub mod tls;
 pub mod token;
 
 pub use app::{AppState, admin_service, router, service};

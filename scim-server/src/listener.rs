@@ -13,6 +13,9 @@
 //!   memory or file descriptors.
 //! - **Graceful shutdown**: when `shutdown` resolves, the listener closes, idle connections
 //!   close, and requests in flight finish (up to [`ConnLimits::drain_timeout`]).
+//! - **TLS** (when configured, [`crate::tls`]): the handshake runs in the connection's own
+//!   task, so a slow or silent client ties up only its connection slot, and it must finish
+//!   within the header read timeout; a client that fails it is closed without a response.
 
 use crate::config::{Config, DOCS_PATH};
 use crate::front::{PerConnection, Stack};
@@ -26,6 +29,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 /// The per-connection limits ([`crate::config::Config`] holds their settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,11 +69,13 @@ impl Default for ConnLimits {
 }
 
 /// Serves `stack` (see [`crate::service`]) on `listener` until `shutdown` resolves, then
-/// drains.
+/// drains; over TLS when `tls` is given (HTTPS only: a plain HTTP client fails the
+/// handshake).
 pub async fn serve(
     listener: TcpListener,
     stack: Stack,
     limits: ConnLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = http1::Builder::new();
@@ -105,10 +111,37 @@ pub async fn serve(
             tokio::spawn(refuse(tcp, limits.max_connections));
             continue;
         };
-        let conn = builder.serve_connection(TokioIo::new(tcp), PerConnection::new(stack.clone()));
-        let conn = graceful.watch(conn);
+        let watcher = graceful.watcher();
+        let (builder, stack, tls) = (builder.clone(), stack.clone(), tls.clone());
+        let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let served = match tls {
+                None => {
+                    let conn =
+                        builder.serve_connection(TokioIo::new(tcp), PerConnection::new(stack));
+                    watcher.watch(conn).await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => {
+                            let io = TokioIo::new(stream);
+                            let conn = builder.serve_connection(io, PerConnection::new(stack));
+                            watcher.watch(conn).await
+                        }
+                        Ok(Err(e)) => {
+                            metrics::counter!("scim_tls_handshake_failures_total").increment(1);
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            metrics::counter!("scim_tls_handshake_failures_total").increment(1);
+                            tracing::debug!("TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
             drop(slot);

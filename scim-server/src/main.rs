@@ -1,6 +1,7 @@
 //! `scim-server`: serve the SCIM API, apply migrations, and administer organizations,
 //! tokens and clients (`docs/configuration.md`).
 
+mod cli_backup;
 mod cli_events;
 
 use anyhow::Context as _;
@@ -113,6 +114,38 @@ enum AdminCommand {
         after_help = "Example:\n  scim-server admin audit --org acme --since 2026-01-01T00:00:00Z --json"
     )]
     Audit(cli_events::AuditArgs),
+    /// Copy the SQLite database to FILE while servers use it (a consistent snapshot,
+    /// checked with PRAGMA integrity_check). PostgreSQL and MySQL: prints the pg_dump or
+    /// mysqldump command to use instead, and fails.
+    #[command(
+        after_help = "Example:\n  scim-server admin backup backups/scim-2026-01-31.db\n\nRestore with `scim-server admin restore-backup FILE` (servers stopped)."
+    )]
+    Backup {
+        /// The backup file to write.
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Print {"file","bytes","integrity","migrations"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the SQLite database with a backup made by `admin backup`, then apply the
+    /// migrations it lacks. Refused while any process (a server) has the database open.
+    #[command(
+        name = "restore-backup",
+        after_help = "The backup is checked first (PRAGMA integrity_check, a scim-server \
+database, no migrations newer than this version) and left unchanged; the database file \
+need not exist. PostgreSQL and MySQL: prints the pg_restore or mysql command to use \
+instead, and fails.\n\nExample:\n  scim-server admin restore-backup backups/scim-2026-01-31.db"
+    )]
+    RestoreBackup {
+        /// The backup file to restore from.
+        file: PathBuf,
+        /// Print {"file","bytes","integrity","migrations","applied"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Undo a soft delete (organizations with the soft-delete policy).
     #[command(
         after_help = "Example:\n  scim-server admin restore --org acme US0123456789abcdef0123456789abcdef"
@@ -359,6 +392,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Admin(AdminCommand::Backup { file, force, json }) => {
+            init_logging(&Config { log_level: "warn".into(), ..config.clone() });
+            cli_backup::backup(&config, &file, force, json).await
+        }
+        Command::Admin(AdminCommand::RestoreBackup { file, json }) => {
+            init_logging(&Config { log_level: "warn".into(), ..config.clone() });
+            cli_backup::restore(&config, &file, json).await
+        }
         Command::Admin(cmd) => {
             // Admin output is for scripts: only warnings and errors reach stderr.
             init_logging(&Config { log_level: "warn".into(), ..config.clone() });
@@ -581,12 +622,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Held to the end of `serve`: dropping it writes out what is still queued.
     let _log = init_logging_to(&config, Some(LOG_QUEUE_LINES));
     let registry = Arc::new(load_registry(config.schema_dir.as_deref())?);
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let files = scim_server::tls::TlsFiles { cert: cert.clone(), key: key.clone() };
+            let certs = Arc::new(scim_server::tls::CertStore::open(files)?);
+            let acceptor = certs.acceptor()?;
+            let every = std::time::Duration::from_secs(config.tls_reload_secs);
+            scim_server::tls::watch(certs, (config.tls_reload_secs > 0).then_some(every));
+            Some(acceptor)
+        }
+        _ => None,
+    };
     let store: Arc<dyn Store> =
         Arc::new(open_store(&config, registry.clone(), Missing::Create, true).await?);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let base = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
     match admin::bootstrap(store.as_ref(), config.bootstrap_token.as_deref()).await? {
         Some(boot) => {
             // The log line (either format) carries no secret; the token goes to stdout only,
@@ -598,8 +651,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                  scim:read scim:write; the token is printed once on stdout"
             );
             match config.log_format {
-                LogFormat::Json => say(&boot.json_line(&addr.to_string()))?,
-                LogFormat::Text => say(&boot.message(&addr.to_string()))?,
+                LogFormat::Json => say(&boot.json_line(&base))?,
+                LogFormat::Text => say(&boot.message(&base))?,
             }
         }
         None if config.bootstrap_token.is_some() => {
@@ -629,12 +682,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    tracing::info!(%addr, admin_api = state.config.admin_api, "listening");
+    tracing::info!(%addr, tls = tls.is_some(), admin_api = state.config.admin_api, "listening");
     let limits = scim_server::listener::ConnLimits::from_config(&state.config);
     let main = scim_server::listener::serve(
         listener,
         scim_server::service(&state),
         limits,
+        tls.clone(),
         shutdown_signal(),
     );
     match admin_listener {
@@ -644,6 +698,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 admin,
                 scim_server::admin_service(&state),
                 limits,
+                tls,
                 shutdown_signal(),
             );
             tokio::join!(main, admin);
@@ -880,6 +935,9 @@ async fn admin_command(store: &dyn Store, cmd: AdminCommand) -> anyhow::Result<(
         }
         AdminCommand::Stream(cmd) => cli_events::stream(store, cmd).await?,
         AdminCommand::Audit(args) => cli_events::audit(store, args).await?,
+        AdminCommand::Backup { .. } | AdminCommand::RestoreBackup { .. } => {
+            anyhow::bail!("backup and restore-backup do not open the store")
+        }
         AdminCommand::Restore { org, id, json } => {
             let org = admin::resolve_org(store, &org).await?.sid;
             let resource = admin::restore(store, org, &id).await?;

@@ -23,6 +23,9 @@ mod sql;
 
 pub use events::*;
 pub use model::*;
+/// Backup and restore of SQLite database files.
+#[cfg(feature = "sqlite")]
+pub use sql::backup;
 pub use sql::{MAX_KEY_CHARS, MigrationStatus, SqlStore, StoreOptions, sqlite_path};
 
 /// The former name of [`SqlStore`], kept so that dependants written against it compile

@@ -1,5 +1,5 @@
-//! Project automation: `cargo xtask ci | bench [core|store|server|client] | conformance |
-//! schemathesis | fuzz | faults | soak | release`.
+//! Project automation: `cargo xtask ci | docs-check | bench [core|store|server|client] |
+//! conformance | schemathesis | fuzz | faults | soak | release`.
 //!
 //! Stays light (no tokio, no network crates) so it builds in seconds.
 #![allow(clippy::print_stdout)]
@@ -10,6 +10,7 @@ use std::process::Command;
 
 mod client_bench;
 mod conformance;
+mod docs_check;
 mod fuzz;
 mod probes;
 mod reference;
@@ -50,6 +51,8 @@ fn ci() -> Result<()> {
         .args(["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"])
         .env(reference::VAR, reference))?;
     run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
+    // The scim-server and scim command lines of README.md and docs/ parse (docs_check.rs).
+    docs_check::run(&root())?;
     // A short schemathesis run: the API against its own OpenAPI document (about 1.5 min).
     let short = ["--secs", "60", "--examples", "10"].map(String::from);
     schemathesis::run(&short)?;
@@ -95,9 +98,10 @@ fn main() -> Result<()> {
         Some("faults") => probes::faults(&args[1..]),
         Some("soak") => probes::soak(&args[1..]),
         Some("release") => release::run(&args[1..]),
+        Some("docs-check") => docs_check::run(&root()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | bench client [--users N] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | fuzz [--secs N] [TARGET...] | faults [--quick] [--backend sqlite|postgres|all] | soak [--minutes N | --secs N | --quick] [--backend sqlite|postgres|all] | release VERSION [--dry-run] [--skip-ci] [--no-verify] [--offline] [--profile P]>"
+                "usage: cargo xtask <ci | docs-check | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | bench client [--users N] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | fuzz [--secs N] [TARGET...] | faults [--quick] [--backend sqlite|postgres|all] | soak [--minutes N | --secs N | --quick] [--backend sqlite|postgres|all] | release VERSION [--dry-run] [--skip-ci] [--no-verify] [--offline] [--profile P]>"
             );
             std::process::exit(2);
         }

@@ -7,31 +7,36 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
+pub const BIN: &str = env!("CARGO_BIN_EXE_scim-server");
 
 /// A temporary directory holding one SQLite database, removed on drop.
-struct Db {
-    dir: PathBuf,
+pub struct Db {
+    pub dir: PathBuf,
 }
 
 impl Db {
-    fn new() -> Self {
-        let mut b = [0u8; 8];
-        getrandom::fill(&mut b).unwrap();
-        let dir = std::env::temp_dir().join(format!("scim-cli-{}", hex::encode(b)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = Db { dir };
+    pub fn new() -> Self {
+        let db = Self::empty();
         // `admin` never creates a database: start from a migrated, empty one.
         let out = db.cmd(&["migrate"]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         db
     }
 
-    fn url(&self) -> String {
+    /// A fresh directory where no database exists yet.
+    pub fn empty() -> Self {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).unwrap();
+        let dir = std::env::temp_dir().join(format!("scim-cli-{}", hex::encode(b)));
+        std::fs::create_dir_all(&dir).unwrap();
+        Db { dir }
+    }
+
+    pub fn url(&self) -> String {
         format!("sqlite://{}?mode=rwc", self.dir.join("scim.db").display())
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.args(args)
             .env_remove("SCIM_BOOTSTRAP_TOKEN")
@@ -43,7 +48,7 @@ impl Db {
     }
 
     /// Runs a command that must succeed and print JSON.
-    fn json(&self, args: &[&str]) -> Value {
+    pub fn json(&self, args: &[&str]) -> Value {
         let out = self.cmd(args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout)
@@ -199,19 +204,19 @@ impl Drop for KillOnDrop {
 }
 
 /// A running `serve`, killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
     /// Stderr up to the `listening` line.
-    stderr: String,
+    pub stderr: String,
     /// Everything after it, as it arrives.
-    later: std::sync::Arc<std::sync::Mutex<String>>,
+    pub later: std::sync::Arc<std::sync::Mutex<String>>,
     /// Stdout, as it arrives.
-    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+    pub stdout: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
-    fn start(db: &Db, env: &[(&str, &str)]) -> Server {
+    pub fn start(db: &Db, env: &[(&str, &str)]) -> Server {
         let mut cmd = db.cmd(&["serve", "--listen", "127.0.0.1:0"]);
         cmd.env("RUST_LOG", "info");
         cmd.env("SCIM_LOG_FORMAT", "text").stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -261,7 +266,7 @@ impl Server {
     }
 
     /// Waits until stdout contains `needle`; returns stdout.
-    fn wait_stdout(&self, needle: &str) -> String {
+    pub fn wait_stdout(&self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let out = self.stdout.lock().unwrap().clone();
@@ -274,7 +279,7 @@ impl Server {
     }
 
     /// Waits until the log after start-up contains `needle`.
-    fn wait_log(&self, needle: &str) -> String {
+    pub fn wait_log(&self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let log = self.later.lock().unwrap().clone();
@@ -287,11 +292,11 @@ impl Server {
     }
 
     /// A raw HTTP/1.1 GET; returns the status line and the whole response.
-    fn get(&self, path: &str, token: &str) -> (String, String) {
+    pub fn get(&self, path: &str, token: &str) -> (String, String) {
         self.get_with(path, token, "")
     }
 
-    fn get_with(&self, path: &str, token: &str, extra_headers: &str) -> (String, String) {
+    pub fn get_with(&self, path: &str, token: &str, extra_headers: &str) -> (String, String) {
         let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
         write!(
             s,
@@ -304,7 +309,7 @@ impl Server {
         (out.lines().next().unwrap_or_default().to_owned(), out)
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -903,7 +908,7 @@ fn std_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     (url, got)
 }
 
-fn post_user(addr: &str, token: &str, user_name: &str) {
+pub fn post_user(addr: &str, token: &str, user_name: &str) {
     let body = format!(
         r#"{{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"{user_name}"}}"#
     );

@@ -16,7 +16,7 @@ async fn listen(app: &TestApp, limits: ConnLimits) -> (SocketAddr, oneshot::Send
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let stack = scim_server::service(&app.state);
-    tokio::spawn(serve(listener, stack, limits, async {
+    tokio::spawn(serve(listener, stack, limits, None, async {
         let _ = stopped.await;
     }));
     (addr, stop)

@@ -7,12 +7,14 @@
 
 mod admin_api;
 mod auth;
+mod backup;
 mod bulk;
 mod cli;
 mod client;
 mod client_props;
 mod contract;
 mod discovery;
+mod docs;
 mod embed;
 mod entra;
 mod errors;
@@ -33,4 +35,5 @@ mod schema_check;
 mod scim_cli;
 mod search;
 mod support;
+mod tls;
 mod users;

@@ -189,13 +189,23 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
 /// advisory lock of an open file, released when the file closes.
 #[derive(Debug, Default)]
 pub(crate) struct MigrationLock {
-    _file: Option<std::fs::File>,
+    file: Option<std::fs::File>,
 }
 
 impl MigrationLock {
     /// A lock held by the open file `f`.
     pub(crate) fn file(f: std::fs::File) -> MigrationLock {
-        MigrationLock { _file: Some(f) }
+        MigrationLock { file: Some(f) }
+    }
+
+    /// Releases a file lock without closing the file, and returns the file: the caller
+    /// keeps it open (see `SqlStore::lock_files`).
+    pub(crate) fn release_file(&mut self) -> Option<std::fs::File> {
+        let f = self.file.take()?;
+        if let Err(e) = f.unlock() {
+            tracing::warn!(error = %e, "cannot release the migration lock of the SQLite file");
+        }
+        Some(f)
     }
 }
 

@@ -98,6 +98,7 @@ impl SqlStore {
                 stats: Arc::default(),
                 shapes: Shapes::default(),
                 counts: Counts::default(),
+                lock_files: Mutex::default(),
             });
         }
         let db = Self::sea_connect(url, backend, &opts).await?;
@@ -111,6 +112,7 @@ impl SqlStore {
             stats: Arc::default(),
             shapes: Shapes::default(),
             counts: Counts::default(),
+            lock_files: Mutex::default(),
         })
     }
 

@@ -48,6 +48,8 @@ mod values;
 
 pub use columns::MAX_KEY_CHARS;
 pub use setup::MigrationStatus;
+#[cfg(feature = "sqlite")]
+pub use sqlite::backup;
 pub use sqlite::sqlite_path;
 pub use store::{SqlStore, StoreOptions};
 

@@ -55,8 +55,14 @@ impl SqlStore {
     }
 
     async fn migrate_locked(&self, c: &DatabaseConnection) -> Result<()> {
-        let lock = self.backend.lock_migrations(c, &self.url).await?;
+        let mut lock = self.backend.lock_migrations(c, &self.url).await?;
         let done = migration::Migrator::up(c, None).await.map_err(db_err);
+        if let Some(f) = lock.release_file() {
+            match self.lock_files.lock() {
+                Ok(mut kept) => kept.push(f),
+                Err(poisoned) => poisoned.into_inner().push(f),
+            }
+        }
         self.backend.unlock_migrations(c, lock).await;
         done
     }

@@ -60,6 +60,12 @@ pub struct SqlStore {
     pub(super) stats: Arc<Stats>,
     pub(super) shapes: Shapes,
     pub(super) counts: Counts,
+    /// The files the SQLite migration lock was taken through, unlocked but kept open for
+    /// the store's life: closing any descriptor of a file drops every POSIX lock the
+    /// process holds on it, SQLite's own included (the shared lock each connection holds
+    /// on a WAL database, which tells other processes, such as `admin restore-backup`,
+    /// that the file is in use).
+    pub(super) lock_files: Mutex<Vec<std::fs::File>>,
 }
 
 /// Unfiltered `COUNT`s of live resources on SQLite, each with the organization's last

@@ -3,9 +3,11 @@
 //! sqlx (`conn` says why): `pool` (reader connections, long scans), `writer` (the one
 //! writer and group commit), `wal` (WAL length and checkpoints), `connection` (opening
 //! one: pragmas, the prepared-statement cache), `statement` (running one sea-query
-//! statement).
+//! statement); and `backup` (online backup and restore of a database file).
 
 mod backend;
+#[cfg(feature = "sqlite")]
+pub mod backup;
 #[cfg(feature = "sqlite")]
 mod connection;
 #[cfg(feature = "sqlite")]
