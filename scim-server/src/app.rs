@@ -81,13 +81,16 @@ impl AppState {
         let Some(limiter) = &self.limiter else { return Ok(()) };
         match limiter.0.check_key(&credential.to_owned()) {
             Ok(()) => Ok(()),
-            Err(_) => Err(ApiError::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "rate limit of {} requests per second exceeded; retry later",
-                    self.config.rate_limit_per_second
-                ),
-            )),
+            Err(_) => Err({
+                metrics::counter!("scim_rate_limited_total").increment(1);
+                ApiError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "rate limit of {} requests per second exceeded; retry later",
+                        self.config.rate_limit_per_second
+                    ),
+                )
+            }),
         }
     }
 

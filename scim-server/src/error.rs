@@ -178,6 +178,8 @@ fn body_for(e: &ScimError, ctx: &RenderCtx) -> ErrorBody {
 /// documentation (RFC 8288, `rel="help"`) and the status-specific headers.
 pub fn render(e: ScimError, ctx: &RenderCtx) -> Response {
     let e = for_family(e, ctx.family);
+    // One series per error code (a fixed catalogue): which errors clients get, and how often.
+    metrics::counter!("scim_errors_total", "code" => e.code.name()).increment(1);
     if e.code == ErrorCode::Internal {
         tracing::error!(request_id = %crate::log::request_id(), detail = %e.detail, "internal error");
     }

@@ -59,6 +59,7 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
                 .build_recorder();
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
+            describe();
             // The exporter keeps each latency sample until it folds them into the
             // histograms' buckets: on a scrape, or in this upkeep. Without it, a server that
             // is never scraped would keep 8 bytes per request forever.
@@ -75,6 +76,47 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
             Some(handle)
         })
         .as_ref()
+}
+
+/// The HELP text of every metric the service records (`docs/operations.md` lists them),
+/// and the build's version as `scim_build_info`.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "scim_http_requests_total",
+        "HTTP requests answered, by method, route template, family and status"
+    );
+    describe_histogram!(
+        "scim_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time from a request's head to its answer's head, by method, route template and family"
+    );
+    describe_counter!(
+        "scim_errors_total",
+        "SCIM error answers by error code (docs/errors.md), client and server errors alike"
+    );
+    describe_counter!(
+        "scim_rate_limited_total",
+        "Requests refused by the per-credential rate limit (429, code 20429)"
+    );
+    describe_counter!(
+        "scim_connections_refused_total",
+        "Connections answered 503 and closed because max_connections were open"
+    );
+    describe_counter!(
+        "scim_tls_handshake_failures_total",
+        "TLS handshakes that failed or timed out"
+    );
+    describe_counter!(
+        "scim_events_delivered_total",
+        "SCIM event SETs delivered: pushed and accepted by the receiver, or handed to a poll"
+    );
+    describe_counter!(
+        "scim_events_delivery_failures_total",
+        "Push deliveries that failed (the stream is retried with backoff)"
+    );
+    describe_gauge!("scim_build_info", "Always 1; the version label names the build");
+    metrics::gauge!("scim_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
 async fn metrics() -> Response {

@@ -131,6 +131,7 @@ async fn run(
             let token = set::sign(&stream, es.as_ref(), &claims)
                 .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
             sets.insert(set::jti(&stream.id, change.seq), Value::String(token));
+            metrics::counter!("scim_events_delivered_total", "delivery" => "poll").increment(1);
         }
         if !sets.is_empty() || req.return_immediately || Instant::now() >= deadline {
             return Ok(json!({"sets": sets, "moreAvailable": more}));

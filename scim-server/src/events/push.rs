@@ -127,6 +127,7 @@ impl Pusher {
                 }
                 Err(e) => {
                     let msg = e.to_string();
+                    metrics::counter!("scim_events_delivery_failures_total").increment(1);
                     let failures =
                         self.store.stream_failed(&stream.id, &msg, self.pause_after).await?;
                     let wait = backoff(failures);
@@ -169,6 +170,8 @@ impl Pusher {
                     let claims = set::claims(&self.issuer, stream, change, &uris, &subject, now);
                     let token = set::sign(stream, es.as_ref(), &claims)?;
                     self.post(&uri, token).await?;
+                    metrics::counter!("scim_events_delivered_total", "delivery" => "push")
+                        .increment(1);
                 }
                 last = change.seq;
             }

@@ -31,6 +31,28 @@ async fn metrics_count_requests_by_route_template() {
 }
 
 #[tokio::test]
+async fn metrics_have_help_text_error_codes_and_the_build() {
+    let app = app().await;
+    // An unknown route (22404) and a request without a credential (20401).
+    app.get("/scim/v2/Nothing").await;
+    app.send(req(Method::GET, "/scim/v2/Users").build()).await;
+    let r = app.send(req(Method::GET, "/metrics").build()).await;
+    let text = String::from_utf8(r.bytes).unwrap();
+    for help in [
+        "# HELP scim_http_requests_total ",
+        "# HELP scim_http_request_duration_seconds ",
+        "# HELP scim_errors_total ",
+        "# HELP scim_build_info ",
+    ] {
+        assert!(text.contains(help), "{help} missing: {text}");
+    }
+    assert!(text.contains(r#"scim_errors_total{code="UnknownRoute"}"#), "{text}");
+    assert!(text.contains(r#"scim_errors_total{code="MissingCredential"}"#), "{text}");
+    let build = format!(r#"scim_build_info{{version="{}"}} 1"#, env!("CARGO_PKG_VERSION"));
+    assert!(text.contains(&build), "{text}");
+}
+
+#[tokio::test]
 async fn openapi_lists_every_route_on_both_families() {
     let app = app().await;
     let r = app.send(req(Method::GET, "/openapi.json").build()).await;
