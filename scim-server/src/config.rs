@@ -123,6 +123,11 @@ pub struct Config {
     /// A second socket address that serves only the admin API (and the health probes);
     /// when set, the main listener does not serve `/admin/v1` at all. Needs `admin_api`.
     pub admin_listen: Option<String>,
+    /// Whether the operator console (`/console`, `docs/console.md`) is served, beside the
+    /// admin API (on `admin_listen` when that is set). Off by default. Needs `admin_api`.
+    pub console: bool,
+    /// How many recent requests the console's request log keeps per replica (in memory).
+    pub console_request_log: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -170,6 +175,8 @@ impl std::fmt::Debug for Config {
             .field("max_connections", &self.max_connections)
             .field("admin_api", &self.admin_api)
             .field("admin_listen", &self.admin_listen)
+            .field("console", &self.console)
+            .field("console_request_log", &self.console_request_log)
             .finish()
     }
 }
@@ -238,6 +245,8 @@ impl Default for Config {
             max_connections: 1024,
             admin_api: false,
             admin_listen: None,
+            console: false,
+            console_request_log: 2000,
         }
     }
 }
@@ -417,6 +426,14 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_listen: Option<String>,
+    /// Serve the operator console under /console, beside the admin API (docs/console.md) [env: SCIM_CONSOLE] [default: false]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console: Option<bool>,
+    /// Requests the console's request log keeps per replica, 100 to 100000 [env: SCIM_CONSOLE_REQUEST_LOG] [default: 2000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_request_log: Option<usize>,
 }
 
 /// `SCIM_*` variables that are not options but are known: the configuration file's name
@@ -671,6 +688,12 @@ impl Config {
             if *addr == self.listen {
                 return bad("admin_listen must differ from listen");
             }
+        }
+        if self.console && !self.admin_api {
+            return bad("console needs admin_api = true");
+        }
+        if !(100..=100_000).contains(&self.console_request_log) {
+            return bad("console_request_log must be 100 to 100000");
         }
         Ok(())
     }
