@@ -63,7 +63,7 @@ impl AppState {
         });
         let auth_cache = Arc::new(AuthCache::new(Duration::from_millis(config.auth_cache_ttl_ms)));
         let console = (config.console && config.admin_api)
-            .then(|| Arc::new(crate::console::Console::new(config.console_request_log)));
+            .then(|| Arc::new(crate::console::Console::new(config.request_log_size)));
         Self {
             store,
             registry,

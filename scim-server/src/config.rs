@@ -127,7 +127,7 @@ pub struct Config {
     /// admin API (on `admin_listen` when that is set). Off by default. Needs `admin_api`.
     pub console: bool,
     /// How many recent requests the console's request log keeps per replica (in memory).
-    pub console_request_log: usize,
+    pub request_log_size: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -176,7 +176,7 @@ impl std::fmt::Debug for Config {
             .field("admin_api", &self.admin_api)
             .field("admin_listen", &self.admin_listen)
             .field("console", &self.console)
-            .field("console_request_log", &self.console_request_log)
+            .field("request_log_size", &self.request_log_size)
             .finish()
     }
 }
@@ -246,7 +246,7 @@ impl Default for Config {
             admin_api: false,
             admin_listen: None,
             console: false,
-            console_request_log: 2000,
+            request_log_size: 2000,
         }
     }
 }
@@ -430,10 +430,10 @@ pub struct Overrides {
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console: Option<bool>,
-    /// Requests the console's request log keeps per replica, 100 to 100000 [env: SCIM_CONSOLE_REQUEST_LOG] [default: 2000]
+    /// Requests the console's request log keeps per replica, 100 to 100000 [env: SCIM_REQUEST_LOG_SIZE] [default: 2000]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub console_request_log: Option<usize>,
+    pub request_log_size: Option<usize>,
 }
 
 /// `SCIM_*` variables that are not options but are known: the configuration file's name
@@ -692,8 +692,8 @@ impl Config {
         if self.console && !self.admin_api {
             return bad("console needs admin_api = true");
         }
-        if !(100..=100_000).contains(&self.console_request_log) {
-            return bad("console_request_log must be 100 to 100000");
+        if !(100..=100_000).contains(&self.request_log_size) {
+            return bad("request_log_size must be 100 to 100000");
         }
         Ok(())
     }

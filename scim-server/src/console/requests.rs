@@ -93,7 +93,7 @@ async fn page(
     let total = signed.console.requests.len();
     let body = html! {
         h1 { "Requests" }
-        p.muted { "The last " (st.config.console_request_log)
+        p.muted { "The last " (st.config.request_log_size)
                   " requests this replica answered (" (total) " kept); newest first, at most "
                   (SHOWN) " shown. No body, query string or secret is kept." }
         form.filters method="get" action="/console/requests" {
