@@ -181,15 +181,18 @@ async fn admin_token_live(state: &AppState, hash: &[u8; 32]) -> bool {
 /// Whether a state-changing request comes from a page of this origin: a browser's
 /// `Sec-Fetch-Site` must be `same-origin`, and an `Origin` must name this host.
 pub(crate) fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && site != "same-origin"
-        && site != "none"
-    {
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
         return false;
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
+    // Under `Referrer-Policy: no-referrer` a browser sends `Origin: null` with a form;
+    // then its `Sec-Fetch-Site` (checked above) must be there to vouch for it.
+    if origin == "null" {
+        return site.is_some();
+    }
     let Ok(uri) = origin.parse::<http::Uri>() else { return false };
     let Some(authority) = uri.authority().map(|a| a.as_str().to_ascii_lowercase()) else {
         return false;
