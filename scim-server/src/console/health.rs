@@ -122,7 +122,7 @@ async fn page(
     let body = match selected {
         None => {
             let mut all = log.all_org_stats();
-            all.sort_by(|a, b| b.1.last_ms.cmp(&a.1.last_ms));
+            all.sort_by_key(|b| std::cmp::Reverse(b.1.last_ms));
             html! {
                 h1 { "Health" }
                 p.muted { "Requests this replica answered since it started, per organization. "

@@ -214,20 +214,21 @@ pub(crate) fn form<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     state: &AppState,
     body: &Bytes,
-) -> Result<T, Response> {
-    let forbidden = |why: &str| message_page(StatusCode::FORBIDDEN, why);
+) -> Result<T, Box<Response>> {
+    let forbidden = |why: &str| Box::new(message_page(StatusCode::FORBIDDEN, why));
     if !same_origin(headers, state) {
         return Err(forbidden("This form was sent from another site."));
     }
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| message_page(StatusCode::BAD_REQUEST, "The form is malformed."))?;
+        .map_err(|_| Box::new(message_page(StatusCode::BAD_REQUEST, "The form is malformed.")))?;
     let sent = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_bytes());
     let expected = signed.session.csrf.as_bytes();
     if !sent.is_some_and(|s| bool::from(s.ct_eq(expected))) {
         return Err(forbidden("The form's CSRF token is missing or wrong: reload the page."));
     }
-    serde_urlencoded::from_bytes(body)
-        .map_err(|e| message_page(StatusCode::BAD_REQUEST, &format!("The form is malformed: {e}")))
+    serde_urlencoded::from_bytes(body).map_err(|e| {
+        Box::new(message_page(StatusCode::BAD_REQUEST, &format!("The form is malformed: {e}")))
+    })
 }
 
 /// A `303 See Other` to `to`.
@@ -438,7 +439,7 @@ async fn logout(
     body: Bytes,
 ) -> Response {
     if let Err(r) = form::<Empty>(&signed, &headers, &state, &body) {
-        return r;
+        return *r;
     }
     signed.console.sessions.remove(&signed.session.key);
     let mut res = redirect("/console/login");

@@ -167,7 +167,7 @@ async fn create(
 ) -> Response {
     let f: Fields = match form(&signed, &headers, &st, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let made = match admin::parse_policies(&owned(values(&f, "policies"))) {
         Ok(p) => admin::create_org(st.store.as_ref(), value(&f, "name"), &p).await,
@@ -192,7 +192,7 @@ async fn rename(
 ) -> Response {
     let f: Fields = match form(&signed, &headers, &st, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let out = admin::rename_org(st.store.as_ref(), &org, value(&f, "name")).await;
     done(&signed, &back(&org), out.map(|o| format!("Renamed to {}.", o.name)))
@@ -207,7 +207,7 @@ async fn policies(
 ) -> Response {
     let f: Fields = match form(&signed, &headers, &st, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let store = st.store.as_ref();
     let out = async {
@@ -239,7 +239,7 @@ async fn create_token(
 ) -> Response {
     let f: Fields = match form(&signed, &headers, &st, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let store = st.store.as_ref();
     let origin = crate::context::origin(&headers, &st);
@@ -287,7 +287,7 @@ async fn revoke_token(
     body: Bytes,
 ) -> Response {
     if let Err(r) = form::<super::Empty>(&signed, &headers, &st, &body) {
-        return r;
+        return *r;
     }
     let store = st.store.as_ref();
     let out = async {
@@ -311,7 +311,7 @@ async fn create_client(
 ) -> Response {
     let f: Fields = match form(&signed, &headers, &st, &body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let store = st.store.as_ref();
     let origin = crate::context::origin(&headers, &st);
@@ -346,7 +346,7 @@ async fn revoke_client(
     body: Bytes,
 ) -> Response {
     if let Err(r) = form::<super::Empty>(&signed, &headers, &st, &body) {
-        return r;
+        return *r;
     }
     let store = st.store.as_ref();
     let out = async {

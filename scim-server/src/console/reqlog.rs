@@ -202,7 +202,7 @@ impl RequestLog {
             .filter(|(_, (o, _))| *o == Some(org))
             .map(|(c, (_, s))| (c.to_string(), s.clone()))
             .collect();
-        v.sort_by(|a, b| b.1.last_ms.cmp(&a.1.last_ms));
+        v.sort_by_key(|b| std::cmp::Reverse(b.1.last_ms));
         v
     }
 }
