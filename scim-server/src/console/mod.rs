@@ -393,7 +393,10 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     if !same_origin(&headers, &state) {
         return message_page(StatusCode::FORBIDDEN, "This form was sent from another site.");
     }
-    let refused = |why: &str| html_page(StatusCode::UNAUTHORIZED, login_markup(Some(why)));
+    let refused = |why: &str| {
+        tracing::warn!(target: "scim_server::console", reason = why, "console sign-in refused");
+        html_page(StatusCode::UNAUTHORIZED, login_markup(Some(why)))
+    };
     let Ok(f) = serde_urlencoded::from_bytes::<LoginForm>(&body) else {
         return refused("The form is malformed.");
     };

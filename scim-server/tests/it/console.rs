@@ -256,8 +256,20 @@ async fn every_post_needs_the_csrf_token_and_our_origin() {
         )
         .await;
     assert_eq!(r.status, 403, "a cross-site fetch");
+    // `Origin: null` (what a browser sends under `Referrer-Policy: no-referrer`) passes only
+    // with a browser's `Sec-Fetch-Site: same-origin`.
+    let r = s
+        .post_raw("/console/orgs", &[("csrf", &csrf), ("name", "acme")], &[("origin", "null")])
+        .await;
+    assert_eq!(r.status, 403, "Origin: null alone");
     assert_eq!(admin::list_orgs(s.app.state.store.as_ref()).await.unwrap().len(), before);
-    let r = s.post("/console/orgs", &[("name", "acme"), ("policies", "soft-delete")]).await;
+    let r = s
+        .post_raw(
+            "/console/orgs",
+            &[("csrf", &csrf), ("name", "acme"), ("policies", "soft-delete")],
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
     assert_eq!(r.status, 303, "{}", r.text());
     let orgs = admin::list_orgs(s.app.state.store.as_ref()).await.unwrap();
     let acme = orgs.iter().find(|o| o.name == "acme").unwrap();
