@@ -233,6 +233,24 @@ mod tests {
         }
     }
 
+    /// What one push costs (the whole of what the console adds to a request), printed; the
+    /// bound is loose so that a debug build on a busy machine passes too.
+    #[test]
+    fn a_push_is_cheap() {
+        let log = RequestLog::new(2000);
+        let n = 200_000u32;
+        let start = std::time::Instant::now();
+        for i in 0..n {
+            let mut e = entry(u64::from(i), if i % 10 == 0 { 400 } else { 200 }, None);
+            e.path = "/scim/v2/Users/US0123456789abcdef0123456789abcdef".into();
+            log.push(e);
+        }
+        let per = start.elapsed() / n;
+        eprintln!("request log: {} ns per push (entry built and pushed)", per.as_nanos());
+        assert_eq!(log.len(), 2000);
+        assert!(per < std::time::Duration::from_micros(50), "{per:?}");
+    }
+
     #[test]
     fn the_ring_is_bounded_and_counts_per_minute() {
         let log = RequestLog::new(3);
