@@ -1,7 +1,8 @@
 //! The directory browser of one organization: users or groups, a search box that takes a
 //! SCIM filter (checked as the SCIM routes check it; a bad one shows the server's SCIM
 //! error), cursor paging (RFC 9865), and a detail view with the resource's JSON, its groups
-//! or its members, and its change history.
+//! or its members (paged, 100 a page; a group of more than 10,000 members is shown without
+//! them), and its change history.
 
 use super::{Nav, Signed, doc_link, html_page, layout};
 use crate::admin;
@@ -27,8 +28,19 @@ pub(super) fn routes() -> Router<AppState> {
 /// Resources per page.
 const PAGE: u64 = 50;
 
-/// Members or groups shown on a detail page at most.
-const MEMBERS_SHOWN: usize = 200;
+/// Members or groups per page of a detail view.
+const MEMBERS_PAGE: usize = 100;
+
+/// A group with more members than this is shown without them (reading them all would cost
+/// more than a page is worth).
+const MEMBERS_READ: u32 = 10_000;
+
+#[derive(Debug, Default, Deserialize)]
+struct DetailQuery {
+    /// 1-based page of the members or groups.
+    #[serde(default)]
+    page: usize,
+}
 
 #[derive(Debug, Default, Deserialize)]
 struct ListQuery {
@@ -150,6 +162,7 @@ async fn detail(
     signed: Signed,
     State(st): State<AppState>,
     Path((org, id)): Path<(String, String)>,
+    Query(dq): Query<DetailQuery>,
 ) -> Response {
     let o = match admin::resolve_org(st.store.as_ref(), &org).await {
         Ok(o) => o,
@@ -158,7 +171,7 @@ async fn detail(
         }
     };
     let kind = if id.starts_with("GR") { ResourceKind::Group } else { ResourceKind::User };
-    let read = ReadOptions { members: true, groups: true, members_limit: None };
+    let read = ReadOptions { members: true, groups: true, members_limit: Some(MEMBERS_READ) };
     let found = st.store.get(o.sid, kind, &id, read).await;
     let history = crate::events::manage::audit(
         st.store.as_ref(),
@@ -192,18 +205,26 @@ async fn detail(
     } else {
         ("Groups", links("groups"))
     };
+    let pages = related.len().div_ceil(MEMBERS_PAGE).max(1);
+    let page = dq.page.clamp(1, pages);
     let body = html! {
         h1 { (kind.name()) " " code { (id) } " in " a href=(base) { (o.name) } }
         @match &doc {
             None => p.error { "No such " (kind.name()) " (deleted, or never made); its history is below." },
             Some(d) => {
                 h2 { (label) " (" (related.len()) ")" }
-                @if related.is_empty() { p.muted { "None." } }
-                ul { @for (v, d) in related.iter().take(MEMBERS_SHOWN) {
+                @if kind == ResourceKind::Group && d.get("members").is_none() {
+                    p.muted { "More than " (MEMBERS_READ) " members: not listed here." }
+                } @else if related.is_empty() { p.muted { "None." } }
+                ul #related { @for (v, d) in related.iter().skip((page - 1) * MEMBERS_PAGE).take(MEMBERS_PAGE) {
                     li { a href={ (base) "/" (v) } { code { (v) } } " " (d) }
                 } }
-                @if related.len() > MEMBERS_SHOWN {
-                    p.muted { "The first " (MEMBERS_SHOWN) " are shown." }
+                @if pages > 1 {
+                    p.pager {
+                        "Page " (page) " of " (pages) " "
+                        @if page > 1 { a href={ (base) "/" (id) "?page=" (page - 1) } { "Previous" } " " }
+                        @if page < pages { a href={ (base) "/" (id) "?page=" (page + 1) } { "Next" } }
+                    }
                 }
                 h2 { "JSON" }
                 pre.json { (serde_json::to_string_pretty(d).unwrap_or_default()) }

@@ -449,3 +449,32 @@ async fn revoking_the_admin_token_ends_its_sessions() {
     assert_eq!(s.get("/console/orgs").await.status, 303);
     let _ = &s.admin;
 }
+
+#[tokio::test]
+async fn a_groups_members_are_paged() {
+    let s = signed_in().await;
+    let mut members = Vec::new();
+    for i in 0..101 {
+        let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("u{i}")});
+        let r = s
+            .app
+            .send(req(Method::POST, "/scim/v2/Users").bearer(&s.app.token).json(&user).build())
+            .await;
+        members.push(json!({"value": r.json()["id"]}));
+    }
+    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "all", "members": members});
+    let r = s
+        .app
+        .send(req(Method::POST, "/scim/v2/Groups").bearer(&s.app.token).json(&group).build())
+        .await;
+    assert_eq!(r.status, 201);
+    let gid = r.json()["id"].as_str().unwrap().to_owned();
+    let base = format!("/console/orgs/{}/directory/{gid}", s.app.org);
+    let first = s.get(&base).await.text();
+    assert!(first.contains("Members (101)") && first.contains("Page 1 of 2"), "{first}");
+    assert_eq!(first.matches("<li>").count(), 100);
+    let second = s.get(&format!("{base}?page=2")).await.text();
+    assert_eq!(second.matches("<li>").count(), 1);
+    let groups = s.get(&format!("/console/orgs/{}/directory?kind=groups", s.app.org)).await.text();
+    assert!(groups.contains(&gid));
+}
