@@ -60,6 +60,18 @@ impl Filter {
     }
 }
 
+/// The organization filter as a sid: a name is looked up (the first organization of that
+/// name; an unknown name matches nothing).
+async fn org_sid(st: &AppState, f: &mut Filter) {
+    let named = f.org.trim();
+    if named.is_empty() || named.starts_with("OR") {
+        return;
+    }
+    if let Ok(o) = crate::admin::resolve_org(st.store.as_ref(), named).await {
+        f.org = o.sid.to_string();
+    }
+}
+
 fn table_rows(signed: &Signed, headers: &HeaderMap, st: &AppState, f: &Filter) -> Markup {
     let entries = signed.console.requests.recent(SHOWN, |e| f.keeps(e));
     html! {
@@ -88,8 +100,9 @@ async fn page(
     signed: Signed,
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(f): Query<Filter>,
+    Query(mut f): Query<Filter>,
 ) -> Response {
+    org_sid(&st, &mut f).await;
     let total = signed.console.requests.len();
     let body = html! {
         h1 { "Requests" }
@@ -124,8 +137,9 @@ async fn rows(
     signed: Signed,
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(f): Query<Filter>,
+    Query(mut f): Query<Filter>,
 ) -> Response {
+    org_sid(&st, &mut f).await;
     let body = html! { table { tbody { (table_rows(&signed, &headers, &st, &f)) } } };
     html_page(StatusCode::OK, body)
 }

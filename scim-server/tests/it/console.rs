@@ -362,6 +362,8 @@ async fn scim_requests_appear_in_the_request_log_with_their_error_codes() {
     assert!(only_errors.contains("errors#21400") && !only_errors.contains(&rid));
     let by_code = s.get("/console/requests/rows?code=21400").await.text();
     assert!(by_code.contains("21400") && !by_code.contains(&rid));
+    let by_name = s.get("/console/requests/rows?org=default").await.text();
+    assert!(by_name.contains(&rid), "{by_name}");
     let other = s.get("/console/requests?org=ORnone").await.text();
     assert!(other.contains("No request matches."));
     // The health page counts them.
@@ -477,4 +479,36 @@ async fn a_groups_members_are_paged() {
     assert_eq!(second.matches("<li>").count(), 1);
     let groups = s.get(&format!("/console/orgs/{}/directory?kind=groups", s.app.org)).await.text();
     assert!(groups.contains(&gid));
+}
+
+#[tokio::test]
+async fn with_admin_listen_the_console_moves_with_the_admin_api() {
+    let app = app_with(|c| {
+        c.admin_api = true;
+        c.console = true;
+        c.admin_listen = Some("127.0.0.1:0".into());
+    })
+    .await;
+    app.send(req(Method::GET, "/console/login").build()).await.assert_error(404, 22404);
+    let admin_router = axum::Router::new().fallback_service(scim_server::admin_service(&app.state));
+    let r = crate::support::send(&admin_router, req(Method::GET, "/console/login").build()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-security-policy"), Some(CSP));
+    // SCIM requests on the main listener still reach the request log the console shows.
+    let admin = admin_token(&app).await;
+    let r = crate::support::send(
+        &admin_router,
+        req(Method::POST, "/console/login")
+            .bytes("application/x-www-form-urlencoded", form(&[("token", &admin)]))
+            .build(),
+    )
+    .await;
+    let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    let rid = app.get("/scim/v2/Users").await.header("x-request-id").unwrap().to_owned();
+    let page = crate::support::send(
+        &admin_router,
+        req(Method::GET, "/console/requests").header("cookie", &cookie).build(),
+    )
+    .await;
+    assert!(page.text().contains(&rid), "{}", page.text());
 }
