@@ -36,6 +36,8 @@ pub struct AppState {
     pub(crate) auth_cache: Arc<AuthCache>,
     /// A product's authentication and change hook ([`crate::embed`]); none in the binary.
     pub(crate) embedding: crate::embed::Embedding,
+    /// The operator console's sessions and request log, when `console` is on.
+    pub(crate) console: Option<Arc<crate::console::Console>>,
 }
 
 /// A keyed token bucket per credential id.
@@ -60,6 +62,8 @@ impl AppState {
             )))
         });
         let auth_cache = Arc::new(AuthCache::new(Duration::from_millis(config.auth_cache_ttl_ms)));
+        let console = (config.console && config.admin_api)
+            .then(|| Arc::new(crate::console::Console::new(config.request_log_size)));
         Self {
             store,
             registry,
@@ -67,6 +71,7 @@ impl AppState {
             limiter,
             auth_cache,
             embedding: crate::embed::Embedding::default(),
+            console,
         }
     }
 
@@ -120,6 +125,9 @@ pub fn service(state: &AppState) -> crate::front::Stack {
     // The admin API rides on this listener only when it has none of its own.
     if state.config.admin_api && state.config.admin_listen.is_none() {
         ops = ops.merge(crate::admin_api::routes());
+        if state.console.is_some() {
+            ops = ops.merge(crate::console::routes());
+        }
     }
     let ops = ops
         .fallback(middleware::unknown_route)
@@ -156,8 +164,11 @@ pub fn admin_service(state: &AppState) -> crate::front::Stack {
     let max_body = state.config.max_body_bytes;
     let _ = crate::ops::prometheus();
     let family = Router::new().fallback(middleware::unknown_route).with_state(state.clone());
-    let ops = crate::ops::routes()
-        .merge(crate::admin_api::routes())
+    let mut ops = crate::ops::routes().merge(crate::admin_api::routes());
+    if state.console.is_some() {
+        ops = ops.merge(crate::console::routes());
+    }
+    let ops = ops
         .fallback(middleware::unknown_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

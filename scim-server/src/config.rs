@@ -131,6 +131,11 @@ pub struct Config {
     /// Seconds between two checks of the TLS files' modification times; a change reloads
     /// them (0: only on SIGHUP).
     pub tls_reload_secs: u64,
+    /// Whether the operator console (`/console`, `docs/console.md`) is served, beside the
+    /// admin API (on `admin_listen` when that is set). Off by default. Needs `admin_api`.
+    pub console: bool,
+    /// How many recent requests the console's request log keeps per replica (in memory).
+    pub request_log_size: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -181,6 +186,8 @@ impl std::fmt::Debug for Config {
             .field("tls_cert", &self.tls_cert)
             .field("tls_key", &self.tls_key)
             .field("tls_reload_secs", &self.tls_reload_secs)
+            .field("console", &self.console)
+            .field("request_log_size", &self.request_log_size)
             .finish()
     }
 }
@@ -252,6 +259,8 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_reload_secs: 5,
+            console: false,
+            request_log_size: 2000,
         }
     }
 }
@@ -443,6 +452,14 @@ pub struct Overrides {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_reload_secs: Option<u64>,
+    /// Serve the operator console under /console, beside the admin API (docs/console.md) [env: SCIM_CONSOLE] [default: false]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console: Option<bool>,
+    /// Requests the console's request log keeps per replica, 100 to 100000 [env: SCIM_REQUEST_LOG_SIZE] [default: 2000]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_log_size: Option<usize>,
 }
 
 /// `SCIM_*` variables that are not options but are known: the configuration file's name
@@ -715,6 +732,12 @@ impl Config {
         }
         if self.tls_reload_secs > 86_400 {
             return bad("tls_reload_secs must be 0 to 86400");
+        }
+        if self.console && !self.admin_api {
+            return bad("console needs admin_api = true");
+        }
+        if !(100..=100_000).contains(&self.request_log_size) {
+            return bad("request_log_size must be 100 to 100000");
         }
         Ok(())
     }

@@ -199,6 +199,7 @@ impl FromRequestParts<AppState> for RequestCtx {
             credential_id: cred.id,
         };
         crate::log::set_org(ctx.org.sid);
+        crate::log::set_credential(&ctx.credential_id);
         scim_store::audit::set_actor(&ctx.credential_id);
         Ok(ctx)
     }

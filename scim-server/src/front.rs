@@ -74,7 +74,10 @@ fn wrap(state: &AppState, inner: Inner) -> Stack {
         .no_deflate()
         .no_zstd()
         .compress_when(compress_when);
-    Logged { inner: crate::middleware::cors(&state.config.cors_origins).layer(compression) }
+    Logged {
+        inner: crate::middleware::cors(&state.config.cors_origins).layer(compression),
+        requests: state.console.as_ref().map(|c| c.requests.clone()),
+    }
 }
 
 /// Every layer of the service around `routes`, which serve both the families' paths (with
@@ -90,6 +93,8 @@ pub fn layers(routes: Router, state: &AppState) -> Router {
 #[derive(Clone, Debug)]
 pub struct Logged<S> {
     inner: S,
+    /// The console's request log, when the console is on.
+    requests: Option<Arc<crate::console::reqlog::RequestLog>>,
 }
 
 impl<S, B> Service<Request> for Logged<S>
@@ -110,7 +115,8 @@ where
         let id = request_id(req.headers());
         req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
         let rid = id.to_str().ok().map(str::to_owned);
-        let line = crate::log::Started::new(&req, id);
+        let requests = self.requests.clone();
+        let line = crate::log::Started::new(&req, id).keeping_credential(requests.is_some());
         // The change log records the request behind each write (the actor is added once
         // the credential is known, in `RequestCtx`).
         let ctx = scim_store::audit::ChangeContext {
@@ -120,9 +126,12 @@ where
         };
         let fut = scim_store::audit::scope(ctx, self.inner.call(req));
         Box::pin(async move {
-            let (res, line) = line.scope(fut).await;
+            let (res, mut line) = line.scope(fut).await;
             let mut res = res.unwrap_or_else(|never| match never {});
             line.finish(res.status());
+            if let Some(log) = requests {
+                crate::console::record(&log, &mut line, &res);
+            }
             res.headers_mut().insert(X_REQUEST_ID.clone(), line.into_request_id());
             Ok(res)
         })
@@ -211,6 +220,7 @@ impl Inner {
         if res.status().as_u16() >= 400
             && res.extensions().get::<RenderedError>().is_none()
             && res.extensions().get::<crate::oauth::OAuthResponse>().is_none()
+            && res.extensions().get::<crate::console::Page>().is_none()
         {
             res = scim_error_from(res, &ctx).await;
         }

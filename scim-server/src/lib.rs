@@ -21,6 +21,7 @@ pub mod app;
 mod auth;
 pub mod body;
 pub mod config;
+pub mod console;
 pub mod context;
 pub mod discovery;
 pub mod docs;

@@ -9,7 +9,7 @@
 
 use http::{HeaderValue, Method, Uri};
 use scim_core::sid::OrganizationSid;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -148,6 +148,9 @@ fn digits(out: &mut Vec<u8>, n: u64, width: usize) {
 struct LogCtx {
     request_id: Option<HeaderValue>,
     org: Cell<Option<OrganizationSid>>,
+    /// Whether the credential id is kept (for the console's request log only).
+    keep_credential: bool,
+    credential: RefCell<Option<Box<str>>>,
 }
 
 tokio::task_local! {
@@ -165,6 +168,18 @@ pub fn set_org(org: OrganizationSid) {
     let _ = LOG.try_with(|l| l.org.set(Some(org)));
 }
 
+/// Records the credential the request authenticated with, for the console's request log
+/// (a no-op unless the console keeps one).
+pub fn set_credential(id: &str) {
+    let _ = LOG.try_with(|l| {
+        if l.keep_credential
+            && let Ok(mut c) = l.credential.try_borrow_mut()
+        {
+            *c = Some(id.into());
+        }
+    });
+}
+
 /// A request on its way through the service, as its access line will tell it: what was
 /// asked, when, under which request id, and (once the credential names one) for which
 /// organization. [`crate::front::Logged`] makes one per request.
@@ -175,6 +190,8 @@ pub(crate) struct Started {
     method: Method,
     uri: Uri,
     org: Option<OrganizationSid>,
+    keep_credential: bool,
+    credential: Option<Box<str>>,
 }
 
 impl Started {
@@ -186,7 +203,45 @@ impl Started {
             method: req.method().clone(),
             uri: req.uri().clone(),
             org: None,
+            keep_credential: false,
+            credential: None,
         }
+    }
+
+    /// Keeps the credential id the request authenticates with ([`set_credential`]).
+    pub(crate) fn keeping_credential(mut self, keep: bool) -> Self {
+        self.keep_credential = keep;
+        self
+    }
+
+    /// The method.
+    pub(crate) fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The path (never the query string).
+    pub(crate) fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// The organization, once the credential named one.
+    pub(crate) fn org(&self) -> Option<OrganizationSid> {
+        self.org
+    }
+
+    /// The credential id, when kept.
+    pub(crate) fn take_credential(&mut self) -> Option<Box<str>> {
+        self.credential.take()
+    }
+
+    /// Time since the request's head arrived.
+    pub(crate) fn elapsed(&self) -> std::time::Duration {
+        self.at.elapsed()
+    }
+
+    /// The request id.
+    pub(crate) fn request_id(&self) -> &HeaderValue {
+        &self.request_id
     }
 
     fn id(&self) -> &str {
@@ -200,10 +255,18 @@ impl Started {
         let span = tracing::debug_span!(
             "request", request_id = %self.id(), method = %self.method, path = %self.uri.path()
         );
-        let ctx = LogCtx { request_id: Some(self.request_id.clone()), org: Cell::new(None) };
+        let ctx = LogCtx {
+            request_id: Some(self.request_id.clone()),
+            org: Cell::new(None),
+            keep_credential: self.keep_credential,
+            credential: RefCell::new(None),
+        };
         let mut fut = std::pin::pin!(LOG.scope(ctx, fut.instrument(span)));
         let out = (&mut fut).await;
-        self.org = fut.as_mut().take_value().and_then(|c| c.org.get());
+        if let Some(c) = fut.as_mut().take_value() {
+            self.org = c.org.get();
+            self.credential = c.credential.into_inner();
+        }
         (out, self)
     }
 

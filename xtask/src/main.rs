@@ -1,5 +1,5 @@
 //! Project automation: `cargo xtask ci | docs-check | bench [core|store|server|client] |
-//! conformance | schemathesis | fuzz | faults | soak | release`.
+//! conformance | schemathesis | console | fuzz | faults | soak | release`.
 //!
 //! Stays light (no tokio, no network crates) so it builds in seconds.
 #![allow(clippy::print_stdout)]
@@ -10,6 +10,7 @@ use std::process::Command;
 
 mod client_bench;
 mod conformance;
+mod console;
 mod docs_check;
 mod fuzz;
 mod probes;
@@ -56,6 +57,8 @@ fn ci() -> Result<()> {
     // A short schemathesis run: the API against its own OpenAPI document (about 1.5 min).
     let short = ["--secs", "60", "--examples", "10"].map(String::from);
     schemathesis::run(&short)?;
+    // The operator console in headless chromium (about 30 s once chromium is installed).
+    console::run(&[])?;
     // The fault probe's short form and a 45 s soak, on the debug build (about 2 min).
     probes::faults(&["--quick".into(), "--backend".into(), "all".into()])?;
     probes::soak(&["--quick".into()])?;
@@ -95,13 +98,14 @@ fn main() -> Result<()> {
         Some("conformance") => conformance::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("schemathesis") => schemathesis::run(&args[1..]),
+        Some("console") => console::run(&args[1..]),
         Some("faults") => probes::faults(&args[1..]),
         Some("soak") => probes::soak(&args[1..]),
         Some("release") => release::run(&args[1..]),
         Some("docs-check") => docs_check::run(&root()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | docs-check | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | bench client [--users N] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | fuzz [--secs N] [TARGET...] | faults [--quick] [--backend sqlite|postgres|all] | soak [--minutes N | --secs N | --quick] [--backend sqlite|postgres|all] | release VERSION [--dry-run] [--skip-ci] [--no-verify] [--offline] [--profile P]>"
+                "usage: cargo xtask <ci | docs-check | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | bench client [--users N] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | console | fuzz [--secs N] [TARGET...] | faults [--quick] [--backend sqlite|postgres|all] | soak [--minutes N | --secs N | --quick] [--backend sqlite|postgres|all] | release VERSION [--dry-run] [--skip-ci] [--no-verify] [--offline] [--profile P]>"
             );
             std::process::exit(2);
         }

@@ -56,6 +56,7 @@ impl FromRequestParts<AppState> for AdminCaller {
                  (scim-server admin token create --scope admin)",
             ));
         }
+        crate::log::set_credential(&cred.id);
         Ok(AdminCaller { credential_id: cred.id })
     }
 }

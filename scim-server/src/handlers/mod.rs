@@ -19,7 +19,7 @@ mod bulk;
 mod idempotency;
 mod ops;
 mod routes;
-mod search;
+pub(crate) mod search;
 mod support;
 
 use crate::app::AppState;

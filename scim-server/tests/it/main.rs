@@ -12,6 +12,7 @@ mod bulk;
 mod cli;
 mod client;
 mod client_props;
+mod console;
 mod contract;
 mod discovery;
 mod docs;
