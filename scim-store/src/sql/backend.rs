@@ -136,6 +136,11 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     fn integer_cast(&self) -> &'static str {
         "BIGINT"
     }
+    /// The statement that reclaims the space of deleted and updated rows of the tables that
+    /// churn, for when the database's own maintenance is off (see `Stats::maintain`).
+    fn vacuum(&self) -> Option<&'static str> {
+        None
+    }
     /// The statement that refreshes the planner's statistics of the tables that grow,
     /// where the planner needs it (see `Stats::wrote`).
     fn refresh_statistics(&self) -> Option<&'static str> {

@@ -96,6 +96,13 @@ impl Backend for Postgres {
         Some("ANALYZE resources, memberships, resource_emails")
     }
 
+    fn vacuum(&self) -> Option<&'static str> {
+        Some(
+            "VACUUM (ANALYZE) resources, resource_emails, memberships, change_log, \
+             resource_counts, idempotency, event_streams, tokens",
+        )
+    }
+
     fn json_text(&self, doc: Expr, keys: &[&str]) -> Result<Expr> {
         let (t, a) = path("json_extract_path_text", doc, keys)?;
         self.cust(&t, a)

@@ -6,7 +6,8 @@
 //! change log's primary key, which grows in commit order; `idempotency(created)`;
 //! `resources(deleted, last_modified)`), so one call is cheap, holds no lock for long, and
 //! never scans a table. The server calls it in
-//! the background; replicas may all do so (deleting what is gone is a no-op).
+//! the background; replicas may all do so (deleting what is gone is a no-op). On PostgreSQL
+//! with autovacuum off it also vacuums the tables that churn (`Stats::maintain`).
 
 use super::conn::Exec;
 use super::conn::get;
@@ -22,12 +23,16 @@ impl SqlStore {
     /// [`crate::Store::prune`].
     pub(super) async fn prune_batch(&self, r: &Retention) -> Result<Pruned> {
         let batch = r.batch.clamp(1, 10_000);
-        Ok(Pruned {
+        let pruned = Pruned {
             change_log: self.prune_change_log(r, batch).await?,
             idempotency: self.prune_idempotency(r, batch).await?,
             soft_deleted: self.purge_soft_deleted(r, batch).await?,
             count_deltas: self.compact_counts(batch).await?,
-        })
+        };
+        // What was deleted (here and by requests) leaves dead rows behind on PostgreSQL:
+        // reclaim them when its autovacuum will not.
+        self.stats.maintain(self.backend, &self.db).await;
+        Ok(pruned)
     }
 
     /// Deletes the oldest change-log rows that are older than `max_age` or beyond the

@@ -14,7 +14,14 @@ pub(super) struct Stats {
     baseline: std::sync::atomic::AtomicU64,
     /// An `ANALYZE` is running.
     running: std::sync::atomic::AtomicBool,
+    /// Whether the database's own vacuuming is off (asked once).
+    autovacuum_off: tokio::sync::OnceCell<bool>,
+    /// When this store last vacuumed.
+    vacuumed: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// The least time between two vacuums of the store's own ([`Stats::maintain`]).
+const VACUUM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Rows inserted before the first `ANALYZE`.
 pub(super) const ANALYZE_FIRST: u64 = 500;
@@ -53,5 +60,52 @@ impl Stats {
             }
             me.running.store(false, Relaxed);
         });
+    }
+}
+
+impl Stats {
+    /// Reclaims the space of deleted and updated rows when the database does not: on
+    /// PostgreSQL with `autovacuum` off, a `VACUUM (ANALYZE)` of the tables that churn, at
+    /// most every [`VACUUM_EVERY`] (called with the retention work, off the request path).
+    /// Without it a directory under constant churn grows without end there (every update
+    /// and delete leaves a dead row version behind). With autovacuum on it does nothing.
+    pub(super) async fn maintain(&self, backend: &dyn Backend, db: &Db) {
+        let Some(sql) = backend.vacuum() else { return };
+        let Db::Sea(conn) = db else { return };
+        let conn = &conn.conn;
+        {
+            let Ok(mut last) = self.vacuumed.lock() else { return };
+            if last.is_some_and(|t| t.elapsed() < VACUUM_EVERY) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let off = self
+            .autovacuum_off
+            .get_or_init(|| async {
+                let stmt = sea_orm::Statement::from_string(
+                    backend.sea(),
+                    "SELECT current_setting('autovacuum') AS v",
+                );
+                let v = match sea_orm::ConnectionTrait::query_one_raw(conn, stmt).await {
+                    Ok(Some(r)) => r.try_get::<String>("", "v").unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let off = v == "off";
+                if off {
+                    tracing::warn!(
+                        "PostgreSQL's autovacuum is off: the server vacuums its own tables \
+                         with the retention work (turn autovacuum on in production)"
+                    );
+                }
+                off
+            })
+            .await;
+        if !*off {
+            return;
+        }
+        if let Err(e) = sea_orm::ConnectionTrait::execute_unprepared(conn, sql).await {
+            tracing::warn!(error = %e, "vacuuming the store's tables failed");
+        }
     }
 }

@@ -188,7 +188,7 @@ async fn the_change_log_records_what_each_change_did() {
         .await
         .unwrap();
         let second = user(s, env.a, json!({"userName": "e@x.io"})).await;
-        s.deactivate_users(env.a, &[second.id.clone()]).await.unwrap();
+        s.deactivate_users(env.a, std::slice::from_ref(&second.id)).await.unwrap();
         s.delete(env.a, User, &u.id, None, false).await.unwrap();
 
         let all = s.changes(env.a, 0, 10).await.unwrap();
