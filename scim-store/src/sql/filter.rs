@@ -185,7 +185,9 @@ impl<'a> Translator<'a> {
             return Err(invalid(format!("invalid filter: '{p}' is not a complex attribute")));
         }
         match self.special(&r) {
-            Some(Special::Emails) if only_value(inner) => self.emails_exists(inner),
+            Some(Special::Emails) if only_value(inner) && needs_value(inner) => {
+                self.emails_exists(inner)
+            }
             Some(Special::Members) => self.membership_exists(inner, true),
             Some(Special::Groups) => self.membership_exists(inner, false),
             _ => {
@@ -334,7 +336,12 @@ impl<'a> Translator<'a> {
                     None => Filter::Present(AttrPath::new("value", None)),
                     Some((op, v)) => Filter::Compare(AttrPath::new("value", None), op, v.clone()),
                 };
-                return self.emails_exists(&inner);
+                // `emails pr` is about whole elements (one with only a `type` is present);
+                // the rows hold values only.
+                let about_values = pred.is_some() || r.sub_attribute.is_some();
+                if about_values && needs_value(&inner) {
+                    return self.emails_exists(&inner);
+                }
             }
             Some(s @ (Special::Members | Special::Groups)) => {
                 let sub = r.sub_attribute.map(|a| a.name.as_str()).unwrap_or("value");
@@ -677,6 +684,20 @@ fn only_value(f: &Filter) -> bool {
         }
     });
     ok
+}
+
+/// Whether `f`, over one element of `emails`, can only hold when the element has a value.
+/// Only such filters may run over the `resource_emails` rows, which hold the values and not
+/// the elements: `emails[not (value pr)]` or `emails.value ne "x"` match an element
+/// without a value, which has no row.
+fn needs_value(f: &Filter) -> bool {
+    match f {
+        Filter::Present(_) => true,
+        Filter::Compare(_, op, v) => *op != CompareOp::Ne && !matches!(v, CompValue::Null),
+        Filter::And(a, b) => needs_value(a) || needs_value(b),
+        Filter::Or(a, b) => needs_value(a) && needs_value(b),
+        Filter::Not(_) | Filter::ValuePath(..) => false,
+    }
 }
 
 /// The type of a sort key's values.

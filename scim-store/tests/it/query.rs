@@ -203,6 +203,29 @@ async fn json_attributes() {
     .await;
 }
 
+/// An `emails` element without a `value` (left by a PATCH that removed it) is still an
+/// element: `emails pr` matches it, and so do value filters that hold without a value. The
+/// `resource_emails` rows hold values only, so these run over the JSON instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn email_elements_without_a_value() {
+    each(|env| async move {
+        let s = &env.store;
+        user(s, env.a, json!({"userName":"typed@x.io","emails":[{"type":"work","primary":true}]}))
+            .await;
+        user(s, env.a, json!({"userName":"valued@x.io","emails":[{"value":"v@x.io"}]})).await;
+        user(s, env.a, json!({"userName":"none@x.io"})).await;
+        let n = |f: &'static str| names(s, env.a, f);
+        assert_eq!(n("emails pr").await, set(&["typed@x.io", "valued@x.io"]));
+        assert_eq!(n("not (emails pr)").await, set(&["none@x.io"]));
+        assert_eq!(n("emails.value pr").await, set(&["valued@x.io"]));
+        assert_eq!(n("emails[not (value pr)]").await, set(&["typed@x.io"]));
+        assert_eq!(n("emails[value ne \"v@x.io\"]").await, set(&["typed@x.io"]));
+        assert_eq!(n("emails[value eq \"V@X.IO\"]").await, set(&["valued@x.io"]));
+        assert_eq!(n("emails.value ne \"v@x.io\"").await, set(&["typed@x.io", "none@x.io"]));
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tenant_isolation() {
     each(|env| async move {
