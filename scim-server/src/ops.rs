@@ -115,11 +115,35 @@ fn describe() {
         "scim_events_delivery_failures_total",
         "Push deliveries that failed (the stream is retried with backoff)"
     );
+    describe_gauge!(
+        "scim_db_connections",
+        "Database connections open, by state (idle, in_use), as of the scrape"
+    );
+    describe_gauge!(
+        "scim_db_connections_max",
+        "The most database connections the pool opens (PostgreSQL, MySQL)"
+    );
+    describe_histogram!(
+        "scim_db_wait_seconds",
+        Unit::Seconds,
+        "Time a write transaction waited to start: for a pooled connection and its BEGIN, or on \
+         SQLite for the writer's turn"
+    );
     describe_gauge!("scim_build_info", "Always 1; the version label names the build");
     metrics::gauge!("scim_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
-async fn metrics() -> Response {
+async fn metrics(State(state): State<AppState>) -> Response {
+    // The pool's state as of this scrape.
+    if let Some(pool) = state.store.pool_stats() {
+        let f = |v: u64| f64::from(u32::try_from(v).unwrap_or(u32::MAX));
+        metrics::gauge!("scim_db_connections", "state" => "idle").set(f(pool.idle));
+        metrics::gauge!("scim_db_connections", "state" => "in_use")
+            .set(f(pool.open.saturating_sub(pool.idle)));
+        if let Some(max) = pool.max {
+            metrics::gauge!("scim_db_connections_max").set(f(max));
+        }
+    }
     let text = prometheus().map(PrometheusHandle::render).unwrap_or_default();
     let mut res = text.into_response();
     res.headers_mut().insert(

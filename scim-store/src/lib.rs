@@ -43,11 +43,32 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// write transaction (so PATCH and PUT are read-modify-write without lost updates).
 pub type Modifier = Box<dyn FnOnce(Stored) -> Result<Change, scim_core::ScimError> + Send>;
 
+/// A store's database connections at one moment ([`Store::pool_stats`]). The time a write
+/// transaction waits to start (for a pooled connection and its `BEGIN`, or on SQLite for
+/// the writer's turn) is recorded as the `scim_db_wait_seconds` histogram of the
+/// [`metrics`] facade.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Connections open (on SQLite: the readers opened so far and the writer).
+    pub open: u64,
+    /// Of those, the ones not running a statement.
+    pub idle: u64,
+    /// The most connections the pool opens, when it has such a bound.
+    pub max: Option<u64>,
+}
+
 /// Everything the service persists. Object-safe; the server holds it as `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<()>;
+
+    /// The state of the store's database connections now (for metrics); `None` when the
+    /// store has no pool.
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
 
     // ---- organizations -------------------------------------------------------------
     /// Creates an organization with a fresh sid.

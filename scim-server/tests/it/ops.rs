@@ -53,6 +53,28 @@ async fn metrics_have_help_text_error_codes_and_the_build() {
 }
 
 #[tokio::test]
+async fn metrics_show_the_database_pool_and_the_wait_for_a_transaction() {
+    let app = app().await;
+    let user = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "pool@x.io"});
+    let r =
+        app.send(req(Method::POST, "/scim/v2/Users").bearer(&app.token).json(&user).build()).await;
+    assert_eq!(r.status, 201);
+    let r = app.send(req(Method::GET, "/metrics").build()).await;
+    let text = String::from_utf8(r.bytes).unwrap();
+    for line in [
+        "# HELP scim_db_connections ",
+        "# HELP scim_db_wait_seconds ",
+        "# TYPE scim_db_wait_seconds histogram",
+        r#"scim_db_connections{state="idle"}"#,
+        r#"scim_db_connections{state="in_use"}"#,
+        "scim_db_wait_seconds_count ",
+    ] {
+        assert!(text.contains(line), "{line} missing: {text}");
+    }
+}
+
+#[tokio::test]
 async fn openapi_lists_every_route_on_both_families() {
     let app = app().await;
     let r = app.send(req(Method::GET, "/openapi.json").build()).await;

@@ -25,6 +25,10 @@ impl Store for SqlStore {
         self.db.ping().await.map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
+    fn pool_stats(&self) -> Option<crate::PoolStats> {
+        self.db.pool_stats()
+    }
+
     async fn create_organization(&self, name: &str, policies: &[Policy]) -> Result<Organization> {
         setup::insert_organization(&self.db, name, policies).await
     }

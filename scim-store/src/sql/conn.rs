@@ -236,8 +236,56 @@ pub(crate) enum Txn {
 }
 
 impl Db {
-    /// Starts a transaction that writes (on SQLite: `BEGIN IMMEDIATE`).
+    /// Starts a transaction that writes (on SQLite: `BEGIN IMMEDIATE`), and records how
+    /// long that took as `scim_db_wait_seconds`: the wait for a pooled connection and
+    /// the `BEGIN`, or on SQLite the wait for the writer's turn.
     pub(crate) async fn begin(&self) -> Result<Txn, ExecErr> {
+        let started = std::time::Instant::now();
+        let t = self.begin_now().await;
+        metrics::histogram!("scim_db_wait_seconds").record(started.elapsed().as_secs_f64());
+        t
+    }
+
+    /// The connections' state now ([`crate::Store::pool_stats`]).
+    pub(crate) fn pool_stats(&self) -> Option<crate::PoolStats> {
+        let mut stats = crate::PoolStats::default();
+        match self {
+            Db::Sea(p) => {
+                let c = &p.conn;
+                let (open, idle, max) = match c.get_database_backend() {
+                    #[cfg(feature = "postgres")]
+                    DbBackend::Postgres => {
+                        let pool = c.get_postgres_connection_pool();
+                        (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+                    }
+                    #[cfg(feature = "mysql")]
+                    DbBackend::MySql => {
+                        let pool = c.get_mysql_connection_pool();
+                        (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+                    }
+                    #[cfg(feature = "sqlite")]
+                    DbBackend::Sqlite => {
+                        let pool = c.get_sqlite_connection_pool();
+                        (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+                    }
+                    #[allow(unreachable_patterns)]
+                    _ => return None,
+                };
+                stats.open = u64::from(open);
+                stats.idle = u64::try_from(idle).unwrap_or(u64::MAX);
+                stats.max = Some(u64::from(max));
+            }
+            #[cfg(feature = "sqlite")]
+            Db::Lite(p) => {
+                let (open, idle) = p.connections();
+                stats.open = open;
+                stats.idle = idle;
+            }
+        }
+        Some(stats)
+    }
+
+    async fn begin_now(&self) -> Result<Txn, ExecErr> {
         match self {
             Db::Sea(p) => {
                 let c = &p.conn;

@@ -71,6 +71,7 @@ impl Stats {
     /// and delete leaves a dead row version behind). With autovacuum on it does nothing.
     pub(super) async fn maintain(&self, backend: &dyn Backend, db: &Db) {
         let Some(sql) = backend.vacuum() else { return };
+        #[allow(irrefutable_let_patterns)] // without the sqlite feature
         let Db::Sea(conn) = db else { return };
         let conn = &conn.conn;
         {

@@ -20,6 +20,8 @@ pub(crate) struct Pool {
     path: PathBuf,
     mode: Mode,
     readers: Mutex<Vec<Connection>>,
+    /// Reader connections opened so far (they are kept, idle ones in `readers`).
+    opened: AtomicUsize,
     writer: Arc<tokio::sync::Mutex<Writer>>,
     /// Transactions waiting for the writer: while there are any, a finished
     /// transaction leaves its batch open for them (see [`Txn::commit`]).
@@ -66,6 +68,7 @@ impl Pool {
             path: path.clone(),
             mode,
             readers: Mutex::new(vec![reader]),
+            opened: AtomicUsize::new(1),
             writer: Arc::new(tokio::sync::Mutex::new(Writer::new(
                 writer,
                 WalState::new(checkpointer.as_ref()),
@@ -128,13 +131,26 @@ impl Pool {
         let taken = self.readers.lock().ok().and_then(|mut l| l.pop());
         let conn = match taken {
             Some(c) => c,
-            None => open(&self.path, self.mode)?,
+            None => {
+                let c = open(&self.path, self.mode)?;
+                self.opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                c
+            }
         };
         let out = f(&conn);
         if let Ok(mut l) = self.readers.lock() {
             l.push(conn);
         }
         out
+    }
+
+    /// Connections open (the readers and the writer) and, of those, idle.
+    pub(crate) fn connections(&self) -> (u64, u64) {
+        let opened = self.opened.load(std::sync::atomic::Ordering::Relaxed);
+        let free = self.readers.lock().map(|l| l.len()).unwrap_or(0);
+        let writer_free = usize::from(self.writer.try_lock().is_ok());
+        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        (n(opened + 1), n(free + writer_free))
     }
 
     pub(crate) fn ping(&self) -> Result<(), ExecErr> {
