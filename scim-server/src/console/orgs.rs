@@ -27,6 +27,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/orgs/{org}/tokens/{id}/revoke", post(revoke_token))
         .route("/console/orgs/{org}/clients", post(create_client))
         .route("/console/orgs/{org}/clients/{id}/revoke", post(revoke_client))
+        .route("/console/orgs/{org}/streams/{id}/state", post(stream_state))
 }
 
 /// A secret just made, with what an identity provider needs to use it.
@@ -302,6 +303,45 @@ async fn revoke_token(
     done(&signed, &back(&org), out)
 }
 
+/// Pauses or resumes one of the organization's event streams (form field `state`:
+/// `paused` or `active`). Resuming clears the failure count, as `admin stream resume` does.
+async fn stream_state(
+    signed: Signed,
+    State(st): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let f: Fields = match form(&signed, &headers, &st, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let store = st.store.as_ref();
+    let out = async {
+        let sid = admin::resolve_org(store, &org).await?.sid;
+        let state = match value(&f, "state") {
+            "paused" => scim_store::StreamState::Paused,
+            "active" => scim_store::StreamState::Active,
+            other => return Err(AdminError::Usage(format!("unknown stream state '{other}'"))),
+        };
+        let not_found = || AdminError::NotFound(format!("no event stream {id} in {sid}"));
+        // Only a stream of the organization in the path.
+        match store.stream(&id).await? {
+            Some(s) if s.org == sid => {}
+            _ => return Err(not_found()),
+        }
+        let s = crate::events::manage::set_stream_state(store, &id, state)
+            .await
+            .map_err(|_| not_found())?;
+        Ok(match s.state {
+            scim_store::StreamState::Paused => format!("Stream {} paused.", s.id),
+            scim_store::StreamState::Active => format!("Stream {} resumed.", s.id),
+        })
+    }
+    .await;
+    done(&signed, &back(&org), out)
+}
+
 async fn create_client(
     signed: Signed,
     State(st): State<AppState>,
@@ -479,7 +519,7 @@ async fn show(signed: Signed, State(st): State<AppState>, Path(org): Path<String
         } @else {
             table #streams {
                 thead { tr { th { "Id" } th { "Delivery" } th { "Receiver" } th { "State" }
-                             th { "Lag" } th { "Failures" } th { "Last error" } } }
+                             th { "Lag" } th { "Failures" } th { "Last error" } th {} } }
                 tbody {
                     @for s in &streams {
                         tr {
@@ -491,6 +531,19 @@ async fn show(signed: Signed, State(st): State<AppState>, Path(org): Path<String
                             td { (s.lag) @if s.lag >= 10_000 { "+" } }
                             td { (s.failures) }
                             td { (s.last_error.as_deref().unwrap_or("")) }
+                            td {
+                                form.inline method="post"
+                                    action={ (base) "/streams/" (s.id) "/state" } {
+                                    (csrf_field(&signed))
+                                    @if s.state == scim_store::StreamState::Paused {
+                                        input type="hidden" name="state" value="active";
+                                        button type="submit" { "Resume" }
+                                    } @else {
+                                        input type="hidden" name="state" value="paused";
+                                        button.danger type="submit" { "Pause" }
+                                    }
+                                }
+                            }
                         }
                     }
                 }

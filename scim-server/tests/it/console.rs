@@ -512,3 +512,54 @@ async fn with_admin_listen_the_console_moves_with_the_admin_api() {
     .await;
     assert!(page.text().contains(&rid), "{}", page.text());
 }
+
+#[tokio::test]
+async fn an_event_stream_is_paused_and_resumed_from_the_organization_page() {
+    use scim_server::events::manage::{self, NewStream};
+    use scim_store::{Delivery, EventForm, SigningAlg, StreamState};
+    let s = signed_in().await;
+    let store = s.app.state.store.as_ref();
+    let stream = manage::create_stream(
+        store,
+        NewStream {
+            org: s.app.org,
+            delivery: Delivery::Poll,
+            url: None,
+            events: vec![],
+            form: EventForm::Notice,
+            alg: SigningAlg::ES256,
+        },
+    )
+    .await
+    .unwrap()
+    .stream;
+    let base = format!("/console/orgs/{}", s.app.org);
+    let page = s.get(&base).await.text();
+    assert!(page.contains(&format!("{base}/streams/{}/state", stream.id)), "{page}");
+    assert!(page.contains(">Pause</button>"), "{page}");
+    let state = format!("{base}/streams/{}/state", stream.id);
+    let r = s.post(&state, &[("state", "paused")]).await;
+    assert_eq!(r.status, 303);
+    let read = store.stream(&stream.id).await.unwrap().unwrap();
+    assert_eq!(read.state, StreamState::Paused);
+    let page = s.get(&base).await.text();
+    assert!(page.contains(&format!("Stream {} paused.", stream.id)), "{page}");
+    assert!(page.contains(">Resume</button>"), "{page}");
+    assert_eq!(s.post(&state, &[("state", "active")]).await.status, 303);
+    assert_eq!(store.stream(&stream.id).await.unwrap().unwrap().state, StreamState::Active);
+    // Without the CSRF token nothing changes.
+    let r = s.post_raw(&state, &[("state", "paused")], &[]).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(store.stream(&stream.id).await.unwrap().unwrap().state, StreamState::Active);
+    // A stream of another organization is not found through this one.
+    let other = s.app.org("other").await;
+    let r = s
+        .post(&format!("/console/orgs/{other}/streams/{}/state", stream.id), &[("state", "paused")])
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(s.get(&format!("/console/orgs/{other}")).await.text().contains("no event stream"));
+    assert_eq!(store.stream(&stream.id).await.unwrap().unwrap().state, StreamState::Active);
+    // An unknown state is refused.
+    s.post(&state, &[("state", "stopped")]).await;
+    assert!(s.get(&base).await.text().contains("unknown stream state"));
+}
