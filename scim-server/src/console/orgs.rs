@@ -6,6 +6,7 @@ use super::session::Flash;
 use super::{Nav, Signed, csrf_field, form, html_page, layout, redirect};
 use crate::admin::{self, AdminError};
 use crate::app::AppState;
+use crate::events::manage::EventsError;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -330,9 +331,15 @@ async fn stream_state(
             Some(s) if s.org == sid => {}
             _ => return Err(not_found()),
         }
-        let s = crate::events::manage::set_stream_state(store, &id, state)
-            .await
-            .map_err(|_| not_found())?;
+        // A store failure stays a store failure (the database gone is not "not found").
+        let s =
+            crate::events::manage::set_stream_state(store, &id, state).await.map_err(
+                |e| match e {
+                    EventsError::Store(e) => AdminError::Store(e),
+                    EventsError::NotFound(_) => not_found(),
+                    other => AdminError::Usage(other.to_string()),
+                },
+            )?;
         Ok(match s.state {
             scim_store::StreamState::Paused => format!("Stream {} paused.", s.id),
             scim_store::StreamState::Active => format!("Stream {} resumed.", s.id),
