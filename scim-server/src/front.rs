@@ -169,7 +169,7 @@ impl Service<Request> for Guard {
 }
 
 impl Inner {
-    async fn serve(&self, req: Request) -> Response {
+    async fn serve(&self, mut req: Request) -> Response {
         let config = &self.state.config;
         let mount =
             if self.nested { Some(nested_mount(&req)) } else { Mount::split(req.uri().path()) };
@@ -198,6 +198,11 @@ impl Inner {
             return render(crate::body::too_large(config.max_body_bytes).0, &ctx);
         }
         let plain_json = accepts_only_plain_json(req.headers().get(header::ACCEPT));
+        // A debug capture (console): while one runs, a SCIM request's body is copied.
+        let capture = self.state.console.as_ref().filter(|_| mount.is_some()).and_then(|c| {
+            let now = crate::console::reqlog::now_ms();
+            c.captures.any(now).then(|| (c, c.captures.begin(&mut req), now))
+        });
         let limit = config.request_timeout();
         let work = AssertUnwindSafe(self.dispatch(req, mount)).catch_unwind();
         let mut res = match error::scope(ctx.clone(), tokio::time::timeout(limit, work)).await {
@@ -230,6 +235,11 @@ impl Inner {
         }
         if let Some(t) = track {
             res.headers_mut().insert(ZUORA_TRACK_ID.clone(), t);
+        }
+        if let Some((console, pending, now)) = capture
+            && let Some(id) = console.captures.keep(pending, &mut res, now)
+        {
+            res.extensions_mut().insert(crate::console::capture::Captured(id));
         }
         res
     }

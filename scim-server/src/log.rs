@@ -168,6 +168,11 @@ pub fn set_org(org: OrganizationSid) {
     let _ = LOG.try_with(|l| l.org.set(Some(org)));
 }
 
+/// The organization the request being served acts on, once its credential named one.
+pub fn current_org() -> Option<OrganizationSid> {
+    LOG.try_with(|l| l.org.get()).ok().flatten()
+}
+
 /// Records the credential the request authenticated with, for the console's request log
 /// (a no-op unless the console keeps one).
 pub fn set_credential(id: &str) {

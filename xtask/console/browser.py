@@ -3,7 +3,8 @@
 Signs in with the admin token of CONSOLE_ADMIN_TOKEN, creates an organization and a token,
 checks the secret is shown once, sends a SCIM create and a failing request over HTTP, and
 checks that they show in the activity feed and the request log within 2 seconds, the
-failure's error code linked to its documentation. Writes a screenshot of each page to
+failure's error code linked to its documentation, then switches a debug capture on and
+off and checks the captured body's password is redacted. Writes a screenshot of each page to
 --screenshots. Exits non-zero at the first failed check.
 """
 
@@ -149,6 +150,31 @@ def main():
         wait.until(lambda d: d.find_elements(By.ID, "21400"))
         check("/docs/errors" in d.current_url, "the link opens the error's documentation")
         shot("error-docs")
+
+        # A debug capture: switched on from the organization's page, it keeps the bodies
+        # of the organization's requests, the password redacted.
+        d.get(f"{url}/console/orgs/{sid}")
+        css(f"form[action='/console/orgs/{sid}/capture'] button[type=submit]").click()
+        state = wait.until(lambda d: d.find_element(By.ID, "capture-state"))
+        check("Capturing" in state.text, "a debug capture is switched on")
+        captured = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "grace.hopper@example.com", "password": "Cobol-1959-secret"}
+        status, _, _ = scim(tenant, "POST", "/Users", secret, captured)
+        check(status == 201, "a create during the capture answers 201")
+        d.get(f"{url}/console/requests?org={sid}")
+        css("#requests a.capture").click()
+        wait.until(lambda d: d.find_elements(By.ID, "capture-request"))
+        kept = css("#capture-request").text
+        check("grace.hopper@example.com" in kept and "[redacted]" in kept
+              and "Cobol-1959-secret" not in d.page_source,
+              "the captured request body is shown with its password redacted")
+        check("grace.hopper@example.com" in css("#capture-response").text,
+              "the captured response body is shown")
+        shot("capture")
+        d.get(f"{url}/console/orgs/{sid}")
+        css(f"form[action='/console/orgs/{sid}/capture'] button.danger").click()
+        wait.until(lambda d: "Debug capture stopped." in d.page_source)
+        check(not d.find_elements(By.ID, "capture-state"), "the capture is stopped")
 
         # Directory, a user's detail, health, the organization list.
         d.get(f"{url}/console/orgs/{sid}/directory")

@@ -16,9 +16,12 @@
 //!   store reaches a page unescaped;
 //! - a secret is shown once: it travels from the `POST` that made it to the next page in
 //!   the session's one-time messages, and exists nowhere else;
-//! - the request log ([`reqlog`]) keeps no body, query string or header but the request id.
+//! - the request log ([`reqlog`]) keeps no body, query string or header but the request id;
+//!   only a debug capture ([`capture`]), switched on for one organization for a limited
+//!   time, keeps bodies (redacted) and query strings.
 
 mod activity;
+pub mod capture;
 mod directory;
 mod health;
 mod orgs;
@@ -47,11 +50,12 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
                        img-src 'self' data:; connect-src 'self'; form-action 'self'; \
                        frame-ancestors 'none'; base-uri 'none'";
 
-/// The console's state: its sessions and this replica's request log.
+/// The console's state: its sessions, this replica's request log and debug captures.
 #[derive(Debug)]
 pub struct Console {
     pub(crate) requests: Arc<reqlog::RequestLog>,
     pub(crate) sessions: session::Sessions,
+    pub(crate) captures: capture::Captures,
 }
 
 impl Console {
@@ -60,6 +64,7 @@ impl Console {
         Self {
             requests: Arc::new(reqlog::RequestLog::new(capacity)),
             sessions: session::Sessions::default(),
+            captures: capture::Captures::default(),
         }
     }
 }
@@ -82,6 +87,7 @@ pub fn routes() -> Router<AppState> {
         .merge(activity::routes())
         .merge(requests::routes())
         .merge(health::routes())
+        .merge(capture::routes())
         .layer(axum::middleware::map_response(secure_headers))
 }
 
@@ -120,6 +126,7 @@ pub(crate) fn record<B>(
         org: line.org(),
         credential: line.take_credential(),
         request_id: line.request_id().clone(),
+        capture: res.extensions().get::<capture::Captured>().map(|c| c.0),
     };
     log.push(entry);
 }

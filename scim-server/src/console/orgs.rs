@@ -520,6 +520,7 @@ async fn show(signed: Signed, State(st): State<AppState>, Path(org): Path<String
             fieldset { legend { "Scopes" } (scope_boxes()) }
             button type="submit" { "Create OAuth client" }
         }
+        (super::capture::section(&signed, sid))
         h2 { "Event streams" }
         @if streams.is_empty() {
             p.muted { "None. " code { "scim-server admin stream create" } " makes one (docs/events.md)." }

@@ -4,7 +4,8 @@
 //! Recorded by [`crate::front::Logged`] where the access line is written, and only when the
 //! console is on. One push is a short critical section under a mutex: the path is the only
 //! allocation (a credential or organization seen for the first time adds its counters
-//! once). Never a body, a query string or a header value: the path alone (`uri.path()`).
+//! once). Never a body, a query string or a header value: the path alone (`uri.path()`);
+//! the bodies of a debug capture are kept apart ([`super::capture`]), the entry naming them.
 
 use http::{HeaderValue, Method};
 use scim_core::ErrorCode;
@@ -37,6 +38,8 @@ pub struct Entry {
     pub credential: Option<Box<str>>,
     /// The request id.
     pub request_id: HeaderValue,
+    /// The id of the request's debug capture, when its bodies were captured.
+    pub capture: Option<u64>,
 }
 
 /// The requests and errors of one minute.
@@ -230,6 +233,7 @@ mod tests {
             org: Some(OrganizationSid::from_u128(1)),
             credential: Some("TK1".into()),
             request_id: HeaderValue::from_static("r"),
+            capture: None,
         }
     }
 

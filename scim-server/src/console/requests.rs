@@ -79,7 +79,12 @@ fn table_rows(signed: &Signed, headers: &HeaderMap, st: &AppState, f: &Filter) -
             tr.err[e.status >= 400] {
                 td { (super::time_ms(e.at_ms)) }
                 td { (e.method.as_str()) }
-                td.path { (e.path) }
+                td.path {
+                    (e.path)
+                    @if let Some(id) = e.capture {
+                        " " a.capture href={ "/console/requests/captures/" (id) } { "bodies" }
+                    }
+                }
                 td { (e.status) }
                 td {
                     @if let Some(c) = e.code {
@@ -108,7 +113,8 @@ async fn page(
         h1 { "Requests" }
         p.muted { "The last " (st.config.request_log_size)
                   " requests this replica answered (" (total) " kept); newest first, at most "
-                  (SHOWN) " shown. No body, query string or secret is kept." }
+                  (SHOWN) " shown. No body, query string or secret is kept, unless a debug "
+                  "capture runs for the organization (its page switches one on)." }
         form.filters method="get" action="/console/requests" {
             label { "Status " select name="status" {
                 @for (v, l) in [("", "any"), ("2xx", "2xx"), ("3xx", "3xx"), ("4xx", "4xx"), ("5xx", "5xx")] {

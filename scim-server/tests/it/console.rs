@@ -563,3 +563,79 @@ async fn an_event_stream_is_paused_and_resumed_from_the_organization_page() {
     s.post(&state, &[("state", "stopped")]).await;
     assert!(s.get(&base).await.text().contains("unknown stream state"));
 }
+
+/// The capture ids the request log links to, newest first.
+fn capture_links(page: &str) -> Vec<String> {
+    page.split("href=\"/console/requests/captures/")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_debug_capture_keeps_one_organizations_bodies_redacted_for_a_while() {
+    let s = signed_in().await;
+    let base = format!("/console/orgs/{}", s.app.org);
+    let capture = format!("{base}/capture");
+    let user = |name: &str| {
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+               "password": "Sup3r-secret-1"})
+    };
+    let create = |token: &str, name: &str| {
+        req(Method::POST, "/scim/v2/Users").bearer(token).json(&user(name)).build()
+    };
+    // Off: no body is kept.
+    assert_eq!(s.app.send(create(&s.app.token, "before")).await.status, 201);
+    assert!(s.get(&base).await.text().contains(">Start capture</button>"));
+    assert!(capture_links(&s.get("/console/requests").await.text()).is_empty());
+    // Switching needs the CSRF token; a duration over an hour is refused.
+    assert_eq!(s.post_raw(&capture, &[("minutes", "15")], &[]).await.status, 403);
+    assert_eq!(s.post(&capture, &[("minutes", "61")]).await.status, 303);
+    assert!(s.get(&base).await.text().contains("1 to 60 minutes"));
+    assert_eq!(s.post(&capture, &[("minutes", "15")]).await.status, 303);
+    let page = s.get(&base).await.text();
+    assert!(page.contains("Debug capture on until") && page.contains("Stop capture"), "{page}");
+    // Another organization's requests are not captured.
+    let other = s.app.org("other").await;
+    let (_, other_token) = s.app.token(other, scim_store::Scope::ALL).await;
+    assert_eq!(s.app.send(create(&other_token, "elsewhere")).await.status, 201);
+    assert!(capture_links(&s.get("/console/requests").await.text()).is_empty());
+    // This one's are, passwords redacted, query strings kept.
+    let r = s.app.send(create(&s.app.token, "captured")).await;
+    assert_eq!(r.status, 201);
+    let id = serde_json::from_slice::<serde_json::Value>(&r.bytes).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "password", "value": "Sup3r-secret-2"}]});
+    let r = s
+        .app
+        .send(
+            req(Method::PATCH, &format!("/scim/v2/Users/{id}"))
+                .bearer(&s.app.token)
+                .json(&patch)
+                .build(),
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 204, "{}", r.status);
+    assert_eq!(s.app.get("/scim/v2/Users?filter=userName%20eq%20%22captured%22").await.status, 200);
+    let links = capture_links(&s.get("/console/requests").await.text());
+    assert_eq!(links.len(), 3, "{links:?}");
+    let (get, patched, created) = (&links[0], &links[1], &links[2]);
+    let page = s.get(&format!("/console/requests/captures/{created}")).await.text();
+    assert!(page.contains("&quot;userName&quot;: &quot;captured&quot;"), "{page}");
+    assert!(page.contains("[redacted]") && !page.contains("Sup3r-secret"), "{page}");
+    assert!(page.contains(&format!("&quot;id&quot;: &quot;{id}&quot;")), "{page}");
+    let page = s.get(&format!("/console/requests/captures/{patched}")).await.text();
+    assert!(page.contains("[redacted]") && !page.contains("Sup3r-secret"), "{page}");
+    let page = s.get(&format!("/console/requests/captures/{get}")).await.text();
+    assert!(page.contains("filter=userName%20eq%20%22captured%22"), "{page}");
+    assert!(page.contains("&quot;totalResults&quot;: 1"), "{page}");
+    assert_eq!(s.get("/console/requests/captures/999999").await.status, 404);
+    // Stopped: nothing more is kept.
+    assert_eq!(s.post(&capture, &[("minutes", "0")]).await.status, 303);
+    assert!(s.get(&base).await.text().contains("Debug capture stopped."));
+    assert_eq!(s.app.send(create(&s.app.token, "after")).await.status, 201);
+    assert_eq!(capture_links(&s.get("/console/requests").await.text()).len(), 3);
+}
