@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scim_core::path::{AttrPath, MAX_PATH_LEN, PatchPath};
+use scim_core::patch::PatchPath;
+use scim_core::path::{AttrPath, MAX_PATH_LEN};
 use scim_core::schema::{Registry, ResourceKind};
 use std::sync::LazyLock;
 

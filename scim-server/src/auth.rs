@@ -1,17 +1,30 @@
-//! A short-lived, per-replica cache of successful credential and organization lookups.
+//! An authenticated caller ([`Credential`]) and a short-lived, per-replica cache of
+//! successful credential and organization lookups.
 //!
 //! Every request authenticates; without a cache that is two database round trips before
 //! the handler's own. Entries live `auth_cache_ttl_ms` (default 1 s), so a revoked token
 //! or a changed organization takes effect on every replica within that time; failures are
 //! never cached. Nothing here is needed for correctness: a cold cache only costs lookups.
 
-use crate::context::Credential;
 use scim_core::sid::OrganizationSid;
-use scim_store::{Organization, Store};
+use scim_store::{Organization, Scope, Store};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The credential's id (token id `TK...`, later a client id).
+    pub id: String,
+    /// The organizations it is granted on.
+    pub orgs: Vec<OrganizationSid>,
+    /// Its scopes.
+    pub scopes: Vec<Scope>,
+    /// When it expires (Unix seconds), for OAuth2 access tokens.
+    pub expires: Option<u64>,
+}
 
 /// Most entries per map; past it the map is emptied (a crude but bounded policy).
 const MAX_ENTRIES: usize = 10_000;

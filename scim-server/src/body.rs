@@ -7,8 +7,8 @@
 //! which names the line and column. Bodies over `max_body_bytes` (after gzip
 //! decompression) get 413 without being held whole.
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
 use http::{HeaderMap, header};

@@ -2,10 +2,10 @@
 //! `ResourceTypes`, and `/Me` (501). They need a valid credential on the organization
 //! (any scope that allows reads), so their answers can be family- and host-specific.
 
-use crate::app::AppState;
 use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::response::scim_response;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;

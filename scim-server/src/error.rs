@@ -2,7 +2,7 @@
 //!
 //! Handlers return [`ApiError`]; it renders through [`ScimError::to_body`] with the
 //! request's [`RenderCtx`]: the docs base (the configured `docs_base`, else the service's
-//! own `/docs` on its public base URL, see [`crate::context::docs_base`]), the route family
+//! own `/docs` on its public base URL, see [`crate::mount::docs_base`]), the route family
 //! and the `error_body_codes` setting. The body follows the family: on `/scim/v2` (and
 //! outside both families) exactly the RFC 7644 3.12 members, on `/Organizations/{sid}/scim`
 //! Twilio's body with `code` and `moreInfo`, a `scimType` that contract allows (see
@@ -12,10 +12,10 @@
 //! 401, `Retry-After` on 429/503). The context reaches `IntoResponse` through a task-local
 //! set by the router's edge middleware (`scope`), so handlers need not pass it. Error
 //! responses that did not come from here (axum rejections, tower-http layers) are rewritten
-//! into SCIM errors by [`crate::middleware`], so every error is SCIM JSON.
+//! into SCIM errors by the service's edge, so every error is SCIM JSON.
 
 use crate::config::DOCS_PATH;
-use crate::context::Family;
+use crate::mount::Family;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use scim_core::error::ErrorBody;

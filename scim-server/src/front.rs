@@ -17,13 +17,13 @@
 //! instance per connection ([`PerConnection`]); [`crate::router`] mounts it in an axum
 //! `Router` for tests and for products that embed the service.
 
-use crate::app::AppState;
-use crate::context::Mount;
 use crate::error::{self, ApiError, RenderCtx, RenderedError, SCIM_JSON, render};
 use crate::middleware::{
     X_REQUEST_ID, ZUORA_TRACK_ID, accepts_only_plain_json, check_head, check_track_id, request_id,
     scim_error_from,
 };
+use crate::mount::Mount;
+use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -94,7 +94,7 @@ pub fn layers(routes: Router, state: &AppState) -> Router {
 pub struct Logged<S> {
     inner: S,
     /// The console's request log, when the console is on.
-    requests: Option<Arc<crate::console::reqlog::RequestLog>>,
+    requests: Option<Arc<crate::operator::reqlog::RequestLog>>,
 }
 
 impl<S, B> Service<Request> for Logged<S>
@@ -130,7 +130,7 @@ where
             let mut res = res.unwrap_or_else(|never| match never {});
             line.finish(res.status());
             if let Some(log) = requests {
-                crate::console::record(&log, &mut line, &res);
+                crate::operator::reqlog::record(&log, &mut line, &res);
             }
             res.headers_mut().insert(X_REQUEST_ID.clone(), line.into_request_id());
             Ok(res)
@@ -176,7 +176,7 @@ impl Inner {
         // The family is known from the path alone, so that errors rendered before the route
         // (a bad tracking header, a body over the limit, an unknown route) have its shape.
         let ctx = RenderCtx {
-            docs_base: Arc::from(crate::context::docs_base(req.headers(), config)),
+            docs_base: Arc::from(crate::mount::docs_base(req.headers(), config)),
             family: mount.as_ref().map(|(m, _)| m.family),
             codes_in_body: config.error_body_codes,
         };
@@ -200,7 +200,7 @@ impl Inner {
         let plain_json = accepts_only_plain_json(req.headers().get(header::ACCEPT));
         // A debug capture (console): while one runs, a SCIM request's body is copied.
         let capture = self.state.console.as_ref().filter(|_| mount.is_some()).and_then(|c| {
-            let now = crate::console::reqlog::now_ms();
+            let now = crate::operator::reqlog::now_ms();
             c.captures.any(now).then(|| (c, c.captures.begin(&mut req), now))
         });
         let limit = config.request_timeout();
@@ -239,7 +239,7 @@ impl Inner {
         if let Some((console, pending, now)) = capture
             && let Some(id) = console.captures.keep(pending, &mut res, now)
         {
-            res.extensions_mut().insert(crate::console::capture::Captured(id));
+            res.extensions_mut().insert(crate::operator::capture::Captured(id));
         }
         res
     }
@@ -301,8 +301,8 @@ fn nested_mount(req: &Request) -> (Mount, String) {
         Some(o) => o.strip_suffix(path).unwrap_or_default().to_owned(),
         None => String::new(),
     };
-    let rest = crate::context::strip_base(path, "").unwrap_or_else(|| "/".to_owned());
-    (Mount { family: crate::context::Family::Rfc, prefix, org: None }, rest)
+    let rest = crate::mount::strip_base(path, "").unwrap_or_else(|| "/".to_owned());
+    (Mount { family: crate::mount::Family::Rfc, prefix, org: None }, rest)
 }
 
 // ---------------------------------------------------------------------------------------

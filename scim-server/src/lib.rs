@@ -30,14 +30,18 @@ pub mod error;
 pub mod events;
 pub mod front;
 pub mod handlers;
+pub mod hooks;
 pub mod listener;
 pub mod log;
 pub mod middleware;
+pub mod mount;
 pub mod oauth;
 pub mod openapi;
+pub mod operator;
 pub mod ops;
 pub mod profile;
 pub mod response;
+pub mod state;
 pub mod tls;
 pub mod token;
 

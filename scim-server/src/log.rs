@@ -187,7 +187,7 @@ pub fn set_credential(id: &str) {
 
 /// A request on its way through the service, as its access line will tell it: what was
 /// asked, when, under which request id, and (once the credential names one) for which
-/// organization. [`crate::front::Logged`] makes one per request.
+/// organization. The outermost layer of the service makes one per request.
 #[derive(Debug)]
 pub(crate) struct Started {
     at: Instant,

@@ -1,9 +1,10 @@
-//! The pieces of the service's edge (assembled in [`crate::front`]): request ids, CORS, the
-//! tracking header and request-head limits, `Accept` negotiation, the rewriting of non-SCIM
-//! error responses, the fallbacks, and the per-route request metrics ([`TrackLayer`]).
+//! The pieces of the service's edge (assembled into one service in `front`): request ids,
+//! CORS, the tracking header and request-head limits, `Accept` negotiation, the rewriting
+//! of non-SCIM error responses, the fallbacks, and the per-route request metrics
+//! ([`TrackLayer`]).
 
-use crate::context::Mount;
 use crate::error::{ApiError, RenderCtx, render};
+use crate::mount::Mount;
 use axum::extract::{MatchedPath, Request};
 use axum::response::Response;
 use futures::future::BoxFuture;
@@ -243,8 +244,8 @@ pub async fn unknown_route(req: Request) -> ApiError {
     let shown = path.chars().take(200).collect::<String>();
     let literal = req
         .extensions()
-        .get::<crate::context::Mount>()
-        .is_some_and(|m| m.family == crate::context::Family::Organization);
+        .get::<crate::mount::Mount>()
+        .is_some_and(|m| m.family == crate::mount::Family::Organization);
     if literal && path.len() > 1 && path.ends_with('/') {
         return ApiError::new(
             ErrorCode::UnknownRoute,

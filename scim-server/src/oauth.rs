@@ -7,9 +7,9 @@
 //! per-replica auth cache), so revoking a client, or narrowing its grants, takes effect
 //! before its tokens expire. Errors of this endpoint speak RFC 6749 section 5.2, not SCIM.
 
-use crate::app::AppState;
-use crate::context::Credential;
+use crate::auth::Credential;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::token;
 use axum::Router;
 use axum::extract::{Request, State};

@@ -4,8 +4,8 @@
 //! They need no credential: operators expose them to their own network only (the
 //! documentation is public text and may be exposed to anyone).
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};

@@ -16,12 +16,12 @@
 //!   RFC's rules, does not block an unrelated change such as a deactivation.
 //! - **Error types.** The contract's `ScimError.scimType` is an enum of five values;
 //!   [`scim_type`] maps every other `scimType` to the closest of them when the error
-//!   renderer ([`crate::error`]) answers on family B. The numeric `code` stays as it is, so
+//!   renderer answers on family B. The numeric `code` stays as it is, so
 //!   no failure becomes indistinguishable from another.
 //!
 //! `docs/compatibility.md` documents both for operators and client authors.
 
-use crate::context::Family;
+use crate::mount::Family;
 use scim_core::ScimError;
 use scim_core::error::ScimType;
 use scim_core::resource::{Resource, get_ci};

@@ -5,7 +5,7 @@
 //! JSON Lines.
 
 use scim_core::filter::{CompValue, CompareOp, Filter};
-use scim_core::path::PatchPath;
+use scim_core::patch::PatchPath;
 use scim_core::resource::get_ci;
 use scim_core::schema::{AttrType, Registry, ResourceKind};
 use serde_json::{Map, Value};

@@ -43,16 +43,17 @@
 
 mod immutable;
 mod members;
+mod path;
 mod remove;
 mod set;
 
 pub(crate) use immutable::check_immutable;
 pub(crate) use members::parse_members;
+pub use path::PatchPath;
 
 use crate::error::{ErrorCode, ScimError};
 use crate::filter::Filter;
 use crate::message::{PatchOpKind, PatchOperation};
-use crate::path::PatchPath;
 use crate::resource::{Member, Resource, json_kind};
 use crate::schema::{Attribute, Mutability, Registry, ResourceKind};
 use crate::validate;

@@ -3,7 +3,8 @@
 use crate::filter::{attr_path, val_filter};
 use proptest::prelude::*;
 use scim_core::filter::{CompValue, CompareOp, Filter};
-use scim_core::path::{AttrPath, PatchPath, PathError};
+use scim_core::patch::PatchPath;
+use scim_core::path::{AttrPath, PathError};
 use scim_core::schema::{ENTERPRISE_USER_SCHEMA, Registry, ResourceKind, USER_SCHEMA};
 use scim_core::{ErrorCode, ScimError};
 

@@ -3,9 +3,9 @@
 
 use super::AdminCaller;
 use crate::admin::{self, ClientOut, ClientRevokedOut, TokenOut, TokenRevokedOut};
-use crate::app::AppState;
 use crate::body::ScimJson;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::routing::{delete, get};
 use axum::{Json, Router};

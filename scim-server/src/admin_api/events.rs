@@ -4,10 +4,10 @@
 
 use super::AdminCaller;
 use crate::admin;
-use crate::app::AppState;
 use crate::body::ScimJson;
 use crate::error::ApiError;
 use crate::events::manage::{self, AuditEntry, CreatedStream, EventsError, NewStream, StreamOut};
+use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};

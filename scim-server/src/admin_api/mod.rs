@@ -3,7 +3,7 @@
 //! calls the same [`crate::admin`] functions).
 //!
 //! Off unless `admin_api` is set; then served on the main listener, or only on
-//! `admin_listen` when that is set ([`crate::app::admin_service`]).
+//! `admin_listen` when that is set (`admin_service`).
 //!
 //! Invariants:
 //! - every route takes an [`AdminCaller`]: a static token whose only scope is `admin`. A
@@ -19,8 +19,8 @@ mod events;
 mod orgs;
 
 use crate::admin::AdminError;
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use http::request::Parts;

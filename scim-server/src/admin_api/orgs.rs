@@ -2,9 +2,9 @@
 
 use super::AdminCaller;
 use crate::admin::{self, OrgDeletedOut, OrgOut};
-use crate::app::AppState;
 use crate::body::ScimJson;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};

@@ -5,8 +5,8 @@
 //! credential (the actor) and operation.
 
 use super::{Nav, Signed, html_page, layout};
-use crate::app::AppState;
 use crate::events::manage::{self, AuditEntry};
+use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, State};

@@ -6,7 +6,7 @@
 
 use super::{Nav, Signed, doc_link, html_page, layout};
 use crate::admin;
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -54,7 +54,7 @@ struct ListQuery {
 
 /// A SCIM error as its body (RFC 7644 3.12), with its documentation link.
 fn scim_error(headers: &HeaderMap, st: &AppState, e: &ScimError) -> Markup {
-    let base = crate::context::docs_base(headers, &st.config);
+    let base = crate::mount::docs_base(headers, &st.config);
     let body = serde_json::to_string_pretty(&e.to_body(&base)).unwrap_or_default();
     html! {
         div.error role="alert" {

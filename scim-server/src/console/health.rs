@@ -1,11 +1,11 @@
 //! Provisioning health: per organization (and per credential in it), requests and errors
 //! of the last hour as bar charts drawn on the server (inline SVG), the most frequent error
 //! codes with their documentation, and the last successful request. From this replica's
-//! counters ([`super::reqlog`]), kept since it started.
+//! counters ([`crate::operator::reqlog`]), kept since it started.
 
-use super::reqlog::{MINUTES, Minute, Stats, now_ms};
 use super::{Nav, Signed, doc_link, html_page, layout};
-use crate::app::AppState;
+use crate::operator::reqlog::{MINUTES, Minute, Stats, now_ms};
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;

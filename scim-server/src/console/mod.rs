@@ -16,20 +16,20 @@
 //!   store reaches a page unescaped;
 //! - a secret is shown once: it travels from the `POST` that made it to the next page in
 //!   the session's one-time messages, and exists nowhere else;
-//! - the request log ([`reqlog`]) keeps no body, query string or header but the request id;
-//!   only a debug capture ([`capture`]), switched on for one organization for a limited
+//! - the request log ([`crate::operator::reqlog`]) keeps no body, query string or header
+//!   but the request id;
+//!   only a debug capture ([`crate::operator::capture`]), switched on for one organization for a limited
 //!   time, keeps bodies (redacted) and query strings.
 
 mod activity;
-pub mod capture;
+mod capture;
 mod directory;
 mod health;
 mod orgs;
-pub mod reqlog;
 mod requests;
-pub mod session;
 
-use crate::app::AppState;
+use crate::operator::session;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::response::{IntoResponse, Response};
@@ -50,24 +50,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
                        img-src 'self' data:; connect-src 'self'; form-action 'self'; \
                        frame-ancestors 'none'; base-uri 'none'";
 
-/// The console's state: its sessions, this replica's request log and debug captures.
-#[derive(Debug)]
-pub struct Console {
-    pub(crate) requests: Arc<reqlog::RequestLog>,
-    pub(crate) sessions: session::Sessions,
-    pub(crate) captures: capture::Captures,
-}
-
-impl Console {
-    /// A console whose request log keeps `capacity` requests.
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            requests: Arc::new(reqlog::RequestLog::new(capacity)),
-            sessions: session::Sessions::default(),
-            captures: capture::Captures::default(),
-        }
-    }
-}
+pub use crate::operator::Console;
 
 /// Marker in a response's extensions: a console page, answered as it is (the edge does not
 /// rewrite its error statuses into SCIM errors).
@@ -102,33 +85,6 @@ async fn secure_headers(mut res: Response) -> Response {
     }
     res.extensions_mut().insert(Page);
     res
-}
-
-/// Records an answered request in the request log (called by [`crate::front::Logged`]
-/// right after the access line). The console's own requests are not recorded.
-pub(crate) fn record<B>(
-    log: &reqlog::RequestLog,
-    line: &mut crate::log::Started,
-    res: &http::Response<B>,
-) {
-    let path = line.path();
-    if path.starts_with(BASE) {
-        return;
-    }
-    let code = res.extensions().get::<crate::error::RenderedError>().map(|r| r.0);
-    let entry = reqlog::Entry {
-        at_ms: reqlog::now_ms(),
-        method: line.method().clone(),
-        path: path.into(),
-        status: res.status().as_u16(),
-        code,
-        latency_us: u64::try_from(line.elapsed().as_micros()).unwrap_or(u64::MAX),
-        org: line.org(),
-        credential: line.take_credential(),
-        request_id: line.request_id().clone(),
-        capture: res.extensions().get::<capture::Captured>().map(|c| c.0),
-    };
-    log.push(entry);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -337,7 +293,7 @@ pub(crate) fn doc_link(
 ) -> String {
     format!(
         "{}/errors#{}",
-        crate::context::docs_base(headers, &state.config).trim_end_matches('/'),
+        crate::mount::docs_base(headers, &state.config).trim_end_matches('/'),
         code.code()
     )
 }

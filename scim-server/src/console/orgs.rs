@@ -2,11 +2,11 @@
 //! clients (made, with the secret shown once, and revoked) and its event streams.
 //! Every change calls the function the admin API's handler calls.
 
-use super::session::Flash;
 use super::{Nav, Signed, csrf_field, form, html_page, layout, redirect};
 use crate::admin::{self, AdminError};
-use crate::app::AppState;
 use crate::events::manage::EventsError;
+use crate::operator::session::{Flash, NewSecret};
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -15,7 +15,6 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use maud::{Markup, html};
 use scim_core::policy::Policy;
-use scim_core::sid::OrganizationSid;
 use scim_store::Scope;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -29,23 +28,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/orgs/{org}/clients", post(create_client))
         .route("/console/orgs/{org}/clients/{id}/revoke", post(revoke_client))
         .route("/console/orgs/{org}/streams/{id}/state", post(stream_state))
-}
-
-/// A secret just made, with what an identity provider needs to use it.
-#[derive(Debug, Clone)]
-pub struct NewSecret {
-    /// `Token` or `OAuth client`.
-    pub what: &'static str,
-    /// The token or client id.
-    pub id: String,
-    /// The organization.
-    pub org: OrganizationSid,
-    /// The secret.
-    pub secret: String,
-    /// The SCIM base URL of the organization (the tenant URL of Entra, Okta's base URL).
-    pub tenant_url: String,
-    /// For a client: the token endpoint.
-    pub token_url: Option<String>,
 }
 
 /// The one-time box with a new secret, a copy button and the values to paste into Entra ID

@@ -2,9 +2,9 @@
 //! class, error code and organization; an error's code links to its documentation. The
 //! table refreshes itself every second with JavaScript (`/console/requests/rows`).
 
-use super::reqlog::Entry;
 use super::{Nav, Signed, doc_link, html_page, layout};
-use crate::app::AppState;
+use crate::operator::reqlog::Entry;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;

@@ -11,7 +11,7 @@ pub mod poll;
 pub mod push;
 pub mod set;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};

@@ -6,8 +6,8 @@
 //! moves to it), and a SET reported in `setErrs` counts as delivered, its error recorded.
 
 use super::set::{self, EsSigner};
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;

@@ -7,7 +7,7 @@
 //! exponential backoff with jitter; `events_pause_after` consecutive failures pause it.
 
 use super::set::{self, EsSigner};
-use crate::app::AppState;
+use crate::state::AppState;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;

@@ -19,9 +19,9 @@
 
 use super::ops;
 use super::support::{self, BULK_ID_PREFIX, Precondition, Projection};
-use crate::app::AppState;
 use crate::context::RequestCtx;
 use crate::error::error_body;
+use crate::state::AppState;
 use scim_core::message::{
     BULK_RESPONSE, BulkOperation, BulkOperationResponse, BulkRequest, ListResponse,
 };
@@ -512,8 +512,8 @@ pub(crate) async fn deactivate(
     }
     let users = st.store.deactivate_users(ctx.org.sid, &ids).await?;
     for u in &users {
-        let op = crate::embed::Operation::Deactivate;
-        crate::embed::changed(st, ctx, ResourceKind::User, &u.id, op, Some(u.version));
+        let op = crate::hooks::Operation::Deactivate;
+        super::ops::changed(st, ctx, ResourceKind::User, &u.id, op, Some(u.version));
     }
     let proj = Projection {
         attributes: vec!["id".into(), "externalId".into(), "meta".into(), "schemas".into()],

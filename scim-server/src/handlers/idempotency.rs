@@ -10,10 +10,10 @@
 //! first request runs, 409. Keys are per organization: the credential is authenticated
 //! before the key is looked at.
 
-use crate::app::AppState;
 use crate::body::read_limited;
 use crate::context::RequestCtx;
 use crate::error::{ApiError, RenderedError};
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request};
 use axum::handler::Handler;

@@ -22,7 +22,7 @@ mod routes;
 pub(crate) mod search;
 mod support;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::Router;
 use axum::routing::{get, post};
 use idempotency::idempotent;

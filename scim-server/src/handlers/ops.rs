@@ -5,10 +5,10 @@
 //! and patch also hold the result to the family's profile ([`crate::profile::check`]).
 
 use super::support::{self, Precondition, Projection};
-use crate::app::AppState;
 use crate::context::RequestCtx;
-use crate::embed::{self, Operation};
+use crate::hooks::Operation;
 use crate::profile;
+use crate::state::AppState;
 use scim_core::envelope::refs_attribute;
 use scim_core::etag::ETag;
 use scim_core::message::{PATCH_OP, PatchOperation, PatchRequest};
@@ -87,7 +87,7 @@ pub(crate) async fn create(
         .store
         .create(ctx.org.sid, kind, NewResource { resource, members, password_hash })
         .await?;
-    embed::changed(st, ctx, kind, &stored.id, Operation::Create, Some(stored.version));
+    changed(st, ctx, kind, &stored.id, Operation::Create, Some(stored.version));
     Ok(stored)
 }
 
@@ -140,7 +140,7 @@ pub(crate) async fn replace(
                 other => other.into(),
             },
         )?;
-    embed::changed(st, ctx, kind, id, Operation::Replace, Some(stored.version));
+    changed(st, ctx, kind, id, Operation::Replace, Some(stored.version));
     Ok(stored)
 }
 
@@ -247,7 +247,7 @@ pub(crate) async fn patch(
         )?;
     // A PATCH that changed nothing wrote nothing: no change to report.
     if wrote.load(Ordering::Relaxed) {
-        embed::changed(st, ctx, kind, id, Operation::Patch, Some(stored.version));
+        changed(st, ctx, kind, id, Operation::Patch, Some(stored.version));
     }
     Ok(stored)
 }
@@ -320,7 +320,7 @@ pub(crate) async fn delete(
         scim_store::StoreError::NotFound(_) => not_found(kind, id),
         other => other.into(),
     })?;
-    embed::changed(st, ctx, kind, id, Operation::Delete, None);
+    changed(st, ctx, kind, id, Operation::Delete, None);
     Ok(())
 }
 
@@ -411,4 +411,26 @@ pub(crate) fn render_raw(
     });
     let parts = envelope.members(entries, refs);
     projector.write(parts, out).map_err(|_| broken())
+}
+
+/// Calls a product's change hook (the `embed` API), when there is one, with a committed
+/// change.
+pub(super) fn changed(
+    st: &AppState,
+    ctx: &crate::context::RequestCtx,
+    kind: ResourceKind,
+    id: &str,
+    operation: Operation,
+    version: Option<u64>,
+) {
+    if let Some(hook) = &st.embedding.hook {
+        hook.send(crate::hooks::Change {
+            org: ctx.org.sid,
+            kind,
+            id: id.to_owned(),
+            operation,
+            version,
+            actor: ctx.credential_id.clone(),
+        });
+    }
 }

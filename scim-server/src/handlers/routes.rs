@@ -3,11 +3,11 @@
 
 use super::support::{self, Precondition, Projection};
 use super::{bulk, ops, search};
-use crate::app::AppState;
 use crate::body::{ScimBytes, ScimJson};
 use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::response::{resource_headers, scim_bytes_with, scim_response, scim_response_with};
+use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;

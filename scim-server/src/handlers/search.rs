@@ -15,8 +15,8 @@
 
 use super::ops;
 use super::support::Projection;
-use crate::app::AppState;
 use crate::context::RequestCtx;
+use crate::state::AppState;
 use scim_core::filter::{Filter, Limits};
 use scim_core::message::{ListEnvelope, SearchRequest, SortOrder};
 use scim_core::path::AttrPath;

@@ -3,7 +3,7 @@
 //! must be an entry: see the integration tests). `schemas` generates the component schemas
 //! (User and Group from the schema registry), `paths` the operations.
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 mod admin;
 mod paths;

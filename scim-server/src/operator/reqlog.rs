@@ -1,8 +1,8 @@
 //! The console's request log: the last requests of this replica in a bounded ring, and
 //! per-minute counters per organization and credential for the health page.
 //!
-//! Recorded by [`crate::front::Logged`] where the access line is written, and only when the
-//! console is on. One push is a short critical section under a mutex: the path is the only
+//! Recorded by the service's outermost layer where the access line is written (`record`),
+//! and only when the console is on. One push is a short critical section under a mutex: the path is the only
 //! allocation (a credential or organization seen for the first time adds its counters
 //! once). Never a body, a query string or a header value: the path alone (`uri.path()`);
 //! the bodies of a debug capture are kept apart ([`super::capture`]), the entry naming them.
@@ -209,6 +209,32 @@ impl RequestLog {
         v
     }
 }
+
+/// Records an answered request in the request log (called by the service's outermost
+/// layer right after the access line). The console's own requests are not recorded.
+pub(crate) fn record<B>(log: &RequestLog, line: &mut crate::log::Started, res: &http::Response<B>) {
+    let path = line.path();
+    if path.starts_with(CONSOLE) {
+        return;
+    }
+    let code = res.extensions().get::<crate::error::RenderedError>().map(|r| r.0);
+    let entry = Entry {
+        at_ms: now_ms(),
+        method: line.method().clone(),
+        path: path.into(),
+        status: res.status().as_u16(),
+        code,
+        latency_us: u64::try_from(line.elapsed().as_micros()).unwrap_or(u64::MAX),
+        org: line.org(),
+        credential: line.take_credential(),
+        request_id: line.request_id().clone(),
+        capture: res.extensions().get::<super::capture::Captured>().map(|c| c.0),
+    };
+    log.push(entry);
+}
+
+/// Where the console's own pages are, whose requests are not recorded.
+const CONSOLE: &str = "/console";
 
 /// Now, Unix milliseconds.
 pub fn now_ms() -> u64 {

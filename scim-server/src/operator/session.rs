@@ -4,6 +4,7 @@
 //! Each session has its own CSRF token and the SHA-256 of the admin token it signed in
 //! with, checked again on every request, so revoking that token ends the session.
 
+use scim_core::sid::OrganizationSid;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,6 +22,23 @@ pub const MAX_AGE: Duration = Duration::from_secs(12 * 3600);
 /// Most sessions at once; past it the least recently used one ends.
 pub const MAX_SESSIONS: usize = 1000;
 
+/// A secret just made, with what an identity provider needs to use it.
+#[derive(Debug, Clone)]
+pub struct NewSecret {
+    /// `Token` or `OAuth client`.
+    pub what: &'static str,
+    /// The token or client id.
+    pub id: String,
+    /// The organization.
+    pub org: OrganizationSid,
+    /// The secret.
+    pub secret: String,
+    /// The SCIM base URL of the organization (the tenant URL of Entra, Okta's base URL).
+    pub tenant_url: String,
+    /// For a client: the token endpoint.
+    pub token_url: Option<String>,
+}
+
 /// A one-time message for the next page of a session (a secret shown once).
 #[derive(Debug, Clone)]
 pub enum Flash {
@@ -29,7 +47,7 @@ pub enum Flash {
     /// A change was refused.
     Error(String),
     /// A new credential's secret, shown once.
-    Secret(Box<super::orgs::NewSecret>),
+    Secret(Box<NewSecret>),
 }
 
 #[derive(Debug)]
