@@ -24,6 +24,7 @@ mod groups;
 mod harness;
 mod hostile;
 mod idempotency;
+mod layering;
 mod middleware;
 mod oauth;
 mod okta;
