@@ -116,6 +116,11 @@ fn describe() {
         "Push deliveries that failed (the stream is retried with backoff)"
     );
     describe_gauge!(
+        "scim_events_pending",
+        "Changes an event stream has not delivered yet (acknowledged, for a poll stream), \
+         by stream, counted up to 10000; refreshed at least every 10 s"
+    );
+    describe_gauge!(
         "scim_db_connections",
         "Database connections open, by state (idle, in_use), as of the scrape"
     );

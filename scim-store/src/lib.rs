@@ -247,6 +247,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u64,
     ) -> Result<Vec<ChangeRecord>>;
 
+    /// How many changes of `org` come after sequence number `after`, counted up to `cap`
+    /// (an event stream's backlog). The default reads them.
+    async fn changes_pending(&self, org: OrganizationSid, after: u64, cap: u64) -> Result<u64> {
+        let read = self.changes(org, after, cap).await?;
+        Ok(u64::try_from(read.len()).unwrap_or(u64::MAX))
+    }
+
     /// Changes of an organization filtered by resource and time, oldest first.
     async fn audit(&self, org: OrganizationSid, q: &AuditQuery) -> Result<Vec<ChangeRecord>> {
         let _ = (org, q);

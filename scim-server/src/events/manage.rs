@@ -191,7 +191,7 @@ pub async fn create_stream(
 }
 
 async fn out(store: &dyn Store, s: EventStream) -> Result<StreamOut, EventsError> {
-    let lag = u64::try_from(store.changes(s.org, s.cursor, 10_000).await?.len()).unwrap_or(0);
+    let lag = store.changes_pending(s.org, s.cursor, super::push::PENDING_CAP).await?;
     Ok(StreamOut {
         id: s.id,
         org: s.org,

@@ -34,6 +34,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// instead of a round (lease and cursor writes) per change competing with the writes
 /// themselves; it is also the longest a new event waits for delivery.
 const IDLE: Duration = Duration::from_millis(200);
+/// How often a stream's backlog (`scim_events_pending`) is counted when no batch of this
+/// worker told it.
+const PENDING_EVERY: Duration = Duration::from_secs(10);
+/// The backlog is counted up to this many changes.
+pub(crate) const PENDING_CAP: u64 = 10_000;
 
 /// The delivery worker of one replica.
 #[derive(Debug)]
@@ -47,6 +52,8 @@ pub struct Pusher {
     retry_at: HashMap<String, Instant>,
     /// The leases this worker holds, with their expiry (Unix ms) as last written.
     leases: HashMap<String, i64>,
+    /// When each stream's backlog gauge was last set.
+    pending_at: HashMap<String, Instant>,
 }
 
 /// Why one round of a stream stopped.
@@ -85,6 +92,7 @@ impl Pusher {
             client,
             retry_at: HashMap::new(),
             leases: HashMap::new(),
+            pending_at: HashMap::new(),
         })
     }
 
@@ -111,19 +119,20 @@ impl Pusher {
         let now = Instant::now();
         let mut busy = false;
         for stream in streams {
-            if stream.delivery != Delivery::Push || stream.state != StreamState::Active {
-                continue;
-            }
-            if self.retry_at.get(&stream.id).is_some_and(|t| *t > now) {
-                continue;
-            }
-            if !self.hold(&stream.id).await? {
+            let deliverable = stream.delivery == Delivery::Push
+                && stream.state == StreamState::Active
+                && self.retry_at.get(&stream.id).is_none_or(|t| *t <= now);
+            if !deliverable || !self.hold(&stream.id).await? {
+                self.report_pending(&stream, stream.cursor, None).await;
                 continue;
             }
             match self.batch(&stream).await {
-                Ok(n) => {
+                Ok((n, cursor)) => {
                     self.retry_at.remove(&stream.id);
                     busy |= n >= BATCH;
+                    // A batch that was not full read everything there was.
+                    let known = (n < BATCH).then_some(0);
+                    self.report_pending(&stream, cursor, known).await;
                 }
                 Err(e) => {
                     let msg = e.to_string();
@@ -135,14 +144,40 @@ impl Pusher {
                         retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                         "event delivery failed");
                     self.retry_at.insert(stream.id.clone(), Instant::now() + wait);
+                    self.pending_at.remove(&stream.id);
+                    self.report_pending(&stream, stream.cursor, None).await;
                 }
             }
         }
         Ok(busy)
     }
 
-    /// Delivers one batch of `stream`'s changes; how many changes it consumed.
-    async fn batch(&self, stream: &EventStream) -> Result<u64, PushError> {
+    /// Sets the gauge `scim_events_pending` of `stream`, whose cursor is `cursor`: to
+    /// `known` when a batch told it, else counted in the store once per [`PENDING_EVERY`]
+    /// (every replica reports every stream, so a scrape of any of them sees the backlog).
+    async fn report_pending(&mut self, stream: &EventStream, cursor: u64, known: Option<u64>) {
+        let pending = match known {
+            Some(n) => n,
+            None => {
+                if self.pending_at.get(&stream.id).is_some_and(|t| t.elapsed() < PENDING_EVERY) {
+                    return;
+                }
+                match self.store.changes_pending(stream.org, cursor, PENDING_CAP).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::debug!(stream = %stream.id, error = %e, "counting the backlog failed");
+                        return;
+                    }
+                }
+            }
+        };
+        metrics::gauge!("scim_events_pending", "stream" => stream.id.clone()).set(pending as f64);
+        self.pending_at.insert(stream.id.clone(), Instant::now());
+    }
+
+    /// Delivers one batch of `stream`'s changes: how many changes it consumed, and the
+    /// stream's cursor after it.
+    async fn batch(&self, stream: &EventStream) -> Result<(u64, u64), PushError> {
         let Some(url) = stream.url.as_deref() else {
             return Err(PushError::Receiver("the stream has no receiver URL".into()));
         };
@@ -150,7 +185,7 @@ impl Pusher {
             url.parse().map_err(|_| PushError::Receiver("the receiver URL is invalid".into()))?;
         let changes = self.store.changes(stream.org, stream.cursor, BATCH).await?;
         if changes.is_empty() {
-            return Ok(0);
+            return Ok((0, stream.cursor));
         }
         let es = match stream.alg {
             SigningAlg::ES256 => Some(EsSigner::new(
@@ -182,7 +217,7 @@ impl Pusher {
         if last > stream.cursor {
             self.store.stream_advance(&stream.id, Some(&self.owner), last).await?;
         }
-        result.map(|()| u64::try_from(changes.len()).unwrap_or(u64::MAX))
+        result.map(|()| (u64::try_from(changes.len()).unwrap_or(u64::MAX), last))
     }
 
     /// Whether this worker holds `stream`'s lease, claiming or renewing it when less than

@@ -187,6 +187,7 @@ async fn n_random_changes_push_exactly_n_signed_events_in_order() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_receiver_down_for_a_while_gets_every_event_afterwards() {
+    let metrics = scim_server::ops::prometheus().unwrap();
     let app = TestApp::new().await;
     let r = Receiver::default();
     r.down.store(true, Ordering::SeqCst);
@@ -223,6 +224,9 @@ async fn a_receiver_down_for_a_while_gets_every_event_afterwards() {
     assert!(expected.len() > 25 / 2 && expected.len() <= most, "{} of {most}", expected.len());
     let listed = manage::list_streams(app.store.as_ref(), Some(app.org)).await.unwrap();
     assert_eq!(listed[0].lag, u64::try_from(expected.len()).unwrap(), "{listed:?}");
+    // The backlog gauge tells the same, then drops to 0 once it is delivered.
+    let gauge = |n: usize| format!("scim_events_pending{{stream=\"{}\"}} {n}\n", created.stream.id);
+    wait_for("the backlog gauge", || metrics.render().contains(&gauge(expected.len()))).await;
     r.down.store(false, Ordering::SeqCst);
     wait_for("the backlog", || {
         let got = r.got.lock().unwrap();
@@ -251,6 +255,7 @@ async fn a_receiver_down_for_a_while_gets_every_event_afterwards() {
     );
     let s = app.store.stream(&created.stream.id).await.unwrap().unwrap();
     assert_eq!((s.failures, s.cursor), (0, expected.last().unwrap().seq));
+    wait_for("the backlog gauge at 0", || metrics.render().contains(&gauge(0))).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

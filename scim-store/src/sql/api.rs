@@ -218,6 +218,10 @@ impl Store for SqlStore {
         change_log::changes(self, org, after, limit).await
     }
 
+    async fn changes_pending(&self, org: OrganizationSid, after: u64, cap: u64) -> Result<u64> {
+        change_log::pending(self, org, after, cap).await
+    }
+
     async fn audit(&self, org: OrganizationSid, q: &AuditQuery) -> Result<Vec<ChangeRecord>> {
         change_log::audit(self, org, q).await
     }

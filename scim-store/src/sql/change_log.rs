@@ -11,7 +11,7 @@ use crate::audit::{ChangeContext, truncate};
 use crate::{AuditQuery, ChangeOp, ChangeRecord, Result, StoreError};
 use scim_core::schema::ResourceKind;
 use scim_core::sid::OrganizationSid;
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query as Q, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query as Q, SelectStatement};
 use serde_json::{Map, Value};
 
 /// The columns every change-log insert writes, in order.
@@ -229,6 +229,27 @@ pub(super) async fn changes(
     limit: u64,
 ) -> Result<Vec<ChangeRecord>> {
     run(store, &select(org, after, limit)).await
+}
+
+/// How many changes of `org` come after `after`, counted up to `cap` (through
+/// `(org, seq)`, reading at most `cap` index entries).
+pub(super) async fn pending(
+    store: &SqlStore,
+    org: OrganizationSid,
+    after: u64,
+    cap: u64,
+) -> Result<u64> {
+    let mut ahead = Q::select();
+    ahead
+        .expr(Expr::val(1))
+        .from("change_log")
+        .and_where(Expr::col("org").eq(org.to_string()))
+        .and_where(Expr::col("seq").gt(i64::try_from(after).unwrap_or(i64::MAX)))
+        .limit(cap.clamp(1, 1_000_000));
+    let mut q = Q::select();
+    q.expr_as(Expr::cust("COUNT(*)"), Alias::new("n")).from_subquery(ahead, Alias::new("ahead"));
+    let Some(r) = store.db.query_one(&q).await.map_err(db_err)? else { return Ok(0) };
+    Ok(u64::try_from(get::<i64>(&r, "n")?).unwrap_or_default())
 }
 
 /// Changes of `org` by resource and time (through `(org, seq)`, then the filters).

@@ -52,6 +52,12 @@ async fn the_change_log_records_actor_request_and_method() {
         assert_eq!(all[0].request_id.as_deref(), Some("req-1"));
         assert_eq!(all[0].method.as_deref(), Some("POST"));
         assert_eq!(all[1].actor, None);
+        // The backlog after a cursor, counted up to a cap; another organization's is its own.
+        assert_eq!(s.changes_pending(env.a, 0, 100).await.unwrap(), 2, "{:?}", env.backend);
+        assert_eq!(s.changes_pending(env.a, 0, 1).await.unwrap(), 1);
+        assert_eq!(s.changes_pending(env.a, all[0].seq, 100).await.unwrap(), 1);
+        assert_eq!(s.changes_pending(env.a, all[1].seq, 100).await.unwrap(), 0);
+        assert_eq!(s.changes_pending(env.b, 0, 100).await.unwrap(), 0);
 
         let only = s
             .audit(env.a, &AuditQuery { resource: Some(id.clone()), ..AuditQuery::default() })
