@@ -1,7 +1,8 @@
 //! The debug capture's pages: the switch on an organization's page and a captured
 //! request's bodies (what is kept, and how, is in [`crate::operator::capture`]).
 
-use super::{Nav, Signed, csrf_field, form, html_page, layout, redirect, time_ms};
+use super::{Nav, Signed, csrf_field, form, html_page, layout, time_ms};
+use crate::admin::AdminError;
 use crate::operator::capture::{KEPT, LIMIT, MAX_MINUTES};
 use crate::state::AppState;
 use axum::Router;
@@ -75,38 +76,28 @@ async fn switch(
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let back = format!("/console/orgs/{org}");
-    let flash = |f| signed.console.sessions.flash(&signed.session.key, f);
-    let sid = match crate::admin::resolve_org(st.store.as_ref(), &org).await {
-        Ok(o) => o.sid,
-        Err(e) => {
-            flash(crate::operator::session::Flash::Error(super::orgs::error_text(e)));
-            return redirect(&back);
-        }
-    };
     let captures = &signed.console.captures;
     let credential = &signed.session.credential_id;
-    match f.minutes.trim().parse::<u64>() {
-        Ok(0) => {
-            captures.stop(sid);
-            tracing::info!(target: "scim_server::console", org = %sid, %credential,
-                           "debug capture stopped");
-            flash(crate::operator::session::Flash::Notice("Debug capture stopped.".into()));
+    let out = async {
+        let sid = crate::admin::resolve_org(st.store.as_ref(), &org).await?.sid;
+        match f.minutes.trim().parse::<u64>() {
+            Ok(0) => {
+                captures.stop(sid);
+                tracing::info!(target: "scim_server::console", org = %sid, %credential,
+                               "debug capture stopped");
+                Ok("Debug capture stopped.".to_owned())
+            }
+            Ok(m) if m <= MAX_MINUTES => {
+                let until = captures.start(sid, m, crate::operator::reqlog::now_ms());
+                tracing::info!(target: "scim_server::console", org = %sid, %credential,
+                               minutes = m, "debug capture started");
+                Ok(format!("Debug capture on until {} UTC.", time_ms(until)))
+            }
+            _ => Err(AdminError::Usage(format!("A capture runs for 1 to {MAX_MINUTES} minutes."))),
         }
-        Ok(m) if m <= MAX_MINUTES => {
-            let until = captures.start(sid, m, crate::operator::reqlog::now_ms());
-            tracing::info!(target: "scim_server::console", org = %sid, %credential, minutes = m,
-                           "debug capture started");
-            flash(crate::operator::session::Flash::Notice(format!(
-                "Debug capture on until {} UTC.",
-                time_ms(until)
-            )));
-        }
-        _ => flash(crate::operator::session::Flash::Error(format!(
-            "A capture runs for 1 to {MAX_MINUTES} minutes."
-        ))),
     }
-    redirect(&back)
+    .await;
+    super::orgs::done(&signed, &format!("/console/orgs/{org}"), out)
 }
 
 /// One captured request: what was asked and the two bodies.

@@ -83,7 +83,7 @@ fn owned(v: Vec<&str>) -> Vec<String> {
 }
 
 /// Flashes the outcome of a change and goes back to `to`.
-fn done(signed: &Signed, to: &str, outcome: Result<String, AdminError>) -> Response {
+pub(super) fn done(signed: &Signed, to: &str, outcome: Result<String, AdminError>) -> Response {
     let f = match outcome {
         Ok(m) => Flash::Notice(m),
         Err(e) => Flash::Error(error_text(e)),
