@@ -233,6 +233,60 @@ pub struct Member {
     pub kind: Option<String>,
 }
 
+/// Kind of a group member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MemberKind {
+    /// A user.
+    User,
+    /// A (nested) group.
+    Group,
+}
+
+/// One member of a group as the store keeps it (a membership row): its id and kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    /// The member's id (`US...` or `GR...`).
+    pub value: String,
+    /// User or group.
+    pub kind: MemberKind,
+}
+
+impl MemberRow {
+    /// The member a member item `{"value": ..., "type": ...}` names ([`MemberRow::of`]).
+    pub fn from_item(item: &Value) -> Result<MemberRow, ScimError> {
+        let Some(obj) = item.as_object() else {
+            return Err(ScimError::invalid_value(
+                "a group member must be an object with a 'value'",
+            ));
+        };
+        let value = get_ci(obj, "value")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ScimError::invalid_value("a group member needs a non-empty 'value'"))?;
+        Ok(Self::of(value, get_ci(obj, "type").and_then(Value::as_str)))
+    }
+
+    /// The member `id`, declared of type `declared`. A user or group id of this service
+    /// (`US...`, `GR...`) is what its prefix says, whatever the declared type: validation
+    /// fills a missing `type` with `User` (Okta sends none), so the declared type cannot
+    /// tell a nested group apart. Any other id keeps its declared type (`User` when none);
+    /// the store then finds no such member and refuses the write.
+    pub fn of(id: &str, declared: Option<&str>) -> MemberRow {
+        use crate::sid::{GroupSid, UserSid};
+        let kind = if UserSid::is_valid(id) {
+            MemberKind::User
+        } else if GroupSid::is_valid(id)
+            || declared.is_some_and(|t| t.eq_ignore_ascii_case("Group"))
+        {
+            MemberKind::Group
+        } else {
+            MemberKind::User
+        };
+        MemberRow { value: id.to_owned(), kind }
+    }
+}
+
 /// A typed view of a core Group.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -24,8 +24,8 @@ use scim_core::resource::Resource;
 use scim_core::schema::{Registry, ResourceKind};
 use scim_core::sid::OrganizationSid;
 use scim_store::{
-    Change, MemberChange, MemberKind, MemberRow, NewResource, Pagination, Query, ReadOptions,
-    SqlStore, Store,
+    Change, MemberKind, MemberOp, MemberRow, NewResource, Pagination, Query, ReadOptions, SqlStore,
+    Store,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -182,7 +182,7 @@ async fn add_member(store: &SqlStore, org: OrganizationSid, group: &str, rows: V
             Box::new(move |cur| {
                 Ok(Change {
                     resource: cur.resource,
-                    members: vec![MemberChange::Add(rows)],
+                    members: vec![MemberOp::Add(rows)],
                     password_hash: None,
                     changed: true,
                 })

@@ -200,37 +200,8 @@ pub struct ClientRecord {
     pub created: String,
 }
 
-/// Kind of a group member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum MemberKind {
-    /// A user.
-    User,
-    /// A (nested) group.
-    Group,
-}
-
-/// One membership row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberRow {
-    /// The member's id (`US...` or `GR...`).
-    pub value: String,
-    /// User or group.
-    pub kind: MemberKind,
-}
-
-/// A change to a group's membership rows, applied in order inside the write transaction.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MemberChange {
-    /// Add members (already-present ones are left alone). Each must exist in the same
-    /// organization, else the whole write fails with `invalidValue`.
-    Add(Vec<MemberRow>),
-    /// Remove these member ids (absent ones are ignored).
-    Remove(Vec<String>),
-    /// Remove members matching a filter over `value`, `type` and `display`.
-    RemoveWhere(Filter),
-    /// Remove every member.
-    Clear,
-}
+pub use scim_core::patch::MemberOp;
+pub use scim_core::resource::{MemberKind, MemberRow};
 
 /// A resource to create.
 #[derive(Debug, Clone)]
@@ -370,7 +341,7 @@ pub struct Change {
     /// The new document (`id`/`meta` are reset by the store).
     pub resource: Resource,
     /// Membership row changes (groups).
-    pub members: Vec<MemberChange>,
+    pub members: Vec<MemberOp>,
     /// `Some(hash)` to set the password hash, `Some(None)` to clear it.
     pub password_hash: Option<Option<String>>,
     /// False when nothing changed: no write, no version bump.

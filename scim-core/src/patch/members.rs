@@ -5,7 +5,7 @@ use super::{MemberOp, Target};
 use crate::error::ScimError;
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::message::PatchOpKind;
-use crate::resource::{Member, get_ci};
+use crate::resource::{Member, MemberRow, get_ci};
 use crate::schema::Attribute;
 use crate::validate::{self, Mode};
 use serde_json::Value;
@@ -55,20 +55,21 @@ pub(super) fn members_op(
     Ok(())
 }
 
-/// Members from a PATCH value (an array, one object, or bare ids), validated like the
-/// document's members (non-empty `value`, `type` `User` or `Group`, default `User`).
-pub(crate) fn parse_members(attr: &Attribute, value: &Value) -> Result<Vec<Member>, ScimError> {
+/// Members from a PATCH or PUT value (an array, one object, or bare ids), validated like
+/// the document's members (non-empty `value`, `type` `User` or `Group`, default `User`),
+/// each a user or a group ([`MemberRow::of`]), no id twice.
+pub(crate) fn parse_members(attr: &Attribute, value: &Value) -> Result<Vec<MemberRow>, ScimError> {
     let items = match validate::check_value(attr, value.clone(), Mode::Input)? {
         Some(Value::Array(a)) => a,
         _ => Vec::new(),
     };
-    let mut out: Vec<Member> = Vec::with_capacity(items.len());
+    let mut out: Vec<MemberRow> = Vec::with_capacity(items.len());
     for mut item in items {
         validate::normalize_member(&mut item)?;
         let member: Member = serde_json::from_value(item)
             .map_err(|e| ScimError::invalid_value(format!("malformed member: {e}")))?;
-        if !out.iter().any(|m| m.value == member.value) {
-            out.push(member);
+        if !out.iter().any(|m| m.value == member.value.trim()) {
+            out.push(MemberRow::of(member.value.trim(), member.kind.as_deref()));
         }
     }
     Ok(out)

@@ -54,7 +54,7 @@ pub use path::PatchPath;
 use crate::error::{ErrorCode, ScimError};
 use crate::filter::Filter;
 use crate::message::{PatchOpKind, PatchOperation};
-use crate::resource::{Member, Resource, json_kind};
+use crate::resource::{MemberRow, Resource, json_kind};
 use crate::schema::{Attribute, Mutability, Registry, ResourceKind};
 use crate::validate;
 use serde_json::{Map, Value};
@@ -91,13 +91,13 @@ impl<'a> PatchContext<'a> {
 }
 
 /// A change to a group's membership rows, produced when members are kept outside the
-/// document. The store applies a request's ops in order, in one transaction.
+/// document (by PATCH, and by PUT as [`MemberOp::ReplaceAll`]). The store applies a
+/// request's ops in order, in one transaction.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum MemberOp {
-    /// Add these members; members already present stay (no duplicates). Every member has
-    /// a non-empty `value` and a `type` of `User` or `Group` (default `User`).
-    Add(Vec<Member>),
+    /// Add these members (no id twice); members already present stay. Each must exist in
+    /// the same organization, else the whole write fails with `invalidValue`.
+    Add(Vec<MemberRow>),
     /// Remove the members with these ids (`value`s); ids that are not members are ignored.
     Remove(Vec<String>),
     /// Remove the members matching this filter. Its attribute paths are relative to a
@@ -106,7 +106,7 @@ pub enum MemberOp {
     /// Remove every member.
     Clear,
     /// Replace all members by exactly these (an empty list clears).
-    ReplaceAll(Vec<Member>),
+    ReplaceAll(Vec<MemberRow>),
 }
 
 /// The result of a successful [`apply`].

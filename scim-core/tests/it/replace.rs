@@ -115,7 +115,7 @@ fn group_put_with_external_members_replaces_all() {
     assert_eq!(r.resource.get("displayName"), Some(&json!("G2")));
     let MemberOp::ReplaceAll(m) = &r.member_ops[0] else { panic!("{:?}", r.member_ops) };
     assert_eq!(m.len(), 1);
-    assert_eq!(m[0].kind.as_deref(), Some("User"));
+    assert_eq!(m[0].kind, scim_core::resource::MemberKind::User);
     let r =
         replace(&cur, Resource::from_value(json!({"displayName": "G2"})).unwrap(), &ctx).unwrap();
     assert_eq!(r.member_ops, vec![MemberOp::ReplaceAll(vec![])], "absent members are cleared");

@@ -12,15 +12,15 @@ use crate::state::AppState;
 use scim_core::envelope::refs_attribute;
 use scim_core::etag::ETag;
 use scim_core::message::{PATCH_OP, PatchOperation, PatchRequest};
-use scim_core::patch::{self, MemberOp, PatchContext};
+use scim_core::patch::{self, PatchContext};
 use scim_core::policy::check_policies;
 use scim_core::projection::{Projector, raw_object};
-use scim_core::resource::{Member, Meta, Resource, key_ci};
+use scim_core::resource::{Meta, Resource, key_ci};
 use scim_core::schema::ResourceKind;
 use scim_core::validate::{take_password, validate};
 use scim_core::{ErrorCode, ScimError};
-use scim_store::{Change, MemberChange, MemberRow, NewResource, RawStored, ReadOptions, Stored};
-use serde_json::{Map, Value};
+use scim_store::{Change, NewResource, RawStored, ReadOptions, Stored};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -127,10 +127,7 @@ pub(crate) async fn replace(
         profile::check(family, kind, &new, Some(&current))?;
         check_policies(&new, &policies)?;
         let _ = take_password(&mut new);
-        let mut members = Vec::new();
-        for op in replaced.member_ops {
-            members.extend(member_changes(op)?);
-        }
+        let members = replaced.member_ops;
         Ok(Change { resource: new, members, password_hash, changed: true })
     });
     let stored =
@@ -217,10 +214,7 @@ pub(crate) async fn patch(
         // The family's profile checks only what the PATCH changes: keep the stored state.
         let before = profile::applies(family, kind).then(|| resource.clone());
         let outcome = patch::apply(&mut resource, &ops, &pctx)?;
-        let mut members = Vec::new();
-        for op in outcome.member_ops {
-            members.extend(member_changes(op)?);
-        }
+        let members = outcome.member_ops;
         let mut changed = outcome.changed || !members.is_empty();
         let mut password_hash = None;
         if let Some(plain) = take_password(&mut resource) {
@@ -264,39 +258,6 @@ fn without_rows(resource: Resource, kind: ResourceKind) -> Resource {
         map.shift_remove(&key);
     }
     Resource(map)
-}
-
-/// The membership row changes of one PATCH member operation.
-fn member_changes(op: MemberOp) -> Result<Vec<MemberChange>, ScimError> {
-    let rows = |members: Vec<Member>| -> Result<Vec<MemberRow>, ScimError> {
-        let mut out: Vec<MemberRow> = Vec::with_capacity(members.len());
-        for m in members {
-            let mut item = Map::new();
-            item.insert("value".into(), Value::String(m.value));
-            let row = support::member_row(&Value::Object(item))?;
-            if !out.iter().any(|r| r.value == row.value) {
-                out.push(row);
-            }
-        }
-        Ok(out)
-    };
-    Ok(match op {
-        MemberOp::Add(m) => vec![MemberChange::Add(rows(m)?)],
-        MemberOp::Remove(ids) => vec![MemberChange::Remove(ids)],
-        MemberOp::RemoveWhere(f) => vec![MemberChange::RemoveWhere(f)],
-        MemberOp::Clear => vec![MemberChange::Clear],
-        MemberOp::ReplaceAll(m) => {
-            let rows = rows(m)?;
-            if rows.is_empty() {
-                vec![MemberChange::Clear]
-            } else {
-                vec![MemberChange::Clear, MemberChange::Add(rows)]
-            }
-        }
-        _ => {
-            return Err(ScimError::new(ErrorCode::Internal, "unsupported member operation"));
-        }
-    })
 }
 
 /// Deletes a resource (RFC 7644 3.6); with the `soft-delete` policy it is deactivated and

@@ -2,11 +2,11 @@
 //! rows, projection-driven read options, `bulkId` substitution.
 
 use scim_core::etag::ETag;
-use scim_core::resource::{get_ci, key_ci};
+use scim_core::resource::key_ci;
 use scim_core::schema::{Registry, ResourceKind};
 use scim_core::sid::{GroupSid, UserSid};
 use scim_core::{ErrorCode, ScimError};
-use scim_store::{MemberKind, MemberRow, ReadOptions};
+use scim_store::{MemberRow, ReadOptions};
 use serde_json::{Map, Value};
 
 /// Checks a path id against the sid pattern of `kind` (`scim_core::sid`): no resource can
@@ -113,8 +113,8 @@ pub(crate) fn none_match_hits(header: Option<&str>, current: u64) -> bool {
 
 /// Takes `members` out of a validated group document and turns it into membership rows
 /// (deduplicated, in order). Items are already normalised by validation (`value`
-/// required, `type` defaulting to `User`); a member of a kind its id cannot be is
-/// `invalidValue`.
+/// required, `type` defaulting to `User`); each member's kind is its id's
+/// ([`MemberRow::from_item`]).
 pub(crate) fn take_members(
     doc: &mut Map<String, Value>,
 ) -> Result<Option<Vec<MemberRow>>, ScimError> {
@@ -129,39 +129,12 @@ pub(crate) fn take_members(
     };
     let mut rows: Vec<MemberRow> = Vec::with_capacity(items.len());
     for item in &items {
-        let row = member_row(item)?;
+        let row = MemberRow::from_item(item)?;
         if !rows.iter().any(|r| r.value == row.value) {
             rows.push(row);
         }
     }
     Ok(Some(rows))
-}
-
-/// One membership row from a member item `{"value": ..., "type": ...}`.
-pub(crate) fn member_row(item: &Value) -> Result<MemberRow, ScimError> {
-    let Some(obj) = item.as_object() else {
-        return Err(ScimError::invalid_value("a group member must be an object with a 'value'"));
-    };
-    let value = get_ci(obj, "value")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ScimError::invalid_value("a group member needs a non-empty 'value'"))?;
-    // The id's prefix is authoritative: validation fills a missing `type` with `User`
-    // (Okta sends none), so the declared type cannot tell a nested group apart.
-    let kind = match kind_of_id(value) {
-        Some(ResourceKind::User) => MemberKind::User,
-        Some(ResourceKind::Group) => MemberKind::Group,
-        None => {
-            let shown: String = value.chars().take(80).collect();
-            return Err(ScimError::invalid_value(format!(
-                "member '{shown}' is neither a User ({}) nor a Group ({}) of this organization",
-                UserSid::PATTERN,
-                GroupSid::PATTERN
-            )));
-        }
-    };
-    Ok(MemberRow { value: value.to_owned(), kind })
 }
 
 /// `attributes` and `excludedAttributes` of a request (RFC 7644 3.9).
@@ -302,9 +275,9 @@ mod tests {
             {"value":"US0123456789abcdef0123456789abcdef","type":"User"}]});
         let rows = take_members(doc.as_object_mut().unwrap()).unwrap().unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[1].kind, MemberKind::Group);
+        assert_eq!(rows[1].kind, scim_store::MemberKind::Group);
         assert!(doc.get("members").is_none());
-        assert!(member_row(&json!({"value":"nope"})).is_err());
+        assert!(MemberRow::from_item(&json!({"display":"no value"})).is_err());
     }
 
     #[test]

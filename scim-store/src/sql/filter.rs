@@ -149,7 +149,7 @@ impl<'a> Translator<'a> {
     }
 
     /// The condition of a `members[...]` value filter over `memberships` rows (for
-    /// `MemberChange::RemoveWhere`): paths are `value`, `type`, `display`.
+    /// `MemberOp::RemoveWhere`): paths are `value`, `type`, `display`.
     pub(crate) fn member_filter(&self, f: &Filter) -> Result<Expr, StoreError> {
         self.tr(f, &Ctx::Membership { group_side: true })
     }

@@ -9,9 +9,7 @@ use super::rows::{Row, raw_row_with_groups, ref_item};
 use super::shapes::{self, Shape};
 use super::store::{CHUNK, SqlStore};
 use super::values::invalid_value;
-use crate::{
-    MemberChange, MemberKind, MemberRow, RawStored, ReadOptions, Result, StoreError, Stored,
-};
+use crate::{MemberKind, MemberOp, MemberRow, RawStored, ReadOptions, Result, StoreError, Stored};
 use scim_core::schema::ResourceKind;
 use scim_core::sid::OrganizationSid;
 use sea_orm::sea_query::{
@@ -336,7 +334,7 @@ impl SqlStore {
         c: &C,
         org: OrganizationSid,
         group: &str,
-        changes: Vec<MemberChange>,
+        changes: Vec<MemberOp>,
     ) -> Result<()> {
         let base = |q: &mut sea_orm::sea_query::DeleteStatement| {
             q.from_table("memberships")
@@ -345,8 +343,8 @@ impl SqlStore {
         };
         for change in changes {
             match change {
-                MemberChange::Add(rows) => self.add_members(c, org, group, rows).await?,
-                MemberChange::Remove(ids) => {
+                MemberOp::Add(rows) => self.add_members(c, org, group, rows).await?,
+                MemberOp::Remove(ids) => {
                     for chunk in ids.chunks(CHUNK) {
                         let mut q = Q::delete();
                         base(&mut q);
@@ -356,7 +354,7 @@ impl SqlStore {
                         c.execute(&q).await.map_err(db_err)?;
                     }
                 }
-                MemberChange::RemoveWhere(f) => {
+                MemberOp::RemoveWhere(f) => {
                     let tr = Translator {
                         backend: self.backend,
                         reg: &self.registry,
@@ -368,10 +366,18 @@ impl SqlStore {
                     q.and_where(cond);
                     c.execute(&q).await.map_err(db_err)?;
                 }
-                MemberChange::Clear => {
+                MemberOp::Clear => {
                     let mut q = Q::delete();
                     base(&mut q);
                     c.execute(&q).await.map_err(db_err)?;
+                }
+                MemberOp::ReplaceAll(rows) => {
+                    let mut q = Q::delete();
+                    base(&mut q);
+                    c.execute(&q).await.map_err(db_err)?;
+                    if !rows.is_empty() {
+                        self.add_members(c, org, group, rows).await?;
+                    }
                 }
             }
         }

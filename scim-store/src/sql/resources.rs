@@ -11,8 +11,8 @@ use super::rows::{Row, raw_row};
 use super::store::{CHUNK, SqlStore};
 use super::values::now;
 use crate::{
-    Change, ChangeOp, MemberChange, MemberRow, Modifier, NewResource, RawStored, ReadOptions,
-    Result, StoreError, Stored,
+    Change, ChangeOp, MemberOp, MemberRow, Modifier, NewResource, RawStored, ReadOptions, Result,
+    StoreError, Stored,
 };
 use scim_core::resource::get_ci;
 use scim_core::schema::ResourceKind;
@@ -438,7 +438,7 @@ pub(super) async fn modify(
     let mut added = 0u64;
     if kind == ResourceKind::Group && !members.is_empty() {
         for m in &members {
-            if let MemberChange::Add(rows) = m {
+            if let MemberOp::Add(rows) = m {
                 added += u64::try_from(rows.len()).unwrap_or(u64::MAX);
             }
         }

@@ -5,7 +5,7 @@ use crate::support::*;
 use scim_core::filter::Filter;
 use scim_core::schema::ResourceKind::{Group, User};
 use scim_store::{
-    Change, MemberChange, MemberKind, MemberRow, NewResource, Pagination, Query, ReadOptions,
+    Change, MemberKind, MemberOp, MemberRow, NewResource, Pagination, Query, ReadOptions,
     StoreError, Stored,
 };
 use serde_json::{Value, json};
@@ -20,7 +20,7 @@ async fn change(
     s: &Arc<dyn scim_store::Store>,
     org: scim_core::sid::OrganizationSid,
     g: &str,
-    changes: Vec<MemberChange>,
+    changes: Vec<MemberOp>,
 ) -> Result<Stored, StoreError> {
     s.modify(
         org,
@@ -87,8 +87,8 @@ async fn add_remove_filter_clear() {
             env.a,
             &g.id,
             vec![
-                MemberChange::Add(vec![row(&u2.id), row(&u2.id), row(&u1.id)]),
-                MemberChange::Remove(vec![inner.id.clone(), "US0000".into()]),
+                MemberOp::Add(vec![row(&u2.id), row(&u2.id), row(&u1.id)]),
+                MemberOp::Remove(vec![inner.id.clone(), "US0000".into()]),
             ],
         )
         .await
@@ -106,23 +106,23 @@ async fn add_remove_filter_clear() {
         );
 
         // RemoveWhere: value filters on the rows.
-        change(s, env.a, &g.id, vec![MemberChange::Add(vec![row(&u3.id), row(&inner.id)])])
+        change(s, env.a, &g.id, vec![MemberOp::Add(vec![row(&u3.id), row(&inner.id)])])
             .await
             .unwrap();
         let f = Filter::parse(&format!("value eq \"{}\"", u2.id)).unwrap();
-        let g3 = change(s, env.a, &g.id, vec![MemberChange::RemoveWhere(f)]).await.unwrap();
+        let g3 = change(s, env.a, &g.id, vec![MemberOp::RemoveWhere(f)]).await.unwrap();
         assert_eq!(values(&g3), sorted(vec![u1.id.clone(), u3.id.clone(), inner.id.clone()]));
         let f = Filter::parse("type eq \"group\"").unwrap();
-        let g4 = change(s, env.a, &g.id, vec![MemberChange::RemoveWhere(f)]).await.unwrap();
+        let g4 = change(s, env.a, &g.id, vec![MemberOp::RemoveWhere(f)]).await.unwrap();
         assert_eq!(values(&g4), sorted(vec![u1.id.clone(), u3.id.clone()]));
         let f = Filter::parse("display co \"one\"").unwrap();
-        let g5 = change(s, env.a, &g.id, vec![MemberChange::RemoveWhere(f)]).await.unwrap();
+        let g5 = change(s, env.a, &g.id, vec![MemberOp::RemoveWhere(f)]).await.unwrap();
         assert_eq!(values(&g5), vec![u3.id.clone()]);
-        let g6 = change(s, env.a, &g.id, vec![MemberChange::Clear]).await.unwrap();
+        let g6 = change(s, env.a, &g.id, vec![MemberOp::Clear]).await.unwrap();
         assert!(values(&g6).is_empty());
 
         // Filters on members and groups.
-        change(s, env.a, &g.id, vec![MemberChange::Add(vec![row(&u1.id)])]).await.unwrap();
+        change(s, env.a, &g.id, vec![MemberOp::Add(vec![row(&u1.id)])]).await.unwrap();
         let q = crate::query::q(Some(&format!("members.value eq \"{}\"", u1.id)));
         let page = s.query(env.a, Group, &q).await.unwrap();
         assert_eq!(page.resources.len(), 1);
@@ -145,7 +145,7 @@ async fn members_must_exist_in_the_same_organization() {
         let g = group(s, env.a, "G").await;
         let missing = scim_core::sid::UserSid::generate().unwrap().to_string();
         for bad in [&theirs.id, &missing] {
-            let e = change(s, env.a, &g.id, vec![MemberChange::Add(vec![row(&ours.id), row(bad)])])
+            let e = change(s, env.a, &g.id, vec![MemberOp::Add(vec![row(&ours.id), row(bad)])])
                 .await
                 .unwrap_err();
             let StoreError::Scim(e) = e else { panic!("{e:?}") };
@@ -162,14 +162,14 @@ async fn members_must_exist_in_the_same_organization() {
             s,
             env.a,
             &g.id,
-            vec![MemberChange::Add(vec![MemberRow {
+            vec![MemberOp::Add(vec![MemberRow {
                 value: ours.id.clone(),
                 kind: MemberKind::Group,
             }])],
         )
         .await;
         assert!(matches!(e, Err(StoreError::Scim(_))));
-        let e = change(s, env.a, &g.id, vec![MemberChange::Add(vec![row(&g.id)])]).await;
+        let e = change(s, env.a, &g.id, vec![MemberOp::Add(vec![row(&g.id)])]).await;
         assert!(matches!(e, Err(StoreError::Scim(_))));
         // At create too.
         let e = s
@@ -184,7 +184,7 @@ async fn members_must_exist_in_the_same_organization() {
             0
         );
         // And the other organization cannot touch our group.
-        let e = change(s, env.b, &g.id, vec![MemberChange::Add(vec![row(&theirs.id)])]).await;
+        let e = change(s, env.b, &g.id, vec![MemberOp::Add(vec![row(&theirs.id)])]).await;
         assert!(matches!(e, Err(StoreError::NotFound(_))));
     })
     .await;

@@ -247,7 +247,7 @@ async fn soft_delete_hides_and_restore_brings_back() {
                 move |cur| {
                     Ok(Change {
                         resource: cur.resource,
-                        members: vec![scim_store::MemberChange::Add(vec![scim_store::MemberRow {
+                        members: vec![scim_store::MemberOp::Add(vec![scim_store::MemberRow {
                             value: id,
                             kind: scim_store::MemberKind::User,
                         }])],
