@@ -120,6 +120,29 @@ pub struct PatchOutcome {
     pub member_ops: Vec<MemberOp>,
 }
 
+/// Every password a PATCH request would set (`"path": "password"`, with or without the
+/// User schema's URN, or a `password` member of a path-less operation's value), so that
+/// a server can hash them before its write transaction; [`apply`] leaves the plain value
+/// in the document, where [`validate::take_password`] takes it out again.
+pub fn passwords(ops: &[PatchOperation]) -> Vec<&str> {
+    let is_password = |p: &str| p.rsplit(':').next().unwrap_or(p).eq_ignore_ascii_case("password");
+    let mut out = Vec::new();
+    for op in ops {
+        match (&op.path, &op.value) {
+            (Some(p), Some(Value::String(s))) if is_password(p) => out.push(s.as_str()),
+            (None, Some(Value::Object(m))) => {
+                for (k, v) in m {
+                    if let (true, Value::String(s)) = (is_password(k), v) {
+                        out.push(s.as_str());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Applies PATCH operations to `resource` atomically (see the module docs).
 ///
 /// On error `resource` is unchanged. The result is validated as [`validate::validate`]

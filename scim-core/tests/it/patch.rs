@@ -918,3 +918,17 @@ fn arb_op() -> impl Strategy<Value = Value> {
             Value::Object(m)
         })
 }
+
+#[test]
+fn the_passwords_a_patch_sets_are_found_before_it_runs() {
+    let req: PatchRequest = serde_json::from_value(json!({"Operations": [
+        {"op": "replace", "path": "password", "value": "p1"},
+        {"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:PASSWORD",
+         "value": "p2"},
+        {"op": "replace", "value": {"password": "p3", "displayName": "d"}},
+        {"op": "replace", "path": "displayName", "value": "not-a-password"},
+        {"op": "replace", "path": "password", "value": 7}
+    ]}))
+    .unwrap();
+    assert_eq!(patch::passwords(&req.operations), vec!["p1", "p2", "p3"]);
+}

@@ -11,7 +11,7 @@ use crate::profile;
 use crate::state::AppState;
 use scim_core::envelope::refs_attribute;
 use scim_core::etag::ETag;
-use scim_core::message::{PATCH_OP, PatchOperation, PatchRequest};
+use scim_core::message::{PATCH_OP, PatchRequest};
 use scim_core::patch::{self, PatchContext};
 use scim_core::policy::check_policies;
 use scim_core::projection::{Projector, raw_object};
@@ -115,11 +115,7 @@ pub(crate) async fn replace(
     let registry = st.registry.clone();
     let policies = ctx.org.policies.clone();
     let family = ctx.family;
-    let cond_check = cond.clone();
-    let modifier: scim_store::Modifier = Box::new(move |stored: Stored| {
-        if cond_check.needs_check() {
-            cond_check.check(stored.version)?;
-        }
+    let stored = update(st, ctx, kind, id, cond, read, move |stored: Stored| {
         let current = without_rows(stored.resource, kind);
         let pctx = PatchContext::new(&registry, kind).with_external_members(true);
         let replaced = scim_core::replace::replace(&current, incoming, &pctx)?;
@@ -129,14 +125,8 @@ pub(crate) async fn replace(
         let _ = take_password(&mut new);
         let members = replaced.member_ops;
         Ok(Change { resource: new, members, password_hash, changed: true })
-    });
-    let stored =
-        st.store.modify(ctx.org.sid, kind, id, cond.expected(), read, modifier).await.map_err(
-            |e| match e {
-                scim_store::StoreError::NotFound(_) => not_found(kind, id),
-                other => other.into(),
-            },
-        )?;
+    })
+    .await?;
     changed(st, ctx, kind, id, Operation::Replace, Some(stored.version));
     Ok(stored)
 }
@@ -155,30 +145,6 @@ pub(crate) fn parse_patch(body: Value) -> Result<PatchRequest, ScimError> {
     Ok(req)
 }
 
-/// Every password value a PATCH would set, so they can be hashed before the transaction.
-fn patch_passwords(ops: &[PatchOperation]) -> Vec<String> {
-    let mut out = Vec::new();
-    for op in ops {
-        match (&op.path, &op.value) {
-            (Some(p), Some(Value::String(s))) if is_password_path(p) => out.push(s.clone()),
-            (None, Some(Value::Object(m))) => {
-                for (k, v) in m {
-                    if let (true, Value::String(s)) = (is_password_path(k), v) {
-                        out.push(s.clone());
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-fn is_password_path(p: &str) -> bool {
-    let tail = p.rsplit(':').next().unwrap_or(p);
-    tail.eq_ignore_ascii_case("password")
-}
-
 /// Applies a PATCH request (RFC 7644 3.5.2) in one read-modify-write transaction; group
 /// member operations become membership row changes.
 pub(crate) async fn patch(
@@ -192,8 +158,8 @@ pub(crate) async fn patch(
 ) -> Result<Stored, ScimError> {
     support::check_id(kind, id)?;
     let mut hashes: HashMap<String, String> = HashMap::new();
-    for p in patch_passwords(&req.operations) {
-        if let std::collections::hash_map::Entry::Vacant(slot) = hashes.entry(p) {
+    for p in patch::passwords(&req.operations) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = hashes.entry(p.to_owned()) {
             let h = hash_password(slot.key().clone()).await?;
             slot.insert(h);
         }
@@ -201,14 +167,10 @@ pub(crate) async fn patch(
     let registry = st.registry.clone();
     let policies = ctx.org.policies.clone();
     let family = ctx.family;
-    let cond_check = cond.clone();
     let ops = req.operations;
     let wrote = Arc::new(AtomicBool::new(false));
     let wrote_in = wrote.clone();
-    let modifier: scim_store::Modifier = Box::new(move |stored: Stored| {
-        if cond_check.needs_check() {
-            cond_check.check(stored.version)?;
-        }
+    let stored = update(st, ctx, kind, id, cond, read, move |stored: Stored| {
         let pctx = PatchContext::new(&registry, kind).with_external_members(true);
         let mut resource = without_rows(stored.resource, kind);
         // The family's profile checks only what the PATCH changes: keep the stored state.
@@ -231,14 +193,8 @@ pub(crate) async fn patch(
         }
         wrote_in.store(changed, Ordering::Relaxed);
         Ok(Change { resource, members, password_hash, changed })
-    });
-    let stored =
-        st.store.modify(ctx.org.sid, kind, id, cond.expected(), read, modifier).await.map_err(
-            |e| match e {
-                scim_store::StoreError::NotFound(_) => not_found(kind, id),
-                other => other.into(),
-            },
-        )?;
+    })
+    .await?;
     // A PATCH that changed nothing wrote nothing: no change to report.
     if wrote.load(Ordering::Relaxed) {
         changed(st, ctx, kind, id, Operation::Patch, Some(stored.version));
@@ -246,15 +202,38 @@ pub(crate) async fn patch(
     Ok(stored)
 }
 
+/// The one update path of PUT and PATCH: `change` makes the new state from the stored one
+/// inside the store's read-modify-write transaction, once the precondition (`If-Match`)
+/// holds for the stored version.
+async fn update(
+    st: &AppState,
+    ctx: &RequestCtx,
+    kind: ResourceKind,
+    id: &str,
+    cond: &Precondition,
+    read: ReadOptions,
+    change: impl FnOnce(Stored) -> Result<Change, ScimError> + Send + 'static,
+) -> Result<Stored, ScimError> {
+    let cond_check = cond.clone();
+    let modifier: scim_store::Modifier = Box::new(move |stored: Stored| {
+        if cond_check.needs_check() {
+            cond_check.check(stored.version)?;
+        }
+        change(stored)
+    });
+    st.store.modify(ctx.org.sid, kind, id, cond.expected(), read, modifier).await.map_err(|e| {
+        match e {
+            scim_store::StoreError::NotFound(_) => not_found(kind, id),
+            other => other.into(),
+        }
+    })
+}
+
 /// The document without the attributes computed from membership rows (`members` of
 /// groups, `groups` of users), which a modifier must never write back.
 fn without_rows(resource: Resource, kind: ResourceKind) -> Resource {
     let mut map = resource.into_map();
-    let name = match kind {
-        ResourceKind::Group => "members",
-        ResourceKind::User => "groups",
-    };
-    if let Some(key) = key_ci(&map, name).map(str::to_owned) {
+    if let Some(key) = key_ci(&map, scim_core::envelope::refs_attribute(kind)).map(str::to_owned) {
         map.shift_remove(&key);
     }
     Resource(map)
