@@ -24,7 +24,7 @@ use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -295,14 +295,22 @@ struct Ctx {
 
 /// A fresh database for one backend, removed on drop.
 enum Database {
-    Sqlite { dir: PathBuf, url: String },
-    Postgres { name: String, url: String, pg: PgConn },
+    Sqlite {
+        dir: PathBuf,
+        url: String,
+    },
+    /// A fresh database, dropped with the value; whether its URL holds a password.
+    Postgres {
+        db: scim_test_support::FreshDb,
+        password: bool,
+    },
 }
 
 impl Database {
     fn url(&self) -> &str {
         match self {
-            Database::Sqlite { url, .. } | Database::Postgres { url, .. } => url,
+            Database::Sqlite { url, .. } => url,
+            Database::Postgres { db, .. } => &db.url,
         }
     }
 }
@@ -313,11 +321,8 @@ impl Drop for Database {
             Database::Sqlite { dir, .. } => {
                 let _ = fs::remove_dir_all(dir);
             }
-            Database::Postgres { name, pg, .. } => {
-                if let Err(e) = pg.psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")) {
-                    eprintln!("conformance: could not drop database {name}: {e:#}");
-                }
-            }
+            // Dropped by its own `Drop`.
+            Database::Postgres { .. } => {}
         }
     }
 }
@@ -344,36 +349,13 @@ impl PgConn {
         }
     }
 
-    fn psql(&self, sql: &str) -> Result<()> {
-        let out = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-h",
-                &self.host,
-                "-p",
-                &self.port,
-                "-U",
-                &self.user,
-            ])
-            .args(["-d", "postgres", "-c", sql])
-            .stdin(Stdio::null())
-            .output()
-            .context("running psql (is the PostgreSQL client installed?)")?;
-        if !out.status.success() {
-            bail!("psql -c '{sql}' failed: {}", String::from_utf8_lossy(&out.stderr).trim());
-        }
-        Ok(())
-    }
-
-    fn url(&self, db: &str) -> String {
+    /// The server's URL, without a database.
+    fn url(&self) -> String {
         let auth = match &self.password {
             Some(p) => format!("{}:{}", self.user, percent_encode(p)),
             None => self.user.clone(),
         };
-        format!("postgres://{auth}@{}:{}/{db}", self.host, self.port)
+        format!("postgres://{auth}@{}:{}", self.host, self.port)
     }
 }
 
@@ -472,12 +454,13 @@ impl Ctx {
             }
             Backend::Postgres => {
                 let pg = PgConn::from_env();
-                let name = format!("scim_conformance_{tag}");
-                pg.psql(&format!("CREATE DATABASE {name}")).with_context(|| {
-                    format!("creating PostgreSQL database {name} on {}:{}", pg.host, pg.port)
-                })?;
-                let url = pg.url(&name);
-                Ok(Database::Postgres { name, url, pg })
+                let server = scim_test_support::Server::Postgres;
+                let db = scim_test_support::FreshDb::on(server, &pg.url(), "scim_conformance")
+                    .map_err(|e| anyhow::anyhow!(e))
+                    .with_context(|| {
+                        format!("creating a PostgreSQL database on {}:{}", pg.host, pg.port)
+                    })?;
+                Ok(Database::Postgres { db, password: pg.password.is_some() })
             }
         }
     }
@@ -603,7 +586,7 @@ impl Ctx {
 /// Points a `scim-server` command at the database: `--database-url`, or `SCIM_DATABASE_URL`
 /// when the URL carries a password (which must not show on a command line).
 fn with_database(cmd: &mut Command, db: &Database) {
-    if matches!(db, Database::Postgres { pg: PgConn { password: Some(_), .. }, .. }) {
+    if matches!(db, Database::Postgres { password: true, .. }) {
         cmd.env("SCIM_DATABASE_URL", db.url());
     } else {
         cmd.args(["--database-url", db.url()]);
@@ -642,8 +625,10 @@ fn default_sid_from_json(text: &str) -> Option<String> {
 }
 
 pub(crate) fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
+    match scim_test_support::free_port() {
+        0 => bail!("no free port on 127.0.0.1"),
+        port => Ok(port),
+    }
 }
 
 /// The status code of a plain `GET path` on 127.0.0.1:port.

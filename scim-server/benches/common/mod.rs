@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -142,9 +142,7 @@ pub fn cpu_ticks(pid: u32) -> u64 {
     n(11) + n(12)
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+pub use scim_test_support::free_port;
 
 // ---------------------------------------------------------------------------------------
 // The generator: one keep-alive HTTP/1.1 connection per task, on a single-threaded runtime.
@@ -267,12 +265,12 @@ pub struct Db {
     pub url: String,
     /// The SQLite file, when it is one.
     pub file: Option<PathBuf>,
-    pg_drop: Option<(String, String)>,
+    pg: Option<scim_test_support::FreshDb>,
 }
 
 impl Db {
     /// A fresh database named after `label` (and this process): `DIR/LABEL.db` for SQLite,
-    /// database `scim_LABEL_PID` on PostgreSQL.
+    /// a database `scim_LABEL_PID_...` on PostgreSQL.
     pub fn create(backend: Backend, dir: &Path, label: &str) -> Result<Db, String> {
         match backend {
             Backend::Sqlite => {
@@ -280,28 +278,21 @@ impl Db {
                 Ok(Db {
                     url: format!("sqlite://{}?mode=rwc", file.display()),
                     file: Some(file),
-                    pg_drop: None,
+                    pg: None,
                 })
             }
             Backend::Postgres => {
-                let base = pg_base();
-                let name = format!("scim_{label}_{}", std::process::id());
-                let admin = format!("{base}/postgres");
-                psql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
-                psql(&admin, &format!("CREATE DATABASE {name}"))?;
-                Ok(Db { url: format!("{base}/{name}"), file: None, pg_drop: Some((admin, name)) })
+                let server = scim_test_support::Server::Postgres;
+                let db =
+                    scim_test_support::FreshDb::on(server, &pg_base(), &format!("scim_{label}"))?;
+                Ok(Db { url: db.url.clone(), file: None, pg: Some(db) })
             }
         }
     }
 
     /// The PostgreSQL database's name.
     pub fn pg_name(&self) -> Option<&str> {
-        self.pg_drop.as_ref().map(|(_, n)| n.as_str())
-    }
-
-    /// The PostgreSQL maintenance URL (database `postgres`).
-    pub fn pg_admin(&self) -> Option<&str> {
-        self.pg_drop.as_ref().map(|(a, _)| a.as_str())
+        self.pg.as_ref().map(|d| d.name.as_str())
     }
 
     /// Bytes on disk: the SQLite file and its WAL, or `pg_database_size`.
@@ -311,14 +302,13 @@ impl Db {
             let wal = PathBuf::from(format!("{}-wal", file.display()));
             return len(file.clone()) + len(wal);
         }
-        match (self.pg_admin(), self.pg_name()) {
-            (Some(admin), Some(name)) => {
-                psql_value(admin, &format!("SELECT pg_database_size('{name}')"))
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0)
-            }
-            _ => 0,
+        match &self.pg {
+            Some(db) => db
+                .run(&format!("SELECT pg_database_size('{}')", db.name))
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            None => 0,
         }
     }
 
@@ -335,29 +325,10 @@ impl Db {
             }
             return Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned());
         }
-        psql_value(&self.url, sql)
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg_drop
-            && let Err(e) = psql(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        {
-            eprintln!("could not drop database {name}: {e}");
+        match &self.pg {
+            Some(db) => db.run(sql),
+            None => Err("no database".into()),
         }
-    }
-}
-
-pub fn psql(url: &str, sql: &str) -> Result<(), String> {
-    let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-        .output()
-        .map_err(|e| format!("psql: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("psql -c '{sql}': {}", String::from_utf8_lossy(&out.stderr).trim()))
     }
 }
 
@@ -367,19 +338,6 @@ pub fn pg_base() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
         .trim_end_matches('/')
         .to_owned()
-}
-
-/// One value (first column of the first row) of a query, through `psql`.
-pub fn psql_value(url: &str, sql: &str) -> Result<String, String> {
-    let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-qtA", "-c", sql])
-        .output()
-        .map_err(|e| format!("psql: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    } else {
-        Err(format!("psql -c '{sql}': {}", String::from_utf8_lossy(&out.stderr).trim()))
-    }
 }
 
 /// The `scim-server` binary: `SCIM_BENCH_SERVER_BIN` (e.g. an already built debug binary,

@@ -850,7 +850,7 @@ async fn expired_tokens_are_rejected_past_the_cache_and_use_is_recorded() {
 #[test]
 fn admin_listen_serves_the_admin_api_on_its_own_address() {
     let db = Db::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = scim_test_support::free_port();
     let admin_addr = format!("127.0.0.1:{port}");
     let mut server =
         Server::start(&db, &[("SCIM_ADMIN_API", "true"), ("SCIM_ADMIN_LISTEN", &admin_addr)]);

@@ -2,8 +2,8 @@
 //! a fresh PostgreSQL database), an organization with a token, and a request builder
 //! that drives the router with `tower::ServiceExt::oneshot`.
 //!
-//! PostgreSQL tests use `127.0.0.1:5432` (user `postgres`, trust) or `SCIM_TEST_PG_URL`,
-//! and fail when it is unreachable, unless `SCIM_TEST_BACKENDS` (a comma-separated list
+//! PostgreSQL tests use `127.0.0.1:5432` (user `postgres`, trust) or `SCIM_TEST_PG_URL`
+//! (a server URL; see `scim-test-support`), and fail when it is unreachable, unless `SCIM_TEST_BACKENDS` (a comma-separated list
 //! such as `sqlite`) leaves `postgres` out.
 
 use axum::Router;
@@ -52,63 +52,17 @@ pub struct TestApp {
     pub token: String,
 }
 
-static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 static SWEPT: std::sync::Once = std::sync::Once::new();
 
-/// Drops the databases that earlier test processes made and did not drop (the name carries
-/// the process id; a process that is gone is done with its databases).
-fn sweep_stale_databases(admin: &str) {
-    let Ok(out) = std::process::Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", admin, "-c"])
-        .arg("SELECT datname FROM pg_database WHERE datname LIKE 'scim_server_it_%'")
-        .output()
-    else {
-        return;
-    };
-    for name in String::from_utf8_lossy(&out.stdout).lines().map(str::trim) {
-        let pid = name.strip_prefix("scim_server_it_").and_then(|r| r.split('_').next());
-        let alive = pid.is_some_and(|p| std::path::Path::new("/proc").join(p).exists());
-        if pid.is_some() && !alive && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            let _ = std::process::Command::new("psql")
-                .args(["-X", "-q", admin, "-c"])
-                .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .output();
-        }
-    }
-}
-
-/// A fresh, empty PostgreSQL database; its URL.
+/// A fresh, empty PostgreSQL database; its URL. Databases are not dropped at the end of a
+/// test (its app may still hold connections); the next run drops those of processes that
+/// are gone.
 async fn fresh_pg_database() -> String {
-    let admin = std::env::var("SCIM_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    SWEPT.call_once(|| sweep_stale_databases(&admin));
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut rnd = [0u8; 6];
-    getrandom::fill(&mut rnd).unwrap();
-    let name = format!("scim_server_it_{}_{n}_{}", std::process::id(), hex::encode(rnd));
-    let status = std::process::Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            &admin,
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .status()
-        .expect(
-            "psql must be installed for the PostgreSQL tests (or set SCIM_TEST_BACKENDS=sqlite)",
-        );
-    assert!(
-        status.success(),
-        "cannot create a PostgreSQL database at {admin}; start PostgreSQL or set SCIM_TEST_BACKENDS=sqlite"
-    );
-    match admin.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("SCIM_TEST_PG_URL must end in /DATABASE"),
-    }
+    use scim_test_support::Server;
+    let server = Server::Postgres.url();
+    SWEPT.call_once(|| Server::Postgres.sweep_stale(&server, "scim_server_it"));
+    let name = scim_test_support::unique_name("scim_server_it");
+    Server::Postgres.create_database(&server, &name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 impl TestApp {

@@ -209,7 +209,7 @@ async fn changed_files_are_picked_up_by_polling_the_admin_listener_is_https_and_
     let db = Db::new();
     let (a, b) = (cert(), cert());
     install(&db, &a);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = scim_test_support::free_port();
     let admin_addr = format!("127.0.0.1:{port}");
     let server = start(
         &db,

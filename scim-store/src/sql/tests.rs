@@ -3,35 +3,29 @@ use super::*;
 use crate::sql::shapes::Shape;
 use crate::{NewResource, ReadOptions, Store};
 use scim_core::schema::{Registry, ResourceKind};
-use sea_orm::Database;
 use std::sync::Arc;
 
 /// Server databases to check too: a fresh database on each server whose feature is on
-/// and that `SCIM_TEST_BACKENDS` (as in the trait suite) does not leave out.
-async fn server_urls(tag: &str) -> Vec<(String, String, String)> {
-    use sea_orm::ConnectionTrait as _;
+/// and that `SCIM_TEST_BACKENDS` (as in the trait suite) does not leave out, each
+/// dropped when the value is.
+fn server_dbs(tag: &str) -> Vec<scim_test_support::FreshDb> {
+    use scim_test_support::{FreshDb, Server};
     let wanted = |name: &str| {
         std::env::var("SCIM_TEST_BACKENDS")
             .map_or(true, |s| s.trim().is_empty() || s.contains("all") || s.contains(name))
     };
     let mut servers = Vec::new();
     if cfg!(feature = "postgres") && wanted("postgres") {
-        servers.push("postgres://postgres@127.0.0.1:5432");
+        servers.push(Server::Postgres);
     }
     if cfg!(feature = "mysql") && wanted("mysql") {
-        servers.push("mysql://root@127.0.0.1:3306");
+        servers.push(Server::MySql);
     }
-    let mut out = Vec::new();
-    for base in servers {
-        let admin =
-            if base.starts_with("postgres") { format!("{base}/postgres") } else { base.to_owned() };
-        let db = format!("scim_shapes_{tag}_{}", std::process::id());
-        let conn = Database::connect(&admin).await.unwrap();
-        conn.execute_unprepared(&format!("CREATE DATABASE {db}")).await.unwrap();
-        conn.close().await.unwrap();
-        out.push((format!("{base}/{db}"), admin, db));
-    }
-    out
+    let prefix = format!("scim_shapes_{tag}");
+    servers
+        .into_iter()
+        .map(|s| FreshDb::new(s, &prefix).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
 }
 
 /// The hot statements' values are listed in the builder's order, so their SQL is
@@ -39,12 +33,11 @@ async fn server_urls(tag: &str) -> Vec<(String, String, String)> {
 /// MariaDB, whose `WHERE` clauses differ.
 #[tokio::test]
 async fn hot_statements_are_built_once() {
-    use sea_orm::ConnectionTrait as _;
     let path = std::env::temp_dir().join(format!("scim-store-shapes-{}.db", std::process::id()));
-    let servers = server_urls("hot").await;
+    let servers = server_dbs("hot");
     let mut urls =
         vec![format!("sqlite://{}?mode=rwc", path.display()), "sqlite::memory:".to_owned()];
-    urls.extend(servers.iter().map(|(u, _, _)| u.clone()));
+    urls.extend(servers.iter().map(|d| d.url.clone()));
     for url in urls {
         let store =
             SqlStore::connect_with(&url, Arc::new(Registry::builtin()), StoreOptions::default())
@@ -87,10 +80,5 @@ async fn hot_statements_are_built_once() {
     for ext in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
     }
-    for (_, admin, db) in servers {
-        let conn = Database::connect(&admin).await.unwrap();
-        let force = if admin.starts_with("postgres") { " WITH (FORCE)" } else { "" };
-        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {db}{force}")).await.unwrap();
-        conn.close().await.unwrap();
-    }
+    drop(servers);
 }

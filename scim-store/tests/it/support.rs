@@ -5,7 +5,6 @@ use scim_core::resource::Resource;
 use scim_core::schema::{Registry, ResourceKind};
 use scim_core::sid::OrganizationSid;
 use scim_store::{NewResource, SqlStore, Store, StoreOptions, Stored};
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -57,19 +56,8 @@ pub fn backends() -> Vec<Backend> {
     out
 }
 
-fn pg_url() -> String {
-    std::env::var("SCIM_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-fn mysql_url() -> String {
-    std::env::var("SCIM_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
-}
-
 fn rand_name() -> String {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).unwrap();
-    format!("scim_t_{}", hex::encode(b))
+    scim_test_support::unique_name("scim_t")
 }
 
 /// One test's database on one backend.
@@ -85,7 +73,7 @@ pub struct Env {
 enum Cleanup {
     File(std::path::PathBuf),
     Memory,
-    Server { admin: String, db: String, pg: bool },
+    Server(scim_test_support::Server, String),
 }
 
 /// A fresh, empty database (no schema) on `backend`, and how to drop it.
@@ -113,16 +101,14 @@ async fn fresh(backend: Backend) -> (String, Cleanup) {
         }
         Backend::SqliteMemory => ("sqlite::memory:".to_owned(), Cleanup::Memory),
         Backend::Postgres | Backend::MySql => {
-            let pg = backend == Backend::Postgres;
-            let base = if pg { pg_url() } else { mysql_url() };
-            let admin = if pg { format!("{base}/postgres") } else { base.clone() };
+            let server = if backend == Backend::Postgres {
+                scim_test_support::Server::Postgres
+            } else {
+                scim_test_support::Server::MySql
+            };
             let db = rand_name();
-            let conn = Database::connect(&admin).await.unwrap_or_else(|e| {
-                    panic!("{backend:?} is unreachable at {admin} ({e}); start it, or narrow the run with SCIM_TEST_BACKENDS=sqlite")
-                });
-            conn.execute_unprepared(&format!("CREATE DATABASE {db}")).await.unwrap();
-            conn.close().await.unwrap();
-            (format!("{base}/{db}"), Cleanup::Server { admin, db, pg })
+            let url = server.create_database(&server.url(), &db).unwrap_or_else(|e| panic!("{e}"));
+            (url, Cleanup::Server(server, db))
         }
     }
 }
@@ -165,15 +151,8 @@ async fn drop_db(cleanup: &Cleanup) {
             }
         }
         Cleanup::Memory => {}
-        Cleanup::Server { admin, db, pg } => {
-            let conn = Database::connect(admin.as_str()).await.unwrap();
-            let sql = if *pg {
-                format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-            } else {
-                format!("DROP DATABASE IF EXISTS {db}")
-            };
-            conn.execute_unprepared(&sql).await.unwrap();
-            conn.close().await.unwrap();
+        Cleanup::Server(server, db) => {
+            server.drop_database(&server.url(), db).unwrap_or_else(|e| panic!("{e}"));
         }
     }
 }
