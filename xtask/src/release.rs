@@ -443,8 +443,9 @@ fn key_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     rest.strip_prefix('"')?.split('"').next()
 }
 
-/// The root manifest with `[workspace.package]`'s version and the version of every path
-/// dependency in `[workspace.dependencies]` moved from `old` to `new`.
+/// The root manifest with `[workspace.package]`'s version and the version of every
+/// published path dependency in `[workspace.dependencies]` moved from `old` to `new` (an
+/// internal one, such as the test support crate, has no version to move).
 pub(crate) fn bump_manifest(manifest: &str, old: &str, new: &str) -> Result<String> {
     let (from, to) = (format!("version = \"{old}\""), format!("version = \"{new}\""));
     let mut section = String::new();
@@ -459,7 +460,10 @@ pub(crate) fn bump_manifest(manifest: &str, old: &str, new: &str) -> Result<Stri
             ensure!(t == from, "Cargo.toml: expected `{from}` in [workspace.package], found `{t}`");
             package_bumped = true;
             line.replace(&from, &to)
-        } else if section == "[workspace.dependencies]" && t.contains("path = ") {
+        } else if section == "[workspace.dependencies]"
+            && t.contains("path = ")
+            && PUBLISHED.iter().any(|c| t.split('=').next().is_some_and(|n| n.trim() == *c))
+        {
             ensure!(
                 line.contains(&from),
                 "Cargo.toml: the internal dependency `{t}` must say `{from}` (it is published)"
@@ -575,6 +579,7 @@ scim-core = { path = "scim-core", version = "0.1.0" }
 scim-store = { path = "scim-store", version = "0.1.0", default-features = false }
 serde = { version = "1", features = ["derive"] }
 other = { version = "0.1.0" }
+scim-test-support = { path = "test-support" }
 "#;
 
     #[test]
@@ -592,6 +597,8 @@ other = { version = "0.1.0" }
                 )
         );
         assert!(bumped.contains("other = { version = \"0.1.0\" }"));
+        // An unpublished internal crate has no version to move.
+        assert!(bumped.contains("scim-test-support = { path = \"test-support\" }\n"));
         // An internal dependency without a version could not be published.
         let unversioned = MANIFEST.replace("\"scim-core\", version = \"0.1.0\"", "\"scim-core\"");
         assert!(bump_manifest(&unversioned, "0.1.0", "0.2.0").is_err());

@@ -201,7 +201,22 @@ pub(super) fn restart_wal(wal: &mut WalState, conn: &Connection) {
     }
     let close = shared.left(wal.generation, pages).is_some_and(|left| left <= WAL_CATCH_UP_PAGES);
     if close || pages >= WAL_MAX_PAGES {
-        if let Some(done) = offload(true, || checkpoint(conn)) {
+        let must = pages >= WAL_MAX_PAGES;
+        let done = offload(true, || {
+            // Past the ceiling the writer copies the WAL itself even when the checkpointer
+            // is in the middle of a pass: it waits for that pass to end, then copies what
+            // the pass left (a pass started before the last commits never reaches the end
+            // of the WAL, and the WAL only starts over after one that does).
+            for _ in 0..if must { 200 } else { 1 } {
+                match checkpoint(conn) {
+                    Some(done) => return Some(done),
+                    None if must => std::thread::sleep(Duration::from_millis(5)),
+                    None => {}
+                }
+            }
+            None
+        });
+        if let Some(done) = done {
             shared.record(wal.generation, done);
         }
     } else {
