@@ -245,21 +245,26 @@ async fn create_token(
         admin::create_token(store, sid, scopes, name, None, lifetime).await
     }
     .await;
+    let made = made.map(|t| NewSecret {
+        what: "token",
+        id: t.id.clone(),
+        org: t.org,
+        secret: t.token,
+        // Family A: a token grants one organization, so /scim/v2 finds it.
+        tenant_url: format!("{origin}/scim/v2"),
+        token_url: None,
+    });
+    secret_made(&signed, &org, made)
+}
+
+/// Shows a new secret once, on the organization's page, or why it was not made.
+fn secret_made(signed: &Signed, org: &str, made: Result<NewSecret, AdminError>) -> Response {
     match made {
-        Ok(t) => {
-            let secret = NewSecret {
-                what: "token",
-                id: t.id.clone(),
-                org: t.org,
-                secret: t.token,
-                // Family A: a token grants one organization, so /scim/v2 finds it.
-                tenant_url: format!("{origin}/scim/v2"),
-                token_url: None,
-            };
+        Ok(secret) => {
             signed.console.sessions.flash(&signed.session.key, Flash::Secret(Box::new(secret)));
-            redirect(&back(&org))
+            redirect(&back(org))
         }
-        Err(e) => done(&signed, &back(&org), Err(e)),
+        Err(e) => done(signed, &back(org), Err(e)),
     }
 }
 
@@ -350,21 +355,15 @@ async fn create_client(
         admin::create_client(store, vec![sid], scopes).await.map(|c| (sid, c))
     }
     .await;
-    match made {
-        Ok((sid, c)) => {
-            let secret = NewSecret {
-                what: "OAuth client",
-                id: c.client_id,
-                org: sid,
-                secret: c.client_secret,
-                tenant_url: format!("{origin}/Organizations/{sid}/scim"),
-                token_url: Some(format!("{origin}/oauth2/token")),
-            };
-            signed.console.sessions.flash(&signed.session.key, Flash::Secret(Box::new(secret)));
-            redirect(&back(&org))
-        }
-        Err(e) => done(&signed, &back(&org), Err(e)),
-    }
+    let made = made.map(|(sid, c)| NewSecret {
+        what: "OAuth client",
+        id: c.client_id,
+        org: sid,
+        secret: c.client_secret,
+        tenant_url: format!("{origin}/Organizations/{sid}/scim"),
+        token_url: Some(format!("{origin}/oauth2/token")),
+    });
+    secret_made(&signed, &org, made)
 }
 
 async fn revoke_client(
