@@ -1,7 +1,7 @@
 //! The debug capture's pages: the switch on an organization's page and a captured
 //! request's bodies (what is kept, and how, is in [`crate::operator::capture`]).
 
-use super::{Nav, Signed, csrf_field, form, html_page, layout, time_ms};
+use super::{Nav, Posted, Signed, csrf_field, html_page, layout, time_ms};
 use crate::admin::AdminError;
 use crate::operator::capture::{KEPT, LIMIT, MAX_MINUTES};
 use crate::state::AppState;
@@ -9,8 +9,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use maud::{Markup, html};
 use scim_core::sid::OrganizationSid;
 
@@ -58,24 +57,20 @@ pub(super) fn section(signed: &Signed, org: OrganizationSid) -> Markup {
     }
 }
 
+/// The capture switch's form: `minutes`, 0 to stop.
+#[derive(serde::Deserialize)]
+struct Switch {
+    #[serde(default)]
+    minutes: String,
+}
+
 /// Starts (`minutes` from 1 to [`MAX_MINUTES`]) or stops (`minutes` 0) the capture of an
 /// organization.
 async fn switch(
-    signed: Signed,
     State(st): State<AppState>,
     Path(org): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { signed, form: f }: Posted<Switch>,
 ) -> Response {
-    #[derive(serde::Deserialize)]
-    struct Switch {
-        #[serde(default)]
-        minutes: String,
-    }
-    let f: Switch = match form(&signed, &headers, &st, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
     let captures = &signed.console.captures;
     let credential = &signed.session.credential_id;
     let out = async {

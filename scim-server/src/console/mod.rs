@@ -171,8 +171,8 @@ pub(crate) fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
     authority == ours || authority == host
 }
 
-/// A form posted by a signed-in operator, its CSRF token and origin checked.
-pub(crate) fn form<T: serde::de::DeserializeOwned>(
+/// A form posted by a signed-in operator, its CSRF token and origin checked ([`Posted`]).
+fn form<T: serde::de::DeserializeOwned>(
     signed: &Signed,
     headers: &HeaderMap,
     state: &AppState,
@@ -192,6 +192,29 @@ pub(crate) fn form<T: serde::de::DeserializeOwned>(
     serde_urlencoded::from_bytes(body).map_err(|e| {
         Box::new(message_page(StatusCode::BAD_REQUEST, &format!("The form is malformed: {e}")))
     })
+}
+
+/// A form posted by a signed-in operator, its CSRF token and origin checked ([`form`]): the
+/// extractor of every console `POST` but sign-in. It reads the body, so it comes last.
+pub(crate) struct Posted<T> {
+    /// The operator.
+    pub(crate) signed: Signed,
+    /// The form's fields.
+    pub(crate) form: T,
+}
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, st: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, st).await?;
+        let Ok(body) = axum::body::to_bytes(body, st.config.max_body_bytes).await else {
+            return Err(message_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."));
+        };
+        let form = form(&signed, &parts.headers, st, &body).map_err(|r| *r)?;
+        Ok(Posted { signed, form })
+    }
 }
 
 /// A `303 See Other` to `to`.
@@ -398,15 +421,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     res
 }
 
-async fn logout(
-    signed: Signed,
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = form::<Empty>(&signed, &headers, &state, &body) {
-        return *r;
-    }
+async fn logout(Posted { signed, form: Empty {} }: Posted<Empty>) -> Response {
     signed.console.sessions.remove(&signed.session.key);
     let mut res = redirect("/console/login");
     let gone = format!("{}=; HttpOnly; SameSite=Strict; Path={BASE}; Max-Age=0", session::COOKIE);

@@ -2,7 +2,7 @@
 //! clients (made, with the secret shown once, and revoked) and its event streams.
 //! Every change calls the function the admin API's handler calls.
 
-use super::{Nav, Signed, csrf_field, form, html_page, layout, redirect};
+use super::{Nav, Posted, Signed, csrf_field, html_page, layout, redirect};
 use crate::admin::{self, AdminError};
 use crate::events::manage::EventsError;
 use crate::operator::session::{Flash, NewSecret};
@@ -11,7 +11,6 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use maud::{Markup, html};
 use scim_core::policy::Policy;
@@ -144,15 +143,9 @@ async fn list(signed: Signed, State(st): State<AppState>) -> Response {
 }
 
 async fn create(
-    signed: Signed,
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { signed, form: f }: Posted<Fields>,
 ) -> Response {
-    let f: Fields = match form(&signed, &headers, &st, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
     let made = match admin::parse_policies(&owned(values(&f, "policies"))) {
         Ok(p) => admin::create_org(st.store.as_ref(), value(&f, "name"), &p).await,
         Err(e) => Err(e),
@@ -168,31 +161,19 @@ async fn create(
 }
 
 async fn rename(
-    signed: Signed,
     State(st): State<AppState>,
     Path(org): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { signed, form: f }: Posted<Fields>,
 ) -> Response {
-    let f: Fields = match form(&signed, &headers, &st, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
     let out = admin::rename_org(st.store.as_ref(), &org, value(&f, "name")).await;
     done(&signed, &back(&org), out.map(|o| format!("Renamed to {}.", o.name)))
 }
 
 async fn policies(
-    signed: Signed,
     State(st): State<AppState>,
     Path(org): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { signed, form: f }: Posted<Fields>,
 ) -> Response {
-    let f: Fields = match form(&signed, &headers, &st, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
     let store = st.store.as_ref();
     let out = async {
         let wanted = admin::parse_policies(&owned(values(&f, "policies")))?;
@@ -215,16 +196,11 @@ fn back(org: &str) -> String {
 }
 
 async fn create_token(
-    signed: Signed,
     State(st): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    Posted { signed, form: f }: Posted<Fields>,
 ) -> Response {
-    let f: Fields = match form(&signed, &headers, &st, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
     let store = st.store.as_ref();
     let origin = crate::context::origin(&headers, &st);
     let made = async {
@@ -269,15 +245,10 @@ fn secret_made(signed: &Signed, org: &str, made: Result<NewSecret, AdminError>) 
 }
 
 async fn revoke_token(
-    signed: Signed,
     State(st): State<AppState>,
     Path((org, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { signed, form: super::Empty {} }: Posted<super::Empty>,
 ) -> Response {
-    if let Err(r) = form::<super::Empty>(&signed, &headers, &st, &body) {
-        return *r;
-    }
     let store = st.store.as_ref();
     let out = async {
         let sid = admin::resolve_org(store, &org).await?.sid;
@@ -294,16 +265,10 @@ async fn revoke_token(
 /// Pauses or resumes one of the organization's event streams (form field `state`:
 /// `paused` or `active`). Resuming clears the failure count, as `admin stream resume` does.
 async fn stream_state(
-    signed: Signed,
     State(st): State<AppState>,
     Path((org, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { signed, form: f }: Posted<Fields>,
 ) -> Response {
-    let f: Fields = match form(&signed, &headers, &st, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
     let store = st.store.as_ref();
     let out = async {
         let sid = admin::resolve_org(store, &org).await?.sid;
@@ -337,16 +302,11 @@ async fn stream_state(
 }
 
 async fn create_client(
-    signed: Signed,
     State(st): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    Posted { signed, form: f }: Posted<Fields>,
 ) -> Response {
-    let f: Fields = match form(&signed, &headers, &st, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
-    };
     let store = st.store.as_ref();
     let origin = crate::context::origin(&headers, &st);
     let made = async {
@@ -367,15 +327,10 @@ async fn create_client(
 }
 
 async fn revoke_client(
-    signed: Signed,
     State(st): State<AppState>,
     Path((org, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { signed, form: super::Empty {} }: Posted<super::Empty>,
 ) -> Response {
-    if let Err(r) = form::<super::Empty>(&signed, &headers, &st, &body) {
-        return *r;
-    }
     let store = st.store.as_ref();
     let out = async {
         let sid = admin::resolve_org(store, &org).await?.sid;
