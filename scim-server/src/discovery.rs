@@ -76,16 +76,18 @@ fn resource_type_doc<'a>(ctx: &RequestCtx, rt: &'a ResourceType) -> ResourceType
     }
 }
 
-/// The ServiceProviderConfig this configuration truthfully supports.
+/// The ServiceProviderConfig this configuration truthfully supports; its documentation
+/// link below `docs_base` (the request's, [`crate::mount::docs_base`]).
 pub fn service_provider_config_doc(
     state: &AppState,
+    docs_base: &str,
     location: Option<String>,
 ) -> ServiceProviderConfig {
     let c = &state.config;
     ServiceProviderConfig {
         schemas: vec![SERVICE_PROVIDER_CONFIG_SCHEMA.to_owned()],
         // The one page every docs base serves (moreInfo links point into it).
-        documentation_uri: Some(format!("{}/errors", crate::error::current_docs_base())),
+        documentation_uri: Some(format!("{}/errors", docs_base.trim_end_matches('/'))),
         patch: Supported { supported: true },
         bulk: BulkConfig {
             supported: true,
@@ -123,8 +125,14 @@ pub fn service_provider_config_doc(
     }
 }
 
-async fn service_provider_config(ctx: RequestCtx, State(state): State<AppState>) -> Response {
-    let doc = service_provider_config_doc(&state, Some(ctx.url("/ServiceProviderConfig")));
+async fn service_provider_config(
+    ctx: RequestCtx,
+    State(state): State<AppState>,
+    headers: http::HeaderMap,
+) -> Response {
+    let docs_base = crate::mount::docs_base(&headers, &state.config);
+    let location = Some(ctx.url("/ServiceProviderConfig"));
+    let doc = service_provider_config_doc(&state, &docs_base, location);
     scim_response(StatusCode::OK, &doc)
 }
 

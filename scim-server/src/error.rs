@@ -117,20 +117,11 @@ pub(crate) fn scope<F: Future>(ctx: RenderCtx, fut: F) -> impl Future<Output = F
     RENDER.scope(ctx, fut)
 }
 
-/// The rendering context of the request being served ([`RenderCtx::fallback`] outside one).
+/// The rendering context of the request being served ([`RenderCtx::fallback`] outside one):
+/// what [`ApiError`]'s `IntoResponse` renders with, since axum gives it no argument. A
+/// function that can take the request's family or docs base takes it instead.
 pub fn current() -> RenderCtx {
     RENDER.try_with(Clone::clone).unwrap_or_else(|_| RenderCtx::fallback())
-}
-
-/// The family of the request being served, when inside `scope`.
-pub fn current_family() -> Option<Family> {
-    RENDER.try_with(|c| c.family).ok().flatten()
-}
-
-/// The docs base of the request being served, when inside `scope`; outside any request,
-/// the path the service serves its documentation at ([`DOCS_PATH`], a relative link).
-pub fn current_docs_base() -> Arc<str> {
-    RENDER.try_with(|c| c.docs_base.clone()).unwrap_or_else(|_| Arc::from(DOCS_PATH))
 }
 
 /// Applies the family's error rules: family B reports a failed precondition as a 409
