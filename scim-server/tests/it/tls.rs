@@ -101,6 +101,9 @@ async fn request(
         .header("content-type", "application/scim+json")
         .body(Full::new(Bytes::from(body.to_owned())))
         .unwrap();
+    // Wait until the connection can take a request: right after the handshake its task
+    // may not have run yet, and sending then fails with "connection was not ready".
+    send.ready().await.unwrap();
     let resp = send.send_request(req).await.unwrap();
     let status = resp.status().as_u16();
     let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
