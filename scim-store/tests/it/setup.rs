@@ -21,9 +21,11 @@ async fn replicas_started_together_migrate_once_and_bootstrap_once() {
         for _ in 0..REPLICAS {
             let (url, start) = (db.url.clone(), start.clone());
             tasks.push(tokio::spawn(async move {
-                let store =
-                    SqlStore::connect_with(&url, registry(), StoreOptions::default()).await?;
+                let store = SqlStore::connect_with(&url, registry(), StoreOptions::default()).await;
+                // Every replica reaches the barrier, connected or not: one that failed to
+                // connect must fail the test with its error, not leave the others waiting.
                 start.wait().await;
+                let store = store?;
                 store.migrate().await?;
                 let created =
                     store.bootstrap("default", Scope::ALL, Some("bootstrap"), secret_hash).await?;
