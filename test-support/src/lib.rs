@@ -262,9 +262,13 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// The MariaDB client's name: `mariadb`, or `mysql` where only that exists.
+/// (Looked up once per process.)
 fn mysql_client() -> &'static str {
-    let has = |c: &str| Command::new(c).arg("--version").output().is_ok();
-    if has("mariadb") { "mariadb" } else { "mysql" }
+    static CLIENT: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let has = |c: &str| Command::new(c).arg("--version").output().is_ok();
+        if has("mariadb") { "mariadb" } else { "mysql" }
+    })
 }
 
 /// The parts of `mysql://user[:password]@host[:port]` the client takes as flags.
