@@ -14,39 +14,24 @@
 //! Each step is timed; its peak RSS comes from GNU time (`/usr/bin/time -v`) when the
 //! machine has it (Debian's `time` package), else it is reported as unknown.
 
-use super::conformance::{free_port, http_status};
-use super::{cargo, root, run};
+use super::flags::Flags;
+use super::spawn::{DatabaseUrl, ScimServer, sqlite_url};
+use super::{cargo, run, target_dir};
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "client-bench-token-0123456789abcdef0123";
 const GNU_TIME: &str = "/usr/bin/time";
 
-/// A started server, stopped on drop.
-struct Server {
-    child: Child,
-    log: PathBuf,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Requests logged so far (one access line each).
-    fn requests(&self) -> usize {
-        fs::read_to_string(&self.log)
-            .map(|t| t.lines().filter(|l| l.contains("scim_server::access")).count())
-            .unwrap_or(0)
-    }
+/// Requests the server has logged so far in `log` (one access line each).
+fn requests(log: &Path) -> usize {
+    fs::read_to_string(log)
+        .map(|t| t.lines().filter(|l| l.contains("scim_server::access")).count())
+        .unwrap_or(0)
 }
 
 /// One measured step.
@@ -57,20 +42,13 @@ struct Step {
     note: String,
 }
 
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => root().join(dir),
-        None => root().join("target"),
-    }
-}
-
 /// Entry point of `cargo xtask bench client`.
 pub(crate) fn run_bench(args: &[String]) -> Result<()> {
     let mut users: usize = 100_000;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--users" => users = it.next().context("--users needs a value")?.parse()?,
+    let mut args = Flags::new(args);
+    while let Some(flag) = args.next()? {
+        match flag {
+            "--users" => users = args.value()?.parse()?,
             other => {
                 bail!("unknown argument '{other}'; usage: cargo xtask bench client [--users N]")
             }
@@ -96,8 +74,13 @@ pub(crate) fn run_bench(args: &[String]) -> Result<()> {
 }
 
 fn measure(bin: &Path, dir: &Path, users: usize) -> Result<Vec<Step>> {
-    let server = start(bin, dir)?;
-    let base = format!("http://127.0.0.1:{}/scim/v2", server.port);
+    // In the bench's directory, with no inherited `SCIM_*` settings.
+    let url = sqlite_url(&dir.join("scim.db"));
+    let server_bin = bin.join("scim-server");
+    let scim = ScimServer { bin: &server_bin, dir, database: DatabaseUrl::Env(&url) };
+    let log = dir.join("server.log");
+    let server = scim.serve("client bench", &log, &[("SCIM_BOOTSTRAP_TOKEN", TOKEN)])?;
+    let base = format!("{}/scim/v2", server.url());
     let tenth = users / 10;
     let all = dir.join("users.csv");
     let first = dir.join("first.csv");
@@ -121,12 +104,12 @@ fn measure(bin: &Path, dir: &Path, users: usize) -> Result<Vec<Step>> {
     )?);
     let out = dir.join("export.jsonl");
     steps.push(timed(&scim, &base, &["export", "-o", path(&out)?], &format!("export {users}"))?);
-    let before = server.requests();
+    let before = requests(&log);
     let mut sync =
         timed(&scim, &base, &["sync", path(&changed)?], &format!("sync {users}, 1% changed"))?;
     // Let the last access lines reach the file.
     std::thread::sleep(Duration::from_millis(300));
-    let sent = server.requests() - before;
+    let sent = requests(&log) - before;
     let _ = write!(sync.note, "; {sent} requests ({} changed rows)", users.div_ceil(100));
     steps.push(sync);
     drop(server);
@@ -156,30 +139,6 @@ fn write_csv(
         );
     }
     fs::write(file, text).with_context(|| format!("writing {}", file.display()))
-}
-
-fn start(bin: &Path, dir: &Path) -> Result<Server> {
-    let port = free_port()?;
-    let log = dir.join("server.log");
-    let out = fs::File::create(&log)?;
-    let db = dir.join("scim.db");
-    let child = Command::new(bin.join("scim-server"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("SCIM_DATABASE_URL", format!("sqlite://{}?mode=rwc", db.display()))
-        .env("SCIM_BOOTSTRAP_TOKEN", TOKEN)
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .spawn()
-        .context("starting scim-server")?;
-    let server = Server { child, log: log.clone(), port };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !matches!(http_status(port, "/healthz"), Ok(200)) {
-        if Instant::now() > deadline {
-            bail!("scim-server did not become healthy; see {}", log.display());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(server)
 }
 
 /// Runs `scim --url BASE --token T ARGS` under GNU time when present.

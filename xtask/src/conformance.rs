@@ -20,17 +20,18 @@
 //! `5432`; `PGUSER`, default `postgres`; `PGPASSWORD` if it asks for one). The server is
 //! always stopped, also when a step fails. No network crates: HTTP is a raw `GET /healthz`.
 
+use crate::flags::Flags;
+use crate::spawn::{self, DatabaseUrl, ScimServer, TempSqlite};
+use crate::venv::{self, Wants};
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
 
-/// How long the server may take from spawn to a 200 on `/healthz`.
-const STARTUP_WAIT: Duration = Duration::from_secs(90);
+const USAGE: &str =
+    "usage: cargo xtask conformance [--backend sqlite|postgres|all] [--family rfc|org|all]";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
@@ -75,21 +76,11 @@ fn parse_options(args: &[String]) -> Result<Options> {
         backends: vec![Backend::Sqlite, Backend::Postgres],
         families: vec![Family::Rfc, Family::Org],
     };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) => (f, Some(v.to_string())),
-            None => (arg.as_str(), None),
-        };
-        let mut value = || -> Result<String> {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .with_context(|| format!("{flag} needs a value"))
-        };
+    let mut args = Flags::new(args);
+    while let Some(flag) = args.next()? {
         match flag {
             "--backend" => {
-                opts.backends = match value()?.as_str() {
+                opts.backends = match args.value()? {
                     "sqlite" => vec![Backend::Sqlite],
                     "postgres" => vec![Backend::Postgres],
                     "all" => vec![Backend::Sqlite, Backend::Postgres],
@@ -97,7 +88,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
                 }
             }
             "--family" => {
-                opts.families = match value()?.as_str() {
+                opts.families = match args.value()? {
                     "rfc" => vec![Family::Rfc],
                     "org" => vec![Family::Org],
                     "all" => vec![Family::Rfc, Family::Org],
@@ -105,14 +96,10 @@ fn parse_options(args: &[String]) -> Result<Options> {
                 }
             }
             "-h" | "--help" => {
-                println!(
-                    "usage: cargo xtask conformance [--backend sqlite|postgres|all] [--family rfc|org|all]"
-                );
+                println!("{USAGE}");
                 std::process::exit(0);
             }
-            other => bail!(
-                "unknown argument '{other}'; usage: cargo xtask conformance [--backend sqlite|postgres|all] [--family rfc|org|all]"
-            ),
+            other => bail!("unknown argument '{other}'; {USAGE}"),
         }
     }
     Ok(opts)
@@ -181,14 +168,13 @@ impl RunResult {
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let opts = parse_options(args)?;
     let root = super::root();
-    let target = target_dir(&root);
-    super::run(super::cargo().args(["build", "-p", "scim-server"]))?;
-    let server_bin =
-        target.join("debug").join(format!("scim-server{}", std::env::consts::EXE_SUFFIX));
-    if !server_bin.is_file() {
-        bail!("{} was not built", server_bin.display());
-    }
-    let python = ensure_venv(&root, &target)?;
+    let target = super::target_dir();
+    let server_bin = spawn::build_server()?;
+    // The testers, made or remade when `conformance/requirements.txt` changes.
+    let venv = target.join("conformance-venv");
+    let requirements = root.join("conformance").join("requirements.txt");
+    let announce = format!("conformance: preparing the testers' venv in {}", venv.display());
+    let python = venv::ensure(&venv, Wants::File(&requirements), "python", &announce)?;
 
     let out_dir = target.join("conformance");
     let report_root = out_dir.join("report");
@@ -250,41 +236,6 @@ fn failed_checks_in(summary: &str) -> Vec<String> {
     out
 }
 
-fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => root.join(dir),
-        None => root.join("target"),
-    }
-}
-
-/// Creates (or reuses, while `conformance/requirements.txt` is unchanged) the testers' venv.
-fn ensure_venv(root: &Path, target: &Path) -> Result<PathBuf> {
-    let venv = target.join("conformance-venv");
-    let requirements = root.join("conformance").join("requirements.txt");
-    let stamp = venv.join(".requirements.txt");
-    let python = venv.join("bin").join("python");
-    let wanted =
-        fs::read(&requirements).with_context(|| format!("reading {}", requirements.display()))?;
-    if python.is_file() && fs::read(&stamp).ok().as_deref() == Some(&wanted[..]) {
-        return Ok(python);
-    }
-    eprintln!("conformance: preparing the testers' venv in {}", venv.display());
-    if venv.exists() {
-        fs::remove_dir_all(&venv).with_context(|| format!("removing {}", venv.display()))?;
-    }
-    let interpreter = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    super::run(Command::new(&interpreter).args(["-m", "venv"]).arg(&venv))
-        .with_context(|| format!("creating a venv with {interpreter} (needs python3-venv)"))?;
-    super::run(
-        Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(&requirements),
-    )
-    .context("installing conformance/requirements.txt")?;
-    fs::write(&stamp, &wanted)?;
-    Ok(python)
-}
-
 struct Ctx {
     root: PathBuf,
     out_dir: PathBuf,
@@ -295,10 +246,7 @@ struct Ctx {
 
 /// A fresh database for one backend, removed on drop.
 enum Database {
-    Sqlite {
-        dir: PathBuf,
-        url: String,
-    },
+    Sqlite(TempSqlite),
     /// A fresh database, dropped with the value; whether its URL holds a password.
     Postgres {
         db: scim_test_support::FreshDb,
@@ -307,22 +255,13 @@ enum Database {
 }
 
 impl Database {
-    fn url(&self) -> &str {
+    /// How `scim-server` gets the URL: `--database-url`, or `SCIM_DATABASE_URL` when the URL
+    /// carries a password (which must not show on a command line).
+    fn url(&self) -> DatabaseUrl<'_> {
         match self {
-            Database::Sqlite { url, .. } => url,
-            Database::Postgres { db, .. } => &db.url,
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        match self {
-            Database::Sqlite { dir, .. } => {
-                let _ = fs::remove_dir_all(dir);
-            }
-            // Dropped by its own `Drop`.
-            Database::Postgres { .. } => {}
+            Database::Sqlite(db) => DatabaseUrl::Arg(&db.url),
+            Database::Postgres { db, password: false } => DatabaseUrl::Arg(&db.url),
+            Database::Postgres { db, password: true } => DatabaseUrl::Env(&db.url),
         }
     }
 }
@@ -371,20 +310,6 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
-/// The running server; killed (and reaped) on drop, whatever happened.
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Ctx {
     fn run_backend(&self, backend: Backend, families: &[Family]) -> Vec<RunResult> {
         eprintln!("\nconformance: === {} ===", backend.name());
@@ -396,7 +321,7 @@ impl Ctx {
                 error: Some(format!("{e:#}")),
             }]
         };
-        let token = random_token();
+        let token = format!("conformance_{}", spawn::random_hex(24));
         let db = match self.fresh_database(backend) {
             Ok(db) => db,
             Err(e) => return setup_error(e),
@@ -404,19 +329,22 @@ impl Ctx {
         let log = self.report_root.join(format!("{}-server.log", backend.name()));
         let mut results = Vec::new();
         {
-            let server = match self.start_server(&db, &token, &log) {
+            let scim = ScimServer { bin: &self.server_bin, dir: &self.out_dir, database: db.url() };
+            let bootstrap = [("SCIM_BOOTSTRAP_TOKEN", token.as_str())];
+            let server = match scim.serve("conformance", &log, &bootstrap) {
                 Ok(s) => s,
                 Err(e) => {
+                    let e = anyhow::anyhow!("{e:#}; log:\n{}", log_tail(&log));
                     scrub(&log, &token);
                     return setup_error(e);
                 }
             };
-            let base = format!("http://127.0.0.1:{}", server.port);
+            let base = server.url();
             let mut org_sid: Option<Result<String>> = None;
             for &family in families {
                 let url = match family {
                     Family::Rfc => Ok(format!("{base}/scim/v2")),
-                    Family::Org => match org_sid.get_or_insert_with(|| self.default_org_sid(&db)) {
+                    Family::Org => match org_sid.get_or_insert_with(|| scim.default_org()) {
                         Ok(sid) => Ok(format!("{base}/Organizations/{sid}/scim")),
                         Err(e) => Err(anyhow::anyhow!("finding the default organization: {e:#}")),
                     },
@@ -443,14 +371,10 @@ impl Ctx {
     }
 
     fn fresh_database(&self, backend: Backend) -> Result<Database> {
-        let tag = format!("{}_{}", std::process::id(), &random_hex(4));
+        let tag = format!("{}_{}", std::process::id(), &spawn::random_hex(4));
         match backend {
             Backend::Sqlite => {
-                let dir = self.out_dir.join(format!("tmp-{tag}"));
-                fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-                let file = dir.join("scim.db");
-                let url = format!("sqlite://{}?mode=rwc", file.display());
-                Ok(Database::Sqlite { dir, url })
+                Ok(Database::Sqlite(TempSqlite::create(self.out_dir.join(format!("tmp-{tag}")))?))
             }
             Backend::Postgres => {
                 let pg = PgConn::from_env();
@@ -463,72 +387,6 @@ impl Ctx {
                 Ok(Database::Postgres { db, password: pg.password.is_some() })
             }
         }
-    }
-
-    /// A `scim-server` command with no inherited `SCIM_*` settings.
-    fn server_command(&self) -> Command {
-        let mut cmd = Command::new(&self.server_bin);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("SCIM_") {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.current_dir(&self.out_dir).stdin(Stdio::null());
-        cmd
-    }
-
-    fn start_server(&self, db: &Database, token: &str, log: &Path) -> Result<Server> {
-        let port = free_port()?;
-        let listen = format!("127.0.0.1:{port}");
-        let log_file =
-            fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let mut cmd = self.server_command();
-        cmd.args(["serve", "--listen", &listen]);
-        with_database(&mut cmd, db);
-        cmd.env("SCIM_BOOTSTRAP_TOKEN", token).stdout(log_file.try_clone()?).stderr(log_file);
-        eprintln!("conformance: starting scim-server on {listen} (log {})", log.display());
-        let child =
-            cmd.spawn().with_context(|| format!("spawning {}", self.server_bin.display()))?;
-        let mut server = Server { child, port, log: log.to_path_buf() };
-        let deadline = Instant::now() + STARTUP_WAIT;
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                bail!(
-                    "scim-server exited with {status} before it was healthy; log:\n{}",
-                    log_tail(&server.log)
-                );
-            }
-            if matches!(http_status(port, "/healthz"), Ok(200)) {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "scim-server did not answer 200 on /healthz within {}s; log:\n{}",
-                    STARTUP_WAIT.as_secs(),
-                    log_tail(&server.log)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    /// The sid of organization `default`, from `scim-server admin org list --json`.
-    fn default_org_sid(&self, db: &Database) -> Result<String> {
-        let mut cmd = self.server_command();
-        cmd.args(["admin", "org", "list", "--json"]);
-        with_database(&mut cmd, db);
-        let out = cmd.output().context("running scim-server admin org list")?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            bail!(
-                "scim-server admin org list --json failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        default_sid_from_json(&stdout).with_context(|| {
-            format!("no organization 'default' in `admin org list --json`: {}", stdout.trim())
-        })
     }
 
     /// Runs `conformance/run.py`; returns the tester lines and, when the run itself went
@@ -583,76 +441,6 @@ impl Ctx {
     }
 }
 
-/// Points a `scim-server` command at the database: `--database-url`, or `SCIM_DATABASE_URL`
-/// when the URL carries a password (which must not show on a command line).
-fn with_database(cmd: &mut Command, db: &Database) {
-    if matches!(db, Database::Postgres { password: true, .. }) {
-        cmd.env("SCIM_DATABASE_URL", db.url());
-    } else {
-        cmd.args(["--database-url", db.url()]);
-    }
-}
-
-/// Finds `"sid":"OR..."` of the object whose `"name"` is `"default"` (or the only sid).
-fn default_sid_from_json(text: &str) -> Option<String> {
-    let mut sids = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("\"sid\"") {
-        let after = &rest[i + 5..];
-        let value = after.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
-        let end = value.find('"')?;
-        let sid = &value[..end];
-        let object_start = text.len() - rest.len() + i;
-        let open = text[..object_start].rfind('{').unwrap_or(0);
-        let close = text[object_start..].find('}').map_or(text.len(), |c| object_start + c);
-        let object: String = text[open..close].chars().filter(|c| !c.is_whitespace()).collect();
-        sids.push((sid.to_string(), object.contains("\"name\":\"default\"")));
-        rest = &value[end..];
-    }
-    let valid = |s: &str| {
-        s.len() == 34
-            && s.starts_with("OR")
-            && s[2..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    sids.retain(|(s, _)| valid(s));
-    if let Some((sid, _)) = sids.iter().find(|(_, is_default)| *is_default) {
-        return Some(sid.clone());
-    }
-    match sids.as_slice() {
-        [(sid, _)] => Some(sid.clone()),
-        _ => None,
-    }
-}
-
-pub(crate) fn free_port() -> Result<u16> {
-    match scim_test_support::free_port() {
-        0 => bail!("no free port on 127.0.0.1"),
-        port => Ok(port),
-    }
-}
-
-/// The status code of a plain `GET path` on 127.0.0.1:port.
-pub(crate) fn http_status(port: u16, path: &str) -> Result<u16> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
-    stream.set_read_timeout(Some(Duration::from_secs(3)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(3)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
-    let mut head = [0u8; 64];
-    let mut got = 0;
-    while got < 12 {
-        let n = stream.read(&mut head[got..])?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    let line = String::from_utf8_lossy(&head[..got]);
-    let code =
-        line.strip_prefix("HTTP/1.").and_then(|r| r.get(2..5)).context("not an HTTP answer")?;
-    Ok(code.parse()?)
-}
-
 fn log_tail(path: &Path) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -666,31 +454,6 @@ fn scrub(path: &Path, token: &str) {
     {
         let _ = fs::write(path, text.replace(token, "<bootstrap token>"));
     }
-}
-
-/// `n` random bytes as hex: from the OS (`/dev/urandom`), else from std's randomly keyed
-/// hasher.
-fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    let from_os = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).is_ok();
-    if !from_os {
-        use std::hash::{BuildHasher, Hasher};
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(nanos);
-            h.write_usize(i);
-            chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
-        }
-    }
-    bytes.iter().fold(String::with_capacity(n * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-fn random_token() -> String {
-    format!("conformance_{}", random_hex(24))
 }
 
 fn summary_table(results: &[RunResult]) -> String {
@@ -752,19 +515,6 @@ mod tests {
         let summary = "target: x\n\nscim2-cli: 1 passed, 2 failed, 0 skipped  [0 warnings, 1.0s]\n  \
                        FAIL random_url\n       ERROR | detail\n  FAIL random_url\n  KNOWN other\n";
         assert_eq!(failed_checks_in(summary), vec!["scim2-cli: random_url".to_string()]);
-    }
-
-    #[test]
-    fn default_sid_is_found() {
-        let a = "OR0123456789abcdef0123456789abcdef";
-        let b = "ORffffffffffffffffffffffffffffffff";
-        let json = format!(
-            r#"[{{"sid": "{b}", "name": "other", "policies": []}}, {{"sid":"{a}","name":"default","policies":[]}}]"#
-        );
-        assert_eq!(default_sid_from_json(&json).as_deref(), Some(a));
-        let one = format!(r#"{{"sid":"{b}","name":"x"}}"#);
-        assert_eq!(default_sid_from_json(&one).as_deref(), Some(b));
-        assert_eq!(default_sid_from_json("[]"), None);
     }
 
     #[test]

@@ -352,9 +352,7 @@ fn documents(root: &Path) -> Result<Vec<PathBuf>> {
 /// commands that do not parse.
 pub(crate) fn run(root: &Path) -> Result<()> {
     crate::run(crate::cargo().args(["build", "-p", "scim-server", "-p", "scim-client", "--bins"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = crate::target_dir();
     let mut failures = Vec::new();
     let mut count = 0;
     for doc in documents(root)? {

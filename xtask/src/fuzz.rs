@@ -8,6 +8,7 @@
 //! --locked`) when missing; libFuzzer also needs a C++ compiler (Debian's `g++`, installed
 //! the same way when missing and this runs as root).
 
+use crate::flags::Flags;
 use anyhow::{Context, Result, bail};
 use std::process::Stdio;
 
@@ -21,15 +22,10 @@ const USAGE: &str = "usage: cargo xtask fuzz [--secs N] [filter|path|patch ...]"
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut secs: u64 = 60;
     let mut chosen: Vec<&str> = Vec::new();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--secs" => {
-                secs = it.next().context("--secs needs a value")?.parse().context("--secs")?;
-            }
-            s if s.starts_with("--secs=") => {
-                secs = s.trim_start_matches("--secs=").parse().context("--secs")?;
-            }
+    let mut args = Flags::new(args);
+    while let Some(arg) = args.next()? {
+        match arg {
+            "--secs" => secs = args.value()?.parse().context("--secs")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());

@@ -12,14 +12,27 @@ mod client_bench;
 mod conformance;
 mod console;
 mod docs_check;
+mod flags;
 mod fuzz;
 mod probes;
 mod reference;
 mod release;
 mod schemathesis;
+mod spawn;
+mod venv;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` (relative to the root, where [`run`] runs
+/// cargo), else `<root>/target`.
+fn target_dir() -> PathBuf {
+    let root = root();
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
 }
 
 fn run(cmd: &mut Command) -> Result<()> {

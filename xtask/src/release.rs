@@ -32,6 +32,7 @@
 //! (`xtask/tests/it/release.rs`), which runs a dry run in a temporary clone and cannot
 //! afford a CI run, package verification or a release build there.
 
+use crate::flags::Flags;
 use anyhow::{Context, Result, bail, ensure};
 use sha2::{Digest, Sha256};
 use std::cmp::Ordering;
@@ -70,14 +71,14 @@ fn parse_args(args: &[String]) -> Result<Options> {
         offline: false,
         profile: "release".into(),
     };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
+    let mut args = Flags::new(args);
+    while let Some(arg) = args.next()? {
+        match arg {
             "--dry-run" => opts.dry_run = true,
             "--skip-ci" => opts.skip_ci = true,
             "--no-verify" => opts.verify = false,
             "--offline" => opts.offline = true,
-            "--profile" => opts.profile = it.next().context("--profile needs a value")?.clone(),
+            "--profile" => opts.profile = args.value()?.to_owned(),
             flag if flag.starts_with('-') => bail!("unknown flag {flag}\n{USAGE}"),
             v if version.is_none() => version = Some(Version::parse(v)?),
             extra => bail!("unexpected argument {extra}\n{USAGE}"),
