@@ -119,57 +119,52 @@ fn join(names: Vec<&str>) -> Option<String> {
     Some(out)
 }
 
-/// The values of one change-log row, in [`COLUMNS`] order.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn row(
-    org: OrganizationSid,
-    kind: ResourceKind,
-    id: &str,
-    op: ChangeOp,
-    version: u64,
-    at: &str,
-    ctx: &ChangeContext,
-    detail: Detail,
-) -> [Expr; 12] {
-    let op = match op {
-        ChangeOp::Create => "create",
-        ChangeOp::Update => "update",
-        ChangeOp::Delete => "delete",
-        ChangeOp::Restore => "restore",
-    };
-    [
-        Expr::val(org.to_string()),
-        Expr::val(kind.name()),
-        Expr::val(id),
-        Expr::val(op),
-        Expr::val(i64::try_from(version).unwrap_or(i64::MAX)),
-        Expr::val(at),
-        Expr::val(ctx.actor.clone()),
-        Expr::val(ctx.request_id.clone()),
-        Expr::val(ctx.method.clone()),
-        Expr::val(detail.attrs),
-        Expr::val(detail.external_id),
-        Expr::val(detail.active),
-    ]
+/// One change, as the change log records it.
+#[derive(Debug)]
+pub(super) struct Entry<'a> {
+    pub(super) org: OrganizationSid,
+    pub(super) kind: ResourceKind,
+    pub(super) id: &'a str,
+    pub(super) op: ChangeOp,
+    /// The resource's version after the change.
+    pub(super) version: u64,
+    pub(super) at: &'a str,
+    pub(super) detail: Detail,
+}
+
+impl Entry<'_> {
+    /// The values of its change-log row, in [`COLUMNS`] order, made under `ctx`.
+    pub(super) fn row(self, ctx: &ChangeContext) -> [Expr; 12] {
+        let op = match self.op {
+            ChangeOp::Create => "create",
+            ChangeOp::Update => "update",
+            ChangeOp::Delete => "delete",
+            ChangeOp::Restore => "restore",
+        };
+        [
+            Expr::val(self.org.to_string()),
+            Expr::val(self.kind.name()),
+            Expr::val(self.id),
+            Expr::val(op),
+            Expr::val(i64::try_from(self.version).unwrap_or(i64::MAX)),
+            Expr::val(self.at),
+            Expr::val(ctx.actor.clone()),
+            Expr::val(ctx.request_id.clone()),
+            Expr::val(ctx.method.clone()),
+            Expr::val(self.detail.attrs),
+            Expr::val(self.detail.external_id),
+            Expr::val(self.detail.active),
+        ]
+    }
 }
 
 impl SqlStore {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn log<C: Exec>(
-        &self,
-        c: &C,
-        org: OrganizationSid,
-        kind: ResourceKind,
-        id: &str,
-        op: ChangeOp,
-        version: u64,
-        at: &str,
-        detail: Detail,
-    ) -> Result<()> {
+    /// Records `entry` inside the caller's transaction `c`.
+    pub(super) async fn log<C: Exec>(&self, c: &C, entry: Entry<'_>) -> Result<()> {
         let mut ins = Q::insert();
         ins.into_table("change_log")
             .columns(COLUMNS)
-            .values(row(org, kind, id, op, version, at, &context(), detail))
+            .values(entry.row(&context()))
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         c.execute(&ins).await.map_err(db_err)?;
         Ok(())

@@ -88,22 +88,22 @@ impl SqlStore {
             let pool = super::sqlite::Pool::open(path, mode)
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?
                 .with_scan_limit(opts.scan_timeout);
-            return Ok(SqlStore {
-                db: Db::Lite(pool),
-                url: url.to_owned(),
-                registry,
-                backend,
-                opts,
-                secrets: Mutex::new(HashMap::new()),
-                stats: Arc::default(),
-                shapes: Shapes::default(),
-                counts: Counts::default(),
-                lock_files: Mutex::default(),
-            });
+            return Ok(Self::on(Db::Lite(pool), url, registry, backend, opts));
         }
         let db = Self::sea_connect(url, backend, &opts).await?;
-        Ok(SqlStore {
-            db: Db::Sea(super::conn::SeaPool::new(db)),
+        Ok(Self::on(Db::Sea(super::conn::SeaPool::new(db)), url, registry, backend, opts))
+    }
+
+    /// A store on the connected `db`, its caches empty.
+    fn on(
+        db: Db,
+        url: &str,
+        registry: Arc<Registry>,
+        backend: &'static dyn Backend,
+        opts: StoreOptions,
+    ) -> SqlStore {
+        SqlStore {
+            db,
             url: url.to_owned(),
             registry,
             backend,
@@ -113,7 +113,7 @@ impl SqlStore {
             shapes: Shapes::default(),
             counts: Counts::default(),
             lock_files: Mutex::default(),
-        })
+        }
     }
 
     /// A sea-orm (sqlx) connection pool for `url`, of `backend`.

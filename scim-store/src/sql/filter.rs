@@ -512,13 +512,9 @@ impl<'a> Translator<'a> {
                         (self.backend.lower(e.clone())?, self.backend.lower(Expr::val(s.clone()))?)
                     }
                 };
-                let cond = match op {
-                    C::Eq | C::Ne => lhs.eq(rhs),
-                    C::Gt => lhs.gt(rhs),
-                    C::Ge => lhs.gte(rhs),
-                    C::Lt => lhs.lt(rhs),
-                    C::Le => lhs.lte(rhs),
-                    C::Co | C::Sw | C::Ew => {
+                let cond = match ordered(lhs.clone(), op, rhs) {
+                    Some(cond) => cond,
+                    None => {
                         let esc = like_escape(&if case == Case::PreLowered {
                             s.to_lowercase()
                         } else {
@@ -554,50 +550,17 @@ impl<'a> Translator<'a> {
                     )));
                 };
                 let lhs = self.backend.exact(e.clone())?;
-                let rhs = Expr::val(norm);
-                let cond = match op {
-                    C::Eq | C::Ne => lhs.eq(rhs),
-                    C::Gt => lhs.gt(rhs),
-                    C::Ge => lhs.gte(rhs),
-                    C::Lt => lhs.lt(rhs),
-                    C::Le => lhs.lte(rhs),
-                    C::Co | C::Sw | C::Ew => return Ok(never()),
-                };
-                Ok(guard(&e, cond))
+                Ok(ordered(lhs, op, Expr::val(norm)).map_or_else(never, |c| guard(&e, c)))
             }
-            Operand::BoolCol(e) => {
-                let CompValue::Bool(b) = v else { return Ok(never()) };
-                match op {
-                    C::Eq | C::Ne => Ok(guard(&e, e.clone().eq(*b))),
-                    _ => Err(invalid(format!(
-                        "invalid filter: '{}' cannot be applied to a boolean",
-                        op.as_str()
-                    ))),
-                }
-            }
+            // A boolean column compares with the value, JSON text with its spelling.
+            Operand::BoolCol(e) => boolean(&e, op, v, Expr::val),
             Operand::BoolText(e) => {
-                let CompValue::Bool(b) = v else { return Ok(never()) };
-                match op {
-                    C::Eq | C::Ne => Ok(guard(&e, e.clone().eq(if *b { "true" } else { "false" }))),
-                    _ => Err(invalid(format!(
-                        "invalid filter: '{}' cannot be applied to a boolean",
-                        op.as_str()
-                    ))),
-                }
+                boolean(&e, op, v, |b| Expr::val(if b { "true" } else { "false" }))
             }
             Operand::Number(e) => {
                 let CompValue::Number(n) = v else { return Ok(never()) };
                 let Some(f) = n.as_f64() else { return Ok(never()) };
-                let rhs = Expr::val(f);
-                let cond = match op {
-                    C::Eq | C::Ne => e.clone().eq(rhs),
-                    C::Gt => e.clone().gt(rhs),
-                    C::Ge => e.clone().gte(rhs),
-                    C::Lt => e.clone().lt(rhs),
-                    C::Le => e.clone().lte(rhs),
-                    C::Co | C::Sw | C::Ew => return Ok(never()),
-                };
-                Ok(guard(&e, cond))
+                Ok(ordered(e.clone(), op, Expr::val(f)).map_or_else(never, |c| guard(&e, c)))
             }
         }
     }
@@ -714,6 +677,38 @@ pub(crate) struct SortKey {
     pub(crate) expr: Expr,
     pub(crate) kind: KeyKind,
     pub(crate) nullable: bool,
+}
+
+/// `lhs op rhs` for the ordering operators (`eq`, `ne` (negated by the caller), `gt`, `ge`,
+/// `lt`, `le`); `None` for the substring operators.
+fn ordered(lhs: Expr, op: CompareOp, rhs: Expr) -> Option<Expr> {
+    use CompareOp as C;
+    Some(match op {
+        C::Eq | C::Ne => lhs.eq(rhs),
+        C::Gt => lhs.gt(rhs),
+        C::Ge => lhs.gte(rhs),
+        C::Lt => lhs.lt(rhs),
+        C::Le => lhs.lte(rhs),
+        C::Co | C::Sw | C::Ew => return None,
+    })
+}
+
+/// A boolean operand `e` compared with `v` (`eq`/`ne` only), `spell` giving the value as
+/// `e` holds it.
+fn boolean(
+    e: &Expr,
+    op: CompareOp,
+    v: &CompValue,
+    spell: impl Fn(bool) -> Expr,
+) -> Result<Expr, StoreError> {
+    let CompValue::Bool(b) = v else { return Ok(never()) };
+    if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+        return Err(invalid(format!(
+            "invalid filter: '{}' cannot be applied to a boolean",
+            op.as_str()
+        )));
+    }
+    Ok(e.clone().is_not_null().and(e.clone().eq(spell(*b))))
 }
 
 #[cfg(test)]

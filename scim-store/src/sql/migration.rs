@@ -43,7 +43,8 @@
 use super::backends;
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{
-    ColumnDef, ForeignKey, ForeignKeyAction, Index, Table, TableCreateStatement,
+    ColumnDef, ForeignKey, ForeignKeyAction, ForeignKeyCreateStatement, Index, Table,
+    TableCreateStatement,
 };
 use sea_orm_migration::prelude::*;
 
@@ -107,6 +108,35 @@ fn boolean(name: &'static str) -> ColumnDef {
     c
 }
 
+/// Creates the index `name` of `table` on `cols` (unless it exists).
+async fn index(
+    m: &SchemaManager<'_>,
+    name: &str,
+    table: &'static str,
+    cols: &[&'static str],
+    unique: bool,
+) -> Result<(), DbErr> {
+    let mut ix = Index::create();
+    ix.if_not_exists().name(name).table(table);
+    for c in cols {
+        ix.col(*c);
+    }
+    if unique {
+        ix.unique();
+    }
+    m.create_index(ix).await
+}
+
+/// A foreign key `from` (table, column) to `to` whose rows go with the row they name.
+fn cascade(
+    from: (&'static str, &'static str),
+    to: (&'static str, &'static str),
+) -> ForeignKeyCreateStatement {
+    let mut fk = ForeignKey::create();
+    fk.from(from.0, from.1).to(to.0, to.1).on_delete(ForeignKeyAction::Cascade);
+    fk
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Initial {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -129,24 +159,11 @@ impl MigrationTrait for Initial {
                 .col(s("secret_hash", 64).unique_key())
                 .col(s("created", 32))
                 .col(boolean("revoked"))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("tokens", "org")
-                        .to("organizations", "sid")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut cascade(("tokens", "org"), ("organizations", "sid")))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("ix_tokens_org")
-                .table("tokens")
-                .col("org")
-                .to_owned(),
-        )
-        .await?;
+        index(m, "ix_tokens_org", "tokens", &["org"], false).await?;
         m.create_table(
             table(b, "clients")
                 .col(s("client_id", 255).primary_key())
@@ -162,18 +179,8 @@ impl MigrationTrait for Initial {
                 .col(s("client_id", 255))
                 .col(s("org", 34))
                 .primary_key(Index::create().col("client_id").col("org"))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("client_orgs", "client_id")
-                        .to("clients", "client_id")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("client_orgs", "org")
-                        .to("organizations", "sid")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut cascade(("client_orgs", "client_id"), ("clients", "client_id")))
+                .foreign_key(&mut cascade(("client_orgs", "org"), ("organizations", "sid")))
                 .to_owned(),
         )
         .await?;
@@ -200,12 +207,7 @@ impl MigrationTrait for Initial {
                 .col(ColumnDef::new("version").big_integer().not_null())
                 .col(boolean("deleted"))
                 .col(text(b, "password_hash").null())
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("resources", "org")
-                        .to("organizations", "sid")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut cascade(("resources", "org"), ("organizations", "sid")))
                 .to_owned(),
         )
         .await?;
@@ -216,15 +218,7 @@ impl MigrationTrait for Initial {
             ("ix_resources_display_name", false, &["org", "kind", "display_name_lower"][..]),
             ("ix_resources_last_modified", false, &["org", "kind", "last_modified"][..]),
         ] {
-            let mut ix = Index::create();
-            ix.if_not_exists().name(name).table("resources");
-            for c in cols {
-                ix.col(*c);
-            }
-            if unique {
-                ix.unique();
-            }
-            m.create_index(ix.to_owned()).await?;
+            index(m, name, "resources", cols, unique).await?;
         }
 
         m.create_table(
@@ -233,25 +227,12 @@ impl MigrationTrait for Initial {
                 .col(s("resource_id", 34))
                 .col(s("value_lower", 512))
                 .primary_key(Index::create().col("resource_id").col("value_lower"))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("resource_emails", "resource_id")
-                        .to("resources", "id")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut cascade(("resource_emails", "resource_id"), ("resources", "id")))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("ix_resource_emails_value")
-                .table("resource_emails")
-                .col("org")
-                .col("value_lower")
-                .to_owned(),
-        )
-        .await?;
+        index(m, "ix_resource_emails_value", "resource_emails", &["org", "value_lower"], false)
+            .await?;
 
         m.create_table(
             table(b, "memberships")
@@ -260,31 +241,12 @@ impl MigrationTrait for Initial {
                 .col(s("member_id", 34))
                 .col(s("member_type", 8))
                 .primary_key(Index::create().col("group_id").col("member_id"))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("memberships", "group_id")
-                        .to("resources", "id")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("memberships", "member_id")
-                        .to("resources", "id")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut cascade(("memberships", "group_id"), ("resources", "id")))
+                .foreign_key(&mut cascade(("memberships", "member_id"), ("resources", "id")))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("ix_memberships_member")
-                .table("memberships")
-                .col("org")
-                .col("member_id")
-                .to_owned(),
-        )
-        .await?;
+        index(m, "ix_memberships_member", "memberships", &["org", "member_id"], false).await?;
 
         m.create_table(
             table(b, "idempotency")
@@ -313,16 +275,7 @@ impl MigrationTrait for Initial {
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("ix_change_log_org_seq")
-                .table("change_log")
-                .col("org")
-                .col("seq")
-                .to_owned(),
-        )
-        .await?;
+        index(m, "ix_change_log_org_seq", "change_log", &["org", "seq"], false).await?;
         Ok(())
     }
 }
@@ -350,29 +303,16 @@ impl MigrationName for ScaleIndexes {
 #[async_trait::async_trait]
 impl MigrationTrait for ScaleIndexes {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("ix_memberships_member_id")
-                .table("memberships")
-                .col("member_id")
-                .col("group_id")
-                .to_owned(),
-        )
-        .await?;
+        index(m, "ix_memberships_member_id", "memberships", &["member_id", "group_id"], false)
+            .await?;
         m.drop_index(Index::drop().name("ix_memberships_member").table("memberships").to_owned())
             .await?;
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("ix_resources_live")
-                .table("resources")
-                .col("org")
-                .col("kind")
-                .col("deleted")
-                .col("created")
-                .col("id")
-                .to_owned(),
+        index(
+            m,
+            "ix_resources_live",
+            "resources",
+            &["org", "kind", "deleted", "created", "id"],
+            false,
         )
         .await?;
         m.drop_index(Index::drop().name("ix_resources_created").table("resources").to_owned())
@@ -419,15 +359,7 @@ impl MigrationName for Retention {
 #[async_trait::async_trait]
 impl MigrationTrait for Retention {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("ix_idempotency_created")
-                .table("idempotency")
-                .col("created")
-                .to_owned(),
-        )
-        .await
+        index(m, "ix_idempotency_created", "idempotency", &["created"], false).await
     }
 }
 
@@ -445,16 +377,7 @@ impl MigrationName for SoftDeletePurge {
 #[async_trait::async_trait]
 impl MigrationTrait for SoftDeletePurge {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("ix_resources_deleted")
-                .table("resources")
-                .col("deleted")
-                .col("last_modified")
-                .to_owned(),
-        )
-        .await
+        index(m, "ix_resources_deleted", "resources", &["deleted", "last_modified"], false).await
     }
 }
 
@@ -500,15 +423,7 @@ impl MigrationTrait for Events {
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("ix_event_streams_org")
-                .table("event_streams")
-                .col("org")
-                .to_owned(),
-        )
-        .await?;
+        index(m, "ix_event_streams_org", "event_streams", &["org"], false).await?;
         m.create_table(
             table(b, "event_keys")
                 .col(s("kid", 64).primary_key())
@@ -571,17 +486,8 @@ impl MigrationTrait for ResourceCounts {
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .if_not_exists()
-                .name("ix_resource_counts_org_kind")
-                .table("resource_counts")
-                .col("org")
-                .col("kind")
-                .col("id")
-                .to_owned(),
-        )
-        .await?;
+        index(m, "ix_resource_counts_org_kind", "resource_counts", &["org", "kind", "id"], false)
+            .await?;
         let mut live = sea_orm::sea_query::Query::select();
         live.columns(["org", "kind"])
             .expr(sea_orm::sea_query::Expr::cust("COUNT(*)"))

@@ -1,7 +1,7 @@
 //! Writing users and groups: create (one or many), read by id, modify, delete, restore, bulk
 //! deactivate, and the uniqueness of their keys.
 
-use super::change_log::{self, Detail};
+use super::change_log::{self, Detail, Entry};
 use super::columns::{Cols, cols, cols_lenient, sanitize, tombstone, unique_attr};
 use super::conn::get;
 use super::conn::{Exec, ExecErr};
@@ -303,8 +303,9 @@ pub(super) async fn create_many(
         let ctx = change_log::context();
         for p in chunk {
             let detail = details.next().unwrap_or_default();
-            ins.values(change_log::row(org, kind, &p.id, ChangeOp::Create, 1, &at, &ctx, detail))
-                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let entry =
+                Entry { org, kind, id: &p.id, op: ChangeOp::Create, version: 1, at: &at, detail };
+            ins.values(entry.row(&ctx)).map_err(|e| StoreError::Internal(e.to_string()))?;
         }
         txn.execute(&ins).await.map_err(db_err)?;
     }
@@ -366,15 +367,7 @@ pub(super) async fn modify(
     modifier: Modifier,
 ) -> Result<Stored> {
     let txn = store.begin().await?;
-    let row = store
-        .row(&txn, org, kind, id, Some(false), true)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("{} '{id}'", kind.name())))?;
-    if let Some(v) = expected_version
-        && v != row.version
-    {
-        return Err(StoreError::PreconditionFailed { current: row.version });
-    }
+    let row = locked_live_row(store, &txn, org, kind, id, expected_version).await?;
     let current = store.one_stored(&txn, org, row.clone(), read).await?;
     let Change { resource, members, password_hash, changed } = modifier(current.clone())?;
     // What changed outside the document, for the change log.
@@ -445,13 +438,37 @@ pub(super) async fn modify(
         store.apply_members(&txn, org, id, members).await?;
     }
     let detail = Detail::updated(&row.doc, &doc, &extra, cols.external_id.as_ref());
-    store.log(&txn, org, kind, id, ChangeOp::Update, version, &at, detail).await?;
+    store
+        .log(&txn, Entry { org, kind, id, op: ChangeOp::Update, version, detail, at: &at })
+        .await?;
     // The row as written (the update matched it by id and version): no read back.
     let row = Row { doc, version, last_modified: at, deleted: false, ..row };
     let stored = store.one_stored(&txn, org, row, read).await?;
     txn.commit().await.map_err(db_err)?;
     store.stats.wrote(store.backend, &store.db, added);
     Ok(stored)
+}
+
+/// The live row of `id`, locked for the rest of `txn`, at `expected_version` when one is
+/// given (else [`StoreError::PreconditionFailed`] with the current version).
+async fn locked_live_row<C: Exec>(
+    store: &SqlStore,
+    txn: &C,
+    org: OrganizationSid,
+    kind: ResourceKind,
+    id: &str,
+    expected_version: Option<u64>,
+) -> Result<Row> {
+    let row = store
+        .row(txn, org, kind, id, Some(false), true)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("{} '{id}'", kind.name())))?;
+    if let Some(v) = expected_version
+        && v != row.version
+    {
+        return Err(StoreError::PreconditionFailed { current: row.version });
+    }
+    Ok(row)
 }
 
 pub(super) async fn delete(
@@ -463,15 +480,7 @@ pub(super) async fn delete(
     soft: bool,
 ) -> Result<()> {
     let txn = store.begin().await?;
-    let row = store
-        .row(&txn, org, kind, id, Some(false), true)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("{} '{id}'", kind.name())))?;
-    if let Some(v) = expected_version
-        && v != row.version
-    {
-        return Err(StoreError::PreconditionFailed { current: row.version });
-    }
+    let row = locked_live_row(store, &txn, org, kind, id, expected_version).await?;
     let at = now();
     let version = row.version + 1;
     store.touch_groups_of(&txn, org, id, &at).await?;
@@ -514,7 +523,20 @@ pub(super) async fn delete(
         txn.execute(&q).await.map_err(db_err)?;
     }
     store.count_delta(&txn, org, kind, -1).await?;
-    store.log(&txn, org, kind, id, ChangeOp::Delete, version, &at, Detail::default()).await?;
+    store
+        .log(
+            &txn,
+            Entry {
+                org,
+                kind,
+                id,
+                op: ChangeOp::Delete,
+                version,
+                detail: Detail::default(),
+                at: &at,
+            },
+        )
+        .await?;
     txn.commit().await.map_err(db_err)?;
     Ok(())
 }
@@ -550,7 +572,9 @@ pub(super) async fn restore(
     store.touch_groups_of(&txn, org, id, &at).await?;
     let detail = Detail { external_id: keys.external_id.clone(), ..Detail::default() };
     store.count_delta(&txn, org, kind, 1).await?;
-    store.log(&txn, org, kind, id, ChangeOp::Restore, version, &at, detail).await?;
+    store
+        .log(&txn, Entry { org, kind, id, op: ChangeOp::Restore, version, detail, at: &at })
+        .await?;
     let row = store
         .row(&txn, org, kind, id, Some(false), false)
         .await?
@@ -614,7 +638,9 @@ pub(super) async fn deactivate_users(
                 active: Some(false),
             };
             let (kind, op) = (ResourceKind::User, ChangeOp::Update);
-            store.log(&txn, org, kind, id, op, row.version, &at, detail).await?;
+            store
+                .log(&txn, Entry { org, kind, id, op, version: row.version, detail, at: &at })
+                .await?;
         }
         out.push(row.into_stored(None));
     }
