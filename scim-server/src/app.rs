@@ -22,10 +22,9 @@ pub fn router(state: AppState) -> Router {
 
 /// The whole service as one `tower::Service` (see [`crate::front`]).
 pub fn service(state: &AppState) -> crate::front::Stack {
-    let max_body = state.config.max_body_bytes;
     // Install the metrics recorder before the first request is counted.
     let _ = crate::ops::prometheus();
-    let family = family_routes(state, max_body);
+    let family = family_routes(state);
     let mut ops = crate::ops::routes().merge(crate::oauth::routes()).merge(crate::events::routes());
     // The admin API rides on this listener only when it has none of its own.
     if state.config.admin_api && state.config.admin_listen.is_none() {
@@ -34,30 +33,29 @@ pub fn service(state: &AppState) -> crate::front::Stack {
             ops = ops.merge(crate::console::routes());
         }
     }
-    let ops = ops
-        .fallback(middleware::unknown_route)
-        .method_not_allowed_fallback(middleware::method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(middleware::TrackLayer)
-        .with_state(state.clone());
+    let ops = finish(ops, state);
     crate::front::stack(state, family, ops)
 }
 
 /// The family-relative routes alone, for a router nested in a product's application
 /// (the `embed` module): every path is below the mount point, on family A's rules.
 pub(crate) fn nested_service(state: &AppState) -> crate::front::Stack {
-    let max_body = state.config.max_body_bytes;
-    let family = family_routes(state, max_body);
+    let family = family_routes(state);
     crate::front::nested_stack(state, family)
 }
 
-fn family_routes(state: &AppState, max_body: usize) -> Router {
-    Router::new()
-        .merge(crate::discovery::routes())
-        .merge(crate::handlers::routes())
+fn family_routes(state: &AppState) -> Router {
+    let family = Router::new().merge(crate::discovery::routes()).merge(crate::handlers::routes());
+    finish(family, state)
+}
+
+/// The layers every router of the service has inside the edge: SCIM errors for an unknown
+/// route or method, the body limit and the tracking header, over the shared state.
+fn finish(routes: Router<AppState>, state: &AppState) -> Router {
+    routes
         .fallback(middleware::unknown_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::TrackLayer)
         .with_state(state.clone())
 }
@@ -66,18 +64,12 @@ fn family_routes(state: &AppState, max_body: usize) -> Router {
 /// operational endpoints, behind the same edge as [`service`] (request ids, limits, SCIM
 /// errors); the SCIM families are unknown routes there.
 pub fn admin_service(state: &AppState) -> crate::front::Stack {
-    let max_body = state.config.max_body_bytes;
     let _ = crate::ops::prometheus();
     let family = Router::new().fallback(middleware::unknown_route).with_state(state.clone());
     let mut ops = crate::ops::routes().merge(crate::admin_api::routes());
     if state.console.is_some() {
         ops = ops.merge(crate::console::routes());
     }
-    let ops = ops
-        .fallback(middleware::unknown_route)
-        .method_not_allowed_fallback(middleware::method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(middleware::TrackLayer)
-        .with_state(state.clone());
+    let ops = finish(ops, state);
     crate::front::stack(state, family, ops)
 }

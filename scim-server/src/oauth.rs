@@ -98,6 +98,18 @@ impl OAuthError {
             basic,
         }
     }
+
+    /// 503 `temporarily_unavailable` (the code RFC 6749 4.1.2.1 gives a server that cannot
+    /// answer for now): the database failed during `what`, logged with the cause.
+    fn unavailable(what: &str, e: &scim_store::StoreError) -> Self {
+        tracing::warn!(request_id = %crate::log::request_id(), error = %e, "{what} failed");
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "temporarily_unavailable",
+            description: "the database is unavailable; retry later".into(),
+            basic: false,
+        }
+    }
 }
 
 impl IntoResponse for OAuthError {
@@ -205,15 +217,11 @@ async fn issue(state: &AppState, req: Request) -> Result<Response, OAuthError> {
         (None, Some(id), Some(secret)) => (id, secret),
         (None, _, _) => return Err(OAuthError::client(false)),
     };
-    let found = state.store.client(&client_id).await.map_err(|e| {
-        tracing::warn!(request_id = %crate::log::request_id(), error = %e, "client lookup failed");
-        OAuthError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            error: "temporarily_unavailable",
-            description: "the database is unavailable; retry later".into(),
-            basic: false,
-        }
-    })?;
+    let found = state
+        .store
+        .client(&client_id)
+        .await
+        .map_err(|e| OAuthError::unavailable("client lookup", &e))?;
     let presented = token::hash(&secret);
     // Compare against a dummy hash for unknown clients too, so timing tells nothing.
     let (record, stored) = match found {
@@ -269,15 +277,11 @@ async fn issue(state: &AppState, req: Request) -> Result<Response, OAuthError> {
         exp: iat + ttl,
         jti: hex::encode(jti),
     };
-    let secret = state.store.shared_secret(SIGNING_SECRET).await.map_err(|e| {
-        tracing::warn!(request_id = %crate::log::request_id(), error = %e, "signing secret unavailable");
-        OAuthError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            error: "temporarily_unavailable",
-            description: "the database is unavailable; retry later".into(),
-            basic: false,
-        }
-    })?;
+    let secret = state
+        .store
+        .shared_secret(SIGNING_SECRET)
+        .await
+        .map_err(|e| OAuthError::unavailable("reading the signing secret", &e))?;
     let access_token = sign(&claims, &secret).ok_or_else(|| OAuthError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         error: "server_error",

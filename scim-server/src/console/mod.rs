@@ -239,8 +239,7 @@ pub(crate) fn message_page(status: StatusCode, message: &str) -> Response {
     let body = html! {
         (DOCTYPE)
         html lang="en" {
-            head { meta charset="utf-8"; title { "SCIM console" }
-                   link rel="stylesheet" href="/console/assets/console.css"; }
+            (head(status.canonical_reason().unwrap_or("Error"), false))
             body { main { h1 { (status.as_u16()) } p.error { (message) }
                           p { a href="/console/orgs" { "Back to the console" } } } }
         }
@@ -266,13 +265,7 @@ pub(crate) fn layout(title: &str, nav: Nav, signed: &Signed, body: Markup) -> Ma
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · SCIM console" }
-                link rel="stylesheet" href="/console/assets/console.css";
-                script src="/console/assets/console.js" defer {}
-            }
+            (head(title, true))
             body {
                 header.top {
                     strong { "SCIM console" }
@@ -299,6 +292,20 @@ pub(crate) fn layout(title: &str, nav: Nav, signed: &Signed, body: Markup) -> Ma
                     (body)
                 }
             }
+        }
+    }
+}
+
+/// The `head` of a page titled `title`: the stylesheet, and the script (refreshes, copy
+/// buttons) on the pages of a signed-in operator.
+fn head(title: &str, script: bool) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · SCIM console" }
+            link rel="stylesheet" href="/console/assets/console.css";
+            @if script { script src="/console/assets/console.js" defer {} }
         }
     }
 }
@@ -338,12 +345,7 @@ fn login_markup(error: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Sign in · SCIM console" }
-                link rel="stylesheet" href="/console/assets/console.css";
-            }
+            (head("Sign in", false))
             body {
                 main.narrow {
                     h1 { "SCIM console" }

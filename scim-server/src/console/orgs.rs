@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use http::{HeaderMap, StatusCode};
 use maud::{Markup, html};
 use scim_core::policy::Policy;
+use scim_core::sid::OrganizationSid;
 use scim_store::Scope;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -195,6 +196,16 @@ fn back(org: &str) -> String {
     format!("/console/orgs/{org}")
 }
 
+/// The organization named in the path and the scopes ticked in the form of a new secret.
+async fn org_and_scopes(
+    store: &dyn scim_store::Store,
+    org: &str,
+    f: &Fields,
+) -> Result<(OrganizationSid, Vec<Scope>), AdminError> {
+    let sid = admin::resolve_org(store, org).await?.sid;
+    Ok((sid, admin::parse_scopes(&owned(values(f, "scopes")))?))
+}
+
 async fn create_token(
     State(st): State<AppState>,
     Path(org): Path<String>,
@@ -204,8 +215,7 @@ async fn create_token(
     let store = st.store.as_ref();
     let origin = crate::context::origin(&headers, &st);
     let made = async {
-        let sid = admin::resolve_org(store, &org).await?.sid;
-        let scopes = admin::parse_scopes(&owned(values(&f, "scopes")))?;
+        let (sid, scopes) = org_and_scopes(store, &org, &f).await?;
         if scopes.contains(&Scope::Admin) {
             // As the admin API: admin tokens come from the CLI only.
             return Err(AdminError::Usage(
@@ -310,8 +320,7 @@ async fn create_client(
     let store = st.store.as_ref();
     let origin = crate::context::origin(&headers, &st);
     let made = async {
-        let sid = admin::resolve_org(store, &org).await?.sid;
-        let scopes = admin::parse_scopes(&owned(values(&f, "scopes")))?;
+        let (sid, scopes) = org_and_scopes(store, &org, &f).await?;
         admin::create_client(store, vec![sid], scopes).await.map(|c| (sid, c))
     }
     .await;

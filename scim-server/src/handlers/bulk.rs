@@ -137,6 +137,14 @@ fn refs_of(op: &BulkOperation) -> Vec<String> {
     out
 }
 
+/// The error of an operation that names `bulkId:{r}` when no successful POST defined `r`.
+fn unresolved_id(r: &str) -> ScimError {
+    ScimError::new(
+        ErrorCode::UnresolvedBulkId,
+        format!("bulkId '{r}' is not defined by a successful POST of this request"),
+    )
+}
+
 /// Runs a bulk request (module docs) and renders the BulkResponse.
 pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result<Value, ScimError> {
     let max_payload = st.config.bulk_max_payload_bytes;
@@ -176,7 +184,12 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
     // Groups created without some members (circular references): op index and the
     // member items to add once every reference resolves.
     let mut deferred: Vec<(usize, Vec<Value>)> = Vec::new();
+    // failOnErrors (RFC 7644 3.7.3): the number of errors after which the rest is not run.
     let mut errors = 0u32;
+    let mut too_many = |failed: bool| {
+        errors += u32::from(failed);
+        failed && fail_on_errors.is_some_and(|n| errors >= n)
+    };
     let mut stopped = false;
 
     'passes: while !pending.is_empty() && !stopped {
@@ -196,10 +209,7 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
                 .collect();
             let waiting = refs.iter().any(|r| !resolved.contains_key(r));
             let outcome = if let Some(r) = unknown.first() {
-                Err(ScimError::new(
-                    ErrorCode::UnresolvedBulkId,
-                    format!("bulkId '{r}' is not defined by a successful POST of this request"),
-                ))
+                Err(unresolved_id(r))
             } else if waiting {
                 still.push(i);
                 continue;
@@ -209,12 +219,7 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
             progressed = true;
             let failed = outcome.is_err();
             record(ctx, op, i, outcome, &mut results, &mut resolved, &mut failed_ids);
-            if failed {
-                errors += 1;
-                if fail_on_errors.is_some_and(|n| errors >= n) {
-                    stopped = true;
-                }
-            }
+            stopped |= too_many(failed);
         }
         pending = still;
         if stopped || pending.is_empty() {
@@ -230,12 +235,8 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
                 let outcome = execute_with(st, ctx, op, Some(data), &resolved).await;
                 let failed = outcome.is_err();
                 record(ctx, op, i, outcome, &mut results, &mut resolved, &mut failed_ids);
-                if failed {
-                    errors += 1;
-                    if fail_on_errors.is_some_and(|n| errors >= n) {
-                        stopped = true;
-                    }
-                } else {
+                stopped |= too_many(failed);
+                if !failed {
                     deferred.push((i, later));
                 }
                 pending.remove(pos);
@@ -252,10 +253,7 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
                     "the operation's bulkId references form a cycle that cannot be resolved",
                 );
                 record(ctx, op, i, Err(e), &mut results, &mut resolved, &mut failed_ids);
-                errors += 1;
-                if fail_on_errors.is_some_and(|n| errors >= n) {
-                    stopped = true;
-                }
+                stopped |= too_many(true);
             }
             break;
         }
@@ -275,10 +273,7 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
         }
         unresolved.retain(|r| !resolved.contains_key(r));
         let outcome = if let Some(r) = unresolved.first() {
-            Err(ScimError::new(
-                ErrorCode::UnresolvedBulkId,
-                format!("bulkId '{r}' is not defined by a successful POST of this request"),
-            ))
+            Err(unresolved_id(r))
         } else {
             for item in &mut items {
                 support::substitute_bulk_refs(item, &|b| resolved.get(b).cloned());
