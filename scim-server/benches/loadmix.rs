@@ -533,15 +533,7 @@ fn settings() -> Settings {
         }
         i += 1;
     }
-    let backends = match backend.as_str() {
-        "sqlite" => vec![Backend::Sqlite],
-        "postgres" => vec![Backend::Postgres],
-        "all" => vec![Backend::Sqlite, Backend::Postgres],
-        other => {
-            eprintln!("loadmix: unknown backend '{other}' (expected sqlite, postgres or all)");
-            std::process::exit(2);
-        }
-    };
+    let backends = Backend::selected(&backend, "loadmix");
     let pin = match pin_self() {
         Ok(()) => true,
         Err(e) => {

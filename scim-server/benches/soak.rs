@@ -267,15 +267,7 @@ fn main() {
             _ => {} // `cargo bench` passes `--bench`
         }
     }
-    let backends = match backend.as_str() {
-        "sqlite" => vec![Backend::Sqlite],
-        "postgres" => vec![Backend::Postgres],
-        "all" => vec![Backend::Sqlite, Backend::Postgres],
-        other => {
-            eprintln!("soak: unknown backend '{other}' (expected sqlite, postgres or all)");
-            std::process::exit(2);
-        }
-    };
+    let backends = Backend::selected(&backend, "soak");
     let every = Duration::from_secs(if secs < 120 { 3 } else { 5 });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut ok = true;

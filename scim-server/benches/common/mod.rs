@@ -260,6 +260,22 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The backends `--backend NAME` selects (`sqlite`, `postgres` or `all`); any other
+    /// name ends the process with a usage error, `bench` naming the benchmark.
+    pub fn selected(name: &str, bench: &str) -> Vec<Backend> {
+        match name {
+            "sqlite" => vec![Backend::Sqlite],
+            "postgres" => vec![Backend::Postgres],
+            "all" => vec![Backend::Sqlite, Backend::Postgres],
+            other => {
+                eprintln!("{bench}: unknown backend '{other}' (expected sqlite, postgres or all)");
+                std::process::exit(2);
+            }
+        }
+    }
+}
+
 /// A fresh database for one run; dropped (PostgreSQL) or deleted (SQLite) afterwards.
 pub struct Db {
     pub url: String,

@@ -137,15 +137,7 @@ fn options() -> Opts {
             _ => {} // `cargo bench` passes `--bench`
         }
     }
-    let backends = match backend.as_str() {
-        "sqlite" => vec![Backend::Sqlite],
-        "postgres" => vec![Backend::Postgres],
-        "all" => vec![Backend::Sqlite, Backend::Postgres],
-        other => {
-            eprintln!("faults: unknown backend '{other}' (expected sqlite, postgres or all)");
-            std::process::exit(2);
-        }
-    };
+    let backends = Backend::selected(&backend, "faults");
     Opts { quick, backends }
 }
 
