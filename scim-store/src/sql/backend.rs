@@ -126,6 +126,12 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     fn defers_page_rows(&self) -> bool {
         !self.embedded()
     }
+    /// Whether the database runs data-modifying statements inside common table
+    /// expressions, so several inserts go as one statement (one round trip, atomic on its
+    /// own). PostgreSQL does; SQLite and MySQL do not.
+    fn writes_in_one_statement(&self) -> bool {
+        false
+    }
     /// Whether change-log sequence numbers are handed out in commit order (one writer),
     /// so that an organization's last sequence number tells whether anything changed.
     fn sequence_in_commit_order(&self) -> bool {

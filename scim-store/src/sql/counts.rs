@@ -18,7 +18,7 @@ use super::store::SqlStore;
 use crate::{Result, StoreError};
 use scim_core::schema::ResourceKind;
 use scim_core::sid::OrganizationSid;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, Order, Query as Q};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, LockType, Order, Query as Q};
 
 /// The compaction folds an organization's deltas of a kind once they are more than this.
 const FOLD_AFTER: i64 = 16;
@@ -40,16 +40,29 @@ impl SqlStore {
         kind: ResourceKind,
         delta: i64,
     ) -> Result<()> {
+        if let Some(ins) = self.count_delta_row(org, kind, delta)? {
+            c.execute(&ins).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// The insert that records `delta` (see [`SqlStore::count_delta`]); `None` when there
+    /// is nothing to record.
+    pub(super) fn count_delta_row(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        delta: i64,
+    ) -> Result<Option<InsertStatement>> {
         if !self.keeps_counts() || delta == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let mut ins = Q::insert();
         ins.into_table("resource_counts")
             .columns(["org", "kind", "delta"])
             .values([Expr::val(org.to_string()), Expr::val(kind.name()), Expr::val(delta)])
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        c.execute(&ins).await.map_err(db_err)?;
-        Ok(())
+        Ok(Some(ins))
     }
 
     /// The live resources of `kind` in `org`: the sum of the deltas. When they have piled up

@@ -267,10 +267,26 @@ impl SqlStore {
         row: Row,
         read: ReadOptions,
     ) -> Result<Stored> {
-        self.stored(c, org, vec![row], read)
-            .await?
-            .pop()
-            .ok_or_else(|| StoreError::Internal("a row vanished".into()))
+        let refs = self.refs_of(c, org, &row, read).await?;
+        Ok(row.into_stored(refs))
+    }
+
+    /// The members (group) or groups (user) of one row, as `read` asks: `None` when they
+    /// are not read (or too many for a write's answer).
+    pub(super) async fn refs_of<C: Exec>(
+        &self,
+        c: &C,
+        org: OrganizationSid,
+        row: &Row,
+        read: ReadOptions,
+    ) -> Result<Option<Vec<Value>>> {
+        if !Self::reads_refs(row.kind, read) {
+            return Ok(None);
+        }
+        let mut omitted = HashSet::new();
+        let item = std::iter::once((row.kind, row.id.as_str()));
+        let mut refs = self.refs(c, org, item, read, &mut omitted).await?;
+        Ok((!omitted.contains(&row.id)).then(|| refs.remove(&row.id).unwrap_or_default()))
     }
 
     /// The groups that list `member` (a user or a group) in their `members` change when it

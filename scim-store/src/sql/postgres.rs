@@ -52,6 +52,10 @@ impl Backend for Postgres {
         c.json();
     }
 
+    fn writes_in_one_statement(&self) -> bool {
+        true
+    }
+
     /// `?` renumbered to `$1`, `$2`, ...
     fn placeholders(&self, template: &str) -> String {
         let mut out = String::with_capacity(template.len() + 8);
