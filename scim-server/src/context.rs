@@ -6,7 +6,7 @@
 //! scope: GET, HEAD and searches need `scim:read`, everything else `scim:write`.
 
 pub use crate::auth::Credential;
-use crate::error::ApiError;
+use crate::error::{ApiError, RenderCtx};
 pub use crate::mount::{Family, Mount};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
@@ -30,6 +30,9 @@ pub struct RequestCtx {
     pub scopes: Vec<Scope>,
     /// The credential's id.
     pub credential_id: String,
+    /// How this request's errors render (family, docs base), for errors nested in an
+    /// answer such as a bulk response's.
+    pub render: RenderCtx,
 }
 
 impl RequestCtx {
@@ -102,6 +105,12 @@ impl FromRequestParts<AppState> for RequestCtx {
             base_url,
             scopes: cred.scopes,
             credential_id: cred.id,
+            render: parts
+                .extensions
+                .get::<RenderCtx>()
+                .cloned()
+                .unwrap_or_else(RenderCtx::fallback)
+                .with_family(Some(mount.family)),
         };
         crate::log::set_org(ctx.org.sid);
         crate::log::set_credential(&ctx.credential_id);

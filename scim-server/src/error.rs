@@ -9,10 +9,14 @@
 //! [`crate::profile::scim_type`]) and `PreconditionFailed` answered as 409
 //! `VersionConflict`. Every error carries its code's documentation in a `Link: <...>;
 //! rel="help"` header (RFC 8288), and the status-specific headers (`WWW-Authenticate` on
-//! 401, `Retry-After` on 429/503). The context reaches `IntoResponse` through a task-local
-//! set by the router's edge middleware (`scope`), so handlers need not pass it. Error
-//! responses that did not come from here (axum rejections, tower-http layers) are rewritten
-//! into SCIM errors by the service's edge, so every error is SCIM JSON.
+//! 401, `Retry-After` on 429/503). axum's `IntoResponse` takes no argument, so an
+//! [`ApiError`] becomes a response that carries the error itself ([`Unrendered`], with a
+//! plain RFC body for a response that never reaches the edge), and the service's edge
+//! renders it with the request's context ([`finish`]); code that needs the rendered body
+//! before the edge (idempotency records, bulk results) takes the [`RenderCtx`] from the
+//! request, where the edge put it. Error responses that did not come from here (axum
+//! rejections, tower-http layers) are rewritten into SCIM errors by the edge too, so every
+//! error is SCIM JSON.
 
 use crate::config::DOCS_PATH;
 use crate::mount::Family;
@@ -21,7 +25,6 @@ use http::{HeaderValue, StatusCode, header};
 use scim_core::error::ErrorBody;
 use scim_core::{ErrorCode, ScimError};
 use scim_store::StoreError;
-use std::future::Future;
 use std::sync::Arc;
 
 /// The SCIM media type.
@@ -108,20 +111,29 @@ impl RenderCtx {
     }
 }
 
-tokio::task_local! {
-    static RENDER: RenderCtx;
-}
+/// Marker in a response's extensions: an [`ApiError`] the edge has yet to render with the
+/// request's context.
+#[derive(Debug, Clone)]
+pub(crate) struct Unrendered(ScimError);
 
-/// Runs `fut` with `ctx` available to [`ApiError`]'s rendering.
-pub(crate) fn scope<F: Future>(ctx: RenderCtx, fut: F) -> impl Future<Output = F::Output> {
-    RENDER.scope(ctx, fut)
-}
-
-/// The rendering context of the request being served ([`RenderCtx::fallback`] outside one):
-/// what [`ApiError`]'s `IntoResponse` renders with, since axum gives it no argument. A
-/// function that can take the request's family or docs base takes it instead.
-pub fn current() -> RenderCtx {
-    RENDER.try_with(Clone::clone).unwrap_or_else(|_| RenderCtx::fallback())
+/// Renders a response that is still an [`Unrendered`] error with `ctx`, keeping the headers
+/// its handler set beside the error's own; any other response is returned as it is.
+pub(crate) fn finish(mut res: Response, ctx: &RenderCtx) -> Response {
+    let Some(Unrendered(e)) = res.extensions_mut().remove::<Unrendered>() else { return res };
+    let mut out = render(e, ctx);
+    let mut headers = std::mem::take(res.headers_mut());
+    // The length was the placeholder body's.
+    headers.remove(header::CONTENT_LENGTH);
+    let mut name = None;
+    for (n, value) in headers {
+        name = n.or(name);
+        if let Some(n) = &name
+            && !out.headers().contains_key(n)
+        {
+            out.headers_mut().append(n.clone(), value);
+        }
+    }
+    out
 }
 
 /// Applies the family's error rules: family B reports a failed precondition as a 409
@@ -135,11 +147,10 @@ pub fn for_family(e: ScimError, family: Option<Family>) -> ScimError {
     }
 }
 
-/// The wire body of an error as this request renders it (for bodies nested in other
-/// documents, such as bulk operation responses).
-pub fn error_body(e: &ScimError, family: Family) -> ErrorBody {
-    let ctx = current().with_family(Some(family));
-    body_for(&for_family(e.clone(), Some(family)), &ctx)
+/// The wire body of an error as the request of `ctx` renders it (for bodies nested in
+/// other documents, such as bulk operation responses).
+pub fn error_body(e: &ScimError, ctx: &RenderCtx) -> ErrorBody {
+    body_for(&for_family(e.clone(), ctx.family), ctx)
 }
 
 /// The wire body of an error already passed through [`for_family`].
@@ -174,8 +185,15 @@ pub fn render(e: ScimError, ctx: &RenderCtx) -> Response {
     if e.code == ErrorCode::Internal {
         tracing::error!(request_id = %crate::log::request_id(), detail = %e.detail, "internal error");
     }
+    let mut res = response(&e, ctx);
+    res.extensions_mut().insert(RenderedError(e.code));
+    res
+}
+
+/// The response of `e` (already passed through [`for_family`]) under `ctx`.
+fn response(e: &ScimError, ctx: &RenderCtx) -> Response {
     let status = e.status();
-    let body = serde_json::to_vec(&body_for(&e, ctx)).unwrap_or_else(|_| {
+    let body = serde_json::to_vec(&body_for(e, ctx)).unwrap_or_else(|_| {
         // Serialising a struct of strings cannot fail; keep a valid body regardless.
         br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"500"}"#.to_vec()
     });
@@ -199,13 +217,16 @@ pub fn render(e: ScimError, ctx: &RenderCtx) -> Response {
         }
         _ => {}
     }
-    res.extensions_mut().insert(RenderedError(e.code));
     res
 }
 
 impl IntoResponse for ApiError {
+    /// An RFC 7644 body with relative documentation links, and the error itself for the
+    /// edge, which renders it again for the request's family and docs base ([`finish`]).
     fn into_response(self) -> Response {
-        render(self.0, &current())
+        let mut res = response(&self.0, &RenderCtx::fallback());
+        res.extensions_mut().insert(Unrendered(self.0));
+        res
     }
 }
 
@@ -223,11 +244,12 @@ mod tests {
     #[test]
     fn family_b_maps_scim_types_outside_the_contract() {
         let e = ScimError::new(ErrorCode::NoTarget, "nothing there");
-        let b = error_body(&e, Family::Organization);
+        let ctx = RenderCtx::fallback();
+        let b = error_body(&e, &ctx.with_family(Some(Family::Organization)));
         assert_eq!(b.scim_type, Some(scim_core::error::ScimType::InvalidValue));
         assert_eq!(b.code, Some(23400));
         assert_eq!(b.more_info.as_deref(), Some("/docs/errors#23400"));
-        let a = error_body(&e, Family::Rfc);
+        let a = error_body(&e, &ctx.with_family(Some(Family::Rfc)));
         assert_eq!(a.scim_type, Some(scim_core::error::ScimType::NoTarget));
         assert_eq!((a.code, a.more_info), (None, None));
     }
@@ -245,6 +267,33 @@ mod tests {
         assert_eq!(a.more_info.as_deref(), Some("https://d/errors#23400"));
         let none = body_for(&e, &RenderCtx { codes_in_body: false, ..ctx });
         assert_eq!((none.code, none.more_info), (None, None));
+    }
+
+    #[tokio::test]
+    async fn the_edge_renders_an_api_error_for_the_requests_family() {
+        let mut res = ApiError::new(ErrorCode::PreconditionFailed, "changed").into_response();
+        // Without the edge: an RFC body with relative links.
+        assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+        res.headers_mut().insert(header::ETAG, HeaderValue::from_static("W/\"3\""));
+        let ctx = RenderCtx {
+            docs_base: Arc::from("https://d"),
+            family: Some(Family::Organization),
+            codes_in_body: false,
+        };
+        let out = finish(res, &ctx);
+        assert_eq!(out.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            out.extensions().get::<RenderedError>(),
+            Some(&RenderedError(ErrorCode::VersionConflict))
+        );
+        assert!(out.extensions().get::<Unrendered>().is_none());
+        assert_eq!(out.headers()[header::ETAG], "W/\"3\"");
+        assert!(out.headers().get(header::CONTENT_LENGTH).is_none());
+        let body = axum::body::to_bytes(out.into_body(), 4096).await.unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let code = ErrorCode::VersionConflict.code();
+        assert_eq!(body["moreInfo"], format!("https://d/errors#{code}"));
+        assert_eq!(body["status"], "409");
     }
 
     #[test]

@@ -204,9 +204,11 @@ impl Inner {
             c.captures.any(now).then(|| (c, c.captures.begin(&mut req), now))
         });
         let limit = config.request_timeout();
+        // Handlers that render an error inside their own answer take the context from here.
+        req.extensions_mut().insert(ctx.clone());
         let work = AssertUnwindSafe(self.dispatch(req, mount)).catch_unwind();
-        let mut res = match error::scope(ctx.clone(), tokio::time::timeout(limit, work)).await {
-            Ok(Ok(res)) => res,
+        let mut res = match tokio::time::timeout(limit, work).await {
+            Ok(Ok(res)) => error::finish(res, &ctx),
             Ok(Err(_panic)) => render(
                 ScimError::new(
                     ErrorCode::Internal,

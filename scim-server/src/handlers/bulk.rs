@@ -302,7 +302,7 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
                     // The group exists, but without these members: report the failure.
                     let e = crate::error::for_family(e, Some(ctx.family));
                     res.status = e.status().as_u16().to_string();
-                    res.response = serde_json::to_value(error_body(&e, ctx.family)).ok();
+                    res.response = serde_json::to_value(error_body(&e, &ctx.render)).ok();
                 }
             }
         }
@@ -425,7 +425,7 @@ fn record(
                 res.location = Some(ctx.location(t.kind, &id));
             }
             res.status = e.status().as_u16().to_string();
-            res.response = serde_json::to_value(error_body(&e, ctx.family)).ok();
+            res.response = serde_json::to_value(error_body(&e, &ctx.render)).ok();
         }
     }
     if let Some(slot) = results.get_mut(i) {

@@ -12,7 +12,7 @@
 
 use crate::body::read_limited;
 use crate::context::RequestCtx;
-use crate::error::{ApiError, RenderedError};
+use crate::error::{ApiError, RenderCtx, RenderedError};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request};
@@ -66,9 +66,10 @@ where
     match claim(req, &state, &raw_key).await {
         Err(e) => e.into_response(),
         Ok(Claim::Answer(res)) => res,
-        Ok(Claim::Run { req, org, key }) => {
+        Ok(Claim::Run { req, org, key, render }) => {
             let mut guard = AbortGuard { store: Some(state.store.clone()), org, key: key.clone() };
-            let res = handler.call(req, state.clone()).await;
+            // The answer is recorded as the client gets it: an error rendered for its family.
+            let res = crate::error::finish(handler.call(req, state.clone()).await, &render);
             let (parts, body) = res.into_parts();
             let bytes = match read_limited(body, usize::MAX).await {
                 Ok(b) => b,
@@ -105,7 +106,7 @@ where
 
 enum Claim {
     /// The key is ours: run the request (rebuilt with its body).
-    Run { req: Request, org: OrganizationSid, key: String },
+    Run { req: Request, org: OrganizationSid, key: String, render: RenderCtx },
     /// Answer without running: a replay or a conflict.
     Answer(Response),
 }
@@ -147,7 +148,8 @@ async fn claim(req: Request, state: &AppState, raw_key: &HeaderValue) -> Result<
     let org = ctx.org.sid;
     match state.store.idempotency_begin(org, &key, &fingerprint).await? {
         IdempotencyBegin::Claimed => {
-            Ok(Claim::Run { req: Request::from_parts(parts, Body::from(bytes)), org, key })
+            let req = Request::from_parts(parts, Body::from(bytes));
+            Ok(Claim::Run { req, org, key, render: ctx.render.clone() })
         }
         IdempotencyBegin::Replay(answer) => Ok(Claim::Answer(replay(answer))),
         IdempotencyBegin::InFlight => Err(ApiError::new(
