@@ -40,7 +40,7 @@ impl Store for SqlStore {
         token_name: Option<&str>,
         secret_hash: [u8; 32],
     ) -> Result<Option<Bootstrap>> {
-        self.bootstrap_once(name, scopes, token_name, secret_hash).await
+        self.while_locked(|| self.bootstrap_once(name, scopes, token_name, secret_hash)).await
     }
 
     async fn organization(&self, org: OrganizationSid) -> Result<Option<Organization>> {

@@ -32,10 +32,41 @@ pub struct MigrationStatus {
     pub applied: bool,
 }
 
+/// How long start-up steps wait out an SQLite file locked by another connection.
+const STARTUP_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl SqlStore {
     /// Applies every pending migration (idempotent), under a database-wide lock, so that
     /// processes starting together apply each migration once.
     pub async fn migrate(&self) -> Result<()> {
+        self.while_locked(|| self.migrate_once()).await
+    }
+
+    /// Runs `step` again while it fails because another connection held an SQLite file
+    /// locked for longer than the busy timeout (replicas starting together on one file,
+    /// each opening its connections and migrating under load): for up to
+    /// [`STARTUP_LOCK_WAIT`], then the error stands. Other errors are returned at once.
+    pub(super) async fn while_locked<T, F, Fut>(&self, mut step: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let deadline = std::time::Instant::now() + STARTUP_LOCK_WAIT;
+        loop {
+            match step().await {
+                Err(StoreError::Unavailable(why) | StoreError::Internal(why))
+                    if why.contains("database is locked")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    tracing::warn!(error = %why, "the database file is locked; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn migrate_once(&self) -> Result<()> {
         // An in-memory database lives in the store's one connection, and is this
         // process's alone.
         if let Db::Sea(p) = &self.db

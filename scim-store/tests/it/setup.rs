@@ -25,11 +25,13 @@ async fn replicas_started_together_migrate_once_and_bootstrap_once() {
                 // Every replica reaches the barrier, connected or not: one that failed to
                 // connect must fail the test with its error, not leave the others waiting.
                 start.wait().await;
-                let store = store?;
-                store.migrate().await?;
-                let created =
-                    store.bootstrap("default", Scope::ALL, Some("bootstrap"), secret_hash).await?;
-                Ok::<_, scim_store::StoreError>((store, created))
+                let store = store.map_err(|e| format!("connect: {e}"))?;
+                store.migrate().await.map_err(|e| format!("migrate: {e}"))?;
+                let created = store
+                    .bootstrap("default", Scope::ALL, Some("bootstrap"), secret_hash)
+                    .await
+                    .map_err(|e| format!("bootstrap: {e}"))?;
+                Ok::<_, String>((store, created))
             }));
         }
         let mut stores = Vec::new();
