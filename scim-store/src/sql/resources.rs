@@ -310,20 +310,17 @@ pub(super) async fn create_many(
         }
         log_rows.push(ins);
     }
-    drop(emails);
 
     // One resource without members, on a database that runs writes inside common table
     // expressions (PostgreSQL): every row in one statement, atomic on its own, so the
     // create costs one round trip instead of a transaction's six.
     let single = preps.len() == 1 && preps.iter().all(|p| p.members.is_empty());
     if single && store.backend.writes_in_one_statement() && email_rows.len() <= 1 {
-        let mut writes = vec![store.insert_rows(org, kind, &preps, &at)?];
-        writes.extend(email_rows);
-        writes.extend(count);
-        writes.extend(log_rows);
-        if let Some(one) = one_statement(writes)
-            && let Err(e) = store.db.execute(&one).await
-        {
+        let mut before = email_rows;
+        before.extend(count);
+        before.extend(log_rows);
+        let one = one_statement(store.insert_rows(org, kind, &preps, &at)?, before);
+        if let Err(e) = store.db.execute(&one).await {
             return Err(store.unique_err_of_new(e, org, kind, &preps).await);
         }
         store.stats.wrote(store.backend, &store.db, 1);
@@ -365,16 +362,19 @@ pub(super) async fn create_many(
     Ok(stored)
 }
 
-/// `writes` as one statement: all but the last as data-modifying common table
-/// expressions of the last (`WITH w0 AS (INSERT ...), ... INSERT ...`). PostgreSQL runs
-/// each exactly once, all or none.
-fn one_statement(mut writes: Vec<InsertStatement>) -> Option<WithQuery> {
-    let last = writes.pop()?;
+/// `first` and `then` as one statement: each after the first a data-modifying common table
+/// expression (`WITH w0 AS (INSERT ...), ... INSERT ...`), `first` included among them.
+/// PostgreSQL runs each exactly once, all or none.
+fn one_statement(first: InsertStatement, then: Vec<InsertStatement>) -> WithQuery {
+    let mut all = vec![first];
+    all.extend(then);
     let mut with = WithClause::new();
-    for (i, w) in writes.into_iter().enumerate() {
+    // The last one is the main statement; every other is a CTE.
+    let last = all.pop().unwrap_or_else(Q::insert);
+    for (i, w) in all.into_iter().enumerate() {
         with.cte(CommonTableExpression::new().query(w).table_name(format!("w{i}")).to_owned());
     }
-    Some(with.query(last))
+    with.query(last)
 }
 
 /// The resources just created, as written: answered from memory, reading only the
