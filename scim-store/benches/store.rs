@@ -182,7 +182,7 @@ async fn add_member(store: &SqlStore, org: OrganizationSid, group: &str, rows: V
             Box::new(move |cur| {
                 Ok(Change {
                     resource: cur.resource,
-                    members: vec![MemberOp::Add(rows)],
+                    members: vec![MemberOp::Add(rows.clone())],
                     password_hash: None,
                     changed: true,
                 })

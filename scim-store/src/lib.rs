@@ -39,9 +39,12 @@ use scim_core::sid::OrganizationSid;
 /// Result of a store call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Closure that turns the current state of a resource into its new state, run inside the
-/// write transaction (so PATCH and PUT are read-modify-write without lost updates).
-pub type Modifier = Box<dyn FnOnce(Stored) -> Result<Change, scim_core::ScimError> + Send>;
+/// Closure that turns the current state of a resource into its new state: PATCH and PUT
+/// are read-modify-write without lost updates. The change is written only if the resource
+/// is still in the state the closure saw; when a concurrent write got there first, the
+/// store may call the closure again with the newer state (so it must not consume what it
+/// captured), and only the change of the last call is written.
+pub type Modifier = Box<dyn FnMut(Stored) -> Result<Change, scim_core::ScimError> + Send>;
 
 /// A store's database connections at one moment ([`Store::pool_stats`]). The time a write
 /// transaction waits to start (for a pooled connection and its `BEGIN`, or on SQLite for

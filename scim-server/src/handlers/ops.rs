@@ -118,13 +118,13 @@ pub(crate) async fn replace(
     let stored = update(st, ctx, kind, id, cond, read, move |stored: Stored| {
         let current = without_rows(stored.resource, kind);
         let pctx = PatchContext::new(&registry, kind).with_external_members(true);
-        let replaced = scim_core::replace::replace(&current, incoming, &pctx)?;
+        let replaced = scim_core::replace::replace(&current, incoming.clone(), &pctx)?;
         let mut new = replaced.resource;
         profile::check(family, kind, &new, Some(&current))?;
         check_policies(&new, &policies)?;
         let _ = take_password(&mut new);
         let members = replaced.member_ops;
-        Ok(Change { resource: new, members, password_hash, changed: true })
+        Ok(Change { resource: new, members, password_hash: password_hash.clone(), changed: true })
     })
     .await?;
     changed(st, ctx, kind, id, Operation::Replace, Some(stored.version));
@@ -203,8 +203,9 @@ pub(crate) async fn patch(
 }
 
 /// The one update path of PUT and PATCH: `change` makes the new state from the stored one
-/// inside the store's read-modify-write transaction, once the precondition (`If-Match`)
-/// holds for the stored version.
+/// in the store's read-modify-write, once the precondition (`If-Match`) holds for the
+/// stored version. The store may call it again with a newer state when a concurrent write
+/// got in between (see [`scim_store::Modifier`]).
 async fn update(
     st: &AppState,
     ctx: &RequestCtx,
@@ -212,7 +213,7 @@ async fn update(
     id: &str,
     cond: &Precondition,
     read: ReadOptions,
-    change: impl FnOnce(Stored) -> Result<Change, ScimError> + Send + 'static,
+    mut change: impl FnMut(Stored) -> Result<Change, ScimError> + Send + 'static,
 ) -> Result<Stored, ScimError> {
     let cond_check = cond.clone();
     let modifier: scim_store::Modifier = Box::new(move |stored: Stored| {

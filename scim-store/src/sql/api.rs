@@ -9,6 +9,7 @@ use super::query;
 use super::resources;
 use super::setup;
 use super::store::SqlStore;
+use super::update;
 use crate::{
     AuditQuery, Bootstrap, ChangeRecord, ClientRecord, EventStream, IdempotencyBegin,
     IdempotentAnswer, Modifier, NewClient, NewResource, NewToken, OrgContents, OrgDeletion,
@@ -152,7 +153,7 @@ impl Store for SqlStore {
         read: ReadOptions,
         modifier: Modifier,
     ) -> Result<Stored> {
-        resources::modify(self, org, kind, id, expected_version, read, modifier).await
+        update::modify(self, org, kind, id, expected_version, read, modifier).await
     }
 
     async fn delete(

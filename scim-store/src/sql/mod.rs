@@ -11,9 +11,9 @@
 //!   of a document), `filter` (filters and sort keys as SQL), `cursor` (RFC 9865);
 //! - the store: `store` (the type, its options and caches), `connect`, `setup`
 //!   (migrations, bootstrap), `stats`, `rows`;
-//! - the operations by concern: `resources`, `members`, `query`, `credentials`,
-//!   `organizations`, `idempotency`, `change_log`, `retention`; `api` implements
-//!   [`Store`](crate::Store) on them.
+//! - the operations by concern: `resources`, `update` (PUT and PATCH), `members`,
+//!   `query`, `credentials`, `organizations`, `idempotency`, `change_log`, `retention`;
+//!   `api` implements [`Store`](crate::Store) on them.
 
 mod api;
 mod backend;
@@ -44,6 +44,7 @@ mod sqlite;
 mod stats;
 mod store;
 mod streams;
+mod update;
 mod values;
 
 pub use columns::MAX_KEY_CHARS;

@@ -2,7 +2,7 @@
 //! deactivate, and the uniqueness of their keys.
 
 use super::change_log::{self, Detail, Entry};
-use super::columns::{Cols, cols, cols_lenient, sanitize, tombstone, unique_attr};
+use super::columns::{Cols, cols, sanitize, tombstone, unique_attr};
 use super::conn::get;
 use super::conn::{Exec, ExecErr};
 use super::filter::{T, col};
@@ -10,10 +10,7 @@ use super::outcome::db_err;
 use super::rows::{Row, raw_row};
 use super::store::{CHUNK, SqlStore};
 use super::values::now;
-use crate::{
-    Change, ChangeOp, MemberOp, MemberRow, Modifier, NewResource, RawStored, ReadOptions, Result,
-    StoreError, Stored,
-};
+use crate::{ChangeOp, MemberRow, NewResource, RawStored, ReadOptions, Result, StoreError, Stored};
 use scim_core::resource::get_ci;
 use scim_core::schema::ResourceKind;
 use scim_core::sid::{GroupSid, OrganizationSid, UserSid};
@@ -431,108 +428,9 @@ pub(super) async fn get_raw(
     Ok(Some(raw))
 }
 
-pub(super) async fn modify(
-    store: &SqlStore,
-    org: OrganizationSid,
-    kind: ResourceKind,
-    id: &str,
-    expected_version: Option<u64>,
-    read: ReadOptions,
-    modifier: Modifier,
-) -> Result<Stored> {
-    let txn = store.begin().await?;
-    let row = locked_live_row(store, &txn, org, kind, id, expected_version).await?;
-    let refs = store.refs_of(&txn, org, &row, read).await?;
-    let current = row.clone().into_stored(refs.clone());
-    let Change { resource, members, password_hash, changed } = modifier(current.clone())?;
-    // What changed outside the document, for the change log.
-    let mut extra = Vec::new();
-    if !members.is_empty() {
-        extra.push("members");
-    }
-    if password_hash.is_some() {
-        extra.push("password");
-    }
-    if !changed {
-        txn.commit().await.map_err(db_err)?;
-        return Ok(current);
-    }
-    let doc = sanitize(kind, resource.into_map());
-    let cols = cols(kind, &doc)?;
-    let old_cols = cols_lenient(kind, &row.doc);
-    // Only a key this write changes can newly collide (the unique indexes stay the
-    // last word either way).
-    let (name_same, ext_same) = match &old_cols {
-        Some(o) => (o.name_key == cols.name_key, o.external_id == cols.external_id),
-        None => (false, false),
-    };
-    if !(name_same && ext_same) {
-        store.check_unique(&txn, org, kind, &cols, Some(id)).await?;
-    }
-    let at = now();
-    let version = row.version + 1;
-    let mut up = Q::update();
-    up.table(T).values([
-        ("doc", store.doc_value(&doc)?),
-        ("display", Expr::val(cols.display.clone())),
-        ("active", Expr::val(cols.active)),
-        ("last_modified", Expr::val(at.clone())),
-        ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
-    ]);
-    // An indexed column is set only when its value changes: SQLite rewrites the
-    // entries of every index on a column an UPDATE sets, changed or not.
-    if !name_same {
-        up.value("name_key", Expr::val(cols.name_key.clone()));
-    }
-    if !ext_same {
-        up.value("external_id", Expr::val(cols.external_id.clone()));
-    }
-    if old_cols.as_ref().map(|c| &c.display_name_lower) != Some(&cols.display_name_lower) {
-        up.value("display_name_lower", Expr::val(cols.display_name_lower.clone()));
-    }
-    up.and_where(col("id").eq(id))
-        .and_where(store.org_beside_ids(org)?)
-        .and_where(col("version").eq(i64::try_from(row.version).unwrap_or(i64::MAX)));
-    if let Some(p) = password_hash {
-        up.value("password_hash", Expr::val(p));
-    }
-    let done = txn.execute(&up).await.map_err(|e| store.write_err(e, kind, Some(&cols)))?;
-    if done.rows_affected() != 1 {
-        return Err(StoreError::PreconditionFailed { current: row.version });
-    }
-    if old_cols.as_ref().map(|c| &c.emails) != Some(&cols.emails) {
-        store.write_emails(&txn, org, id, &cols.emails, true).await?;
-    }
-    let mut added = 0u64;
-    if kind == ResourceKind::Group && !members.is_empty() {
-        for m in &members {
-            if let MemberOp::Add(rows) = m {
-                added += u64::try_from(rows.len()).unwrap_or(u64::MAX);
-            }
-        }
-        store.apply_members(&txn, org, id, members).await?;
-    }
-    let detail = Detail::updated(&row.doc, &doc, &extra, cols.external_id.as_ref());
-    store
-        .log(&txn, Entry { org, kind, id, op: ChangeOp::Update, version, detail, at: &at })
-        .await?;
-    // The row as written (the update matched it by id and version): no read back. A
-    // user's groups are what they were (no write to a user changes them, and the read
-    // above ran in this transaction); a group's members are read again.
-    let row = Row { doc, version, last_modified: at, deleted: false, ..row };
-    let refs = match kind {
-        ResourceKind::User => refs,
-        ResourceKind::Group => store.refs_of(&txn, org, &row, read).await?,
-    };
-    let stored = row.into_stored(refs);
-    txn.commit().await.map_err(db_err)?;
-    store.stats.wrote(store.backend, &store.db, added);
-    Ok(stored)
-}
-
 /// The live row of `id`, locked for the rest of `txn`, at `expected_version` when one is
 /// given (else [`StoreError::PreconditionFailed`] with the current version).
-async fn locked_live_row<C: Exec>(
+pub(super) async fn locked_live_row<C: Exec>(
     store: &SqlStore,
     txn: &C,
     org: OrganizationSid,

@@ -78,7 +78,11 @@ pub(super) fn raw_row_with_groups(r: &DbRow) -> Result<RawStored> {
 
 impl Row {
     pub(super) fn from(r: &DbRow) -> Result<Row> {
-        let raw = raw_row(r)?;
+        Row::parse(raw_row(r)?)
+    }
+
+    /// The row of `raw`, its document parsed (its `refs` are dropped).
+    pub(super) fn parse(raw: RawStored) -> Result<Row> {
         let doc = match serde_json::from_str(&raw.doc) {
             Ok(Value::Object(m)) => m,
             _ => return Err(StoreError::Internal("a stored document is not a JSON object".into())),

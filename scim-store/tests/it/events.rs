@@ -184,7 +184,7 @@ async fn the_change_log_records_what_each_change_did() {
             scim_store::ReadOptions::default(),
             Box::new(move |_| {
                 Ok(scim_store::Change {
-                    resource: res(new_doc),
+                    resource: res(new_doc.clone()),
                     members: vec![],
                     password_hash: Some(Some("hash".into())),
                     changed: true,

@@ -31,7 +31,7 @@ async fn change(
         Box::new(move |cur| {
             Ok(Change {
                 resource: cur.resource,
-                members: changes,
+                members: changes.clone(),
                 password_hash: None,
                 changed: true,
             })

@@ -1,0 +1,318 @@
+//! Updating a user or group (PUT and PATCH): the read-modify-write of `Store::modify`,
+//! in one of two ways with the same outcome.
+//!
+//! - **Locked**: a transaction locks the row, the modifier makes the change from it, and
+//!   the change is written in the same transaction. Groups always go this way (member
+//!   operations write other rows, and identity providers send many at once to one
+//!   group), and so does everything on a backend without data-modifying common table
+//!   expressions (SQLite and MySQL).
+//! - **Optimistic**, for a user on a backend that writes in one statement (PostgreSQL):
+//!   the row is read without a lock or transaction, the modifier makes the change, and one
+//!   statement writes it (the `UPDATE`, the e-mail rows and the change-log entry as
+//!   `WITH w0 AS (UPDATE ... WHERE version = <read> RETURNING id) ... INSERT INTO
+//!   change_log SELECT ... FROM w0`). The statement writes nothing when a concurrent write
+//!   moved the row on after the read; the update then starts again from a fresh read (and,
+//!   after [`OPTIMISTIC_TRIES`], takes the locked way). Two round trips instead of a
+//!   transaction's six (`BEGIN`, lock, groups, `UPDATE`, log, `COMMIT`).
+//!
+//! Either way the modifier sees the stored state the write is conditional on, a change is
+//! written with its change-log entry or not at all, and the version goes up by one.
+
+use super::change_log::{Detail, Entry};
+use super::columns::{Cols, cols, cols_lenient, sanitize};
+use super::conn::Exec;
+use super::filter::{T, col};
+use super::outcome::db_err;
+use super::resources::{self, locked_live_row};
+use super::rows::Row;
+use super::store::SqlStore;
+use super::values::now;
+use crate::sql::change_log;
+use crate::{Change, ChangeOp, MemberOp, Modifier, ReadOptions, Result, StoreError, Stored};
+use scim_core::schema::ResourceKind;
+use scim_core::sid::OrganizationSid;
+use sea_orm::sea_query::{
+    CommonTableExpression, Expr, ExprTrait, Query as Q, UpdateStatement, WithClause,
+};
+use serde_json::{Map, Value};
+
+/// Optimistic attempts before an update takes the locked way: only writes to the same
+/// user racing each other use more than one.
+const OPTIMISTIC_TRIES: usize = 3;
+
+pub(super) async fn modify(
+    store: &SqlStore,
+    org: OrganizationSid,
+    kind: ResourceKind,
+    id: &str,
+    expected_version: Option<u64>,
+    read: ReadOptions,
+    mut modifier: Modifier,
+) -> Result<Stored> {
+    if kind == ResourceKind::User && store.backend.writes_in_one_statement() {
+        for _ in 0..OPTIMISTIC_TRIES {
+            match optimistic(store, org, id, expected_version, read, &mut modifier).await? {
+                Attempt::Done(stored) => return Ok(stored),
+                Attempt::Moved => {}
+                Attempt::Locked => break,
+            }
+        }
+    }
+    locked(store, org, kind, id, expected_version, read, modifier).await
+}
+
+/// The outcome of an optimistic update.
+enum Attempt {
+    /// Written (or nothing to write).
+    Done(Stored),
+    /// A concurrent write moved the row on after the read: nothing was written.
+    Moved,
+    /// This change needs the locked way: nothing was written.
+    Locked,
+}
+
+/// The row read, the change the modifier made of it, and what both mean for the write.
+struct Planned {
+    row: Row,
+    refs: Option<Vec<Value>>,
+    doc: Map<String, Value>,
+    cols: Cols,
+    old: Option<Cols>,
+    change: Change,
+    /// What changed outside the document, for the change log.
+    extra: Vec<&'static str>,
+    at: String,
+}
+
+impl Planned {
+    /// The plan, or the current state when the modifier changed nothing.
+    fn of(
+        row: Row,
+        refs: Option<Vec<Value>>,
+        modifier: &mut Modifier,
+    ) -> Result<std::result::Result<Planned, Stored>> {
+        let mut change = modifier(row.clone().into_stored(refs.clone()))?;
+        if !change.changed {
+            return Ok(Err(row.into_stored(refs)));
+        }
+        let kind = row.kind;
+        let doc = sanitize(kind, std::mem::take(&mut change.resource).into_map());
+        let cols = cols(kind, &doc)?;
+        let old = cols_lenient(kind, &row.doc);
+        let mut extra = Vec::new();
+        if !change.members.is_empty() {
+            extra.push("members");
+        }
+        if change.password_hash.is_some() {
+            extra.push("password");
+        }
+        Ok(Ok(Planned { row, refs, doc, cols, old, change, extra, at: now() }))
+    }
+
+    fn version(&self) -> u64 {
+        self.row.version + 1
+    }
+
+    fn name_same(&self) -> bool {
+        self.old.as_ref().is_some_and(|o| o.name_key == self.cols.name_key)
+    }
+
+    fn ext_same(&self) -> bool {
+        self.old.as_ref().is_some_and(|o| o.external_id == self.cols.external_id)
+    }
+
+    /// The `UPDATE` of the row to the new document, which matches only the row at the
+    /// version read.
+    fn update(&mut self, store: &SqlStore, org: OrganizationSid) -> Result<UpdateStatement> {
+        let cols = &self.cols;
+        let mut up = Q::update();
+        up.table(T).values([
+            ("doc", store.doc_value(&self.doc)?),
+            ("display", Expr::val(cols.display.clone())),
+            ("active", Expr::val(cols.active)),
+            ("last_modified", Expr::val(self.at.clone())),
+            ("version", Expr::val(i64::try_from(self.version()).unwrap_or(i64::MAX))),
+        ]);
+        // An indexed column is set only when its value changes: SQLite rewrites the
+        // entries of every index on a column an UPDATE sets, changed or not.
+        if !self.name_same() {
+            up.value("name_key", Expr::val(cols.name_key.clone()));
+        }
+        if !self.ext_same() {
+            up.value("external_id", Expr::val(cols.external_id.clone()));
+        }
+        if self.old.as_ref().map(|c| &c.display_name_lower) != Some(&cols.display_name_lower) {
+            up.value("display_name_lower", Expr::val(cols.display_name_lower.clone()));
+        }
+        if let Some(p) = self.change.password_hash.take() {
+            up.value("password_hash", Expr::val(p));
+        }
+        up.and_where(col("id").eq(self.row.id.as_str()))
+            .and_where(store.org_beside_ids(org)?)
+            .and_where(col("version").eq(i64::try_from(self.row.version).unwrap_or(i64::MAX)));
+        Ok(up)
+    }
+
+    fn emails_changed(&self) -> bool {
+        self.old.as_ref().map(|c| &c.emails) != Some(&self.cols.emails)
+    }
+
+    /// The change-log entry of the write.
+    fn entry(&self, org: OrganizationSid) -> Entry<'_> {
+        let detail =
+            Detail::updated(&self.row.doc, &self.doc, &self.extra, self.cols.external_id.as_ref());
+        Entry {
+            org,
+            kind: self.row.kind,
+            id: &self.row.id,
+            op: ChangeOp::Update,
+            version: self.version(),
+            detail,
+            at: &self.at,
+        }
+    }
+
+    /// The row as written (the update matched it by id and version: no read back).
+    fn written(self) -> (Row, Option<Vec<Value>>) {
+        let version = self.version();
+        let row =
+            Row { doc: self.doc, version, last_modified: self.at, deleted: false, ..self.row };
+        (row, self.refs)
+    }
+}
+
+/// Reads the row without a lock, makes the change, and writes it in one statement that
+/// holds only at the version read.
+async fn optimistic(
+    store: &SqlStore,
+    org: OrganizationSid,
+    id: &str,
+    expected_version: Option<u64>,
+    read: ReadOptions,
+    modifier: &mut Modifier,
+) -> Result<Attempt> {
+    let kind = ResourceKind::User;
+    let Some(mut raw) = resources::get_raw(store, org, kind, id, read).await? else {
+        return Err(StoreError::NotFound(format!("{} '{id}'", kind.name())));
+    };
+    let refs = raw.refs.take();
+    let row = Row::parse(raw)?;
+    if let Some(v) = expected_version
+        && v != row.version
+    {
+        return Err(StoreError::PreconditionFailed { current: row.version });
+    }
+    let mut plan = match Planned::of(row, refs, modifier)? {
+        Ok(plan) => plan,
+        Err(unchanged) => return Ok(Attempt::Done(unchanged)),
+    };
+    // An e-mail list is rewritten as the difference of the two, which needs both (a
+    // stored document whose columns cannot be read is rewritten whole, locked).
+    let Some(old) = plan.old.as_ref() else { return Ok(Attempt::Locked) };
+    let removed: Vec<String> =
+        old.emails.iter().filter(|e| !plan.cols.emails.contains(e)).cloned().collect();
+    let added: Vec<String> =
+        plan.cols.emails.iter().filter(|e| !old.emails.contains(e)).cloned().collect();
+    if !(plan.name_same() && plan.ext_same()) {
+        store.check_unique(&store.db, org, kind, &plan.cols, Some(id)).await?;
+    }
+
+    let mut up = plan.update(store, org)?;
+    up.and_where(col("kind").eq(kind.name()))
+        .and_where(col("deleted").eq(false))
+        .returning_col("id");
+    let written = || Q::select().column("id").from("w0").to_owned();
+    let mut with = WithClause::new();
+    with.cte(CommonTableExpression::new().query(up).table_name("w0").to_owned());
+    if !removed.is_empty() {
+        let mut del = Q::delete();
+        del.from_table("resource_emails")
+            .and_where(Expr::col("resource_id").in_subquery(written()))
+            .and_where(Expr::col("value_lower").is_in(removed));
+        with.cte(CommonTableExpression::new().query(del).table_name("w1").to_owned());
+    }
+    for (i, e) in added.into_iter().enumerate() {
+        let mut row = Q::select();
+        row.expr(Expr::val(org.to_string())).column("id").expr(Expr::val(e)).from("w0");
+        let mut ins = Q::insert();
+        ins.into_table("resource_emails")
+            .columns(["org", "resource_id", "value_lower"])
+            .select_from(row)
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        with.cte(CommonTableExpression::new().query(ins).table_name(format!("e{i}")).to_owned());
+    }
+    let mut log_row = Q::select();
+    log_row.exprs(plan.entry(org).row(&change_log::context())).from("w0");
+    let mut log = Q::insert();
+    log.into_table("change_log")
+        .columns(change_log::COLUMNS)
+        .select_from(log_row)
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let statement = with.query(log);
+
+    let done = store
+        .db
+        .execute(&statement)
+        .await
+        .map_err(|e| store.write_err(e, kind, Some(&plan.cols)))?;
+    if done.rows_affected() != 1 {
+        return Ok(Attempt::Moved);
+    }
+    let (row, refs) = plan.written();
+    Ok(Attempt::Done(row.into_stored(refs)))
+}
+
+/// The read-modify-write in one transaction that locks the row first.
+async fn locked(
+    store: &SqlStore,
+    org: OrganizationSid,
+    kind: ResourceKind,
+    id: &str,
+    expected_version: Option<u64>,
+    read: ReadOptions,
+    mut modifier: Modifier,
+) -> Result<Stored> {
+    let txn = store.begin().await?;
+    let row = locked_live_row(store, &txn, org, kind, id, expected_version).await?;
+    let refs = store.refs_of(&txn, org, &row, read).await?;
+    let mut plan = match Planned::of(row, refs, &mut modifier)? {
+        Ok(plan) => plan,
+        Err(unchanged) => {
+            txn.commit().await.map_err(db_err)?;
+            return Ok(unchanged);
+        }
+    };
+    if !(plan.name_same() && plan.ext_same()) {
+        store.check_unique(&txn, org, kind, &plan.cols, Some(id)).await?;
+    }
+    let up = plan.update(store, org)?;
+    let done = txn.execute(&up).await.map_err(|e| store.write_err(e, kind, Some(&plan.cols)))?;
+    if done.rows_affected() != 1 {
+        return Err(StoreError::PreconditionFailed { current: plan.row.version });
+    }
+    if plan.emails_changed() {
+        store.write_emails(&txn, org, id, &plan.cols.emails, true).await?;
+    }
+    let members = std::mem::take(&mut plan.change.members);
+    let mut added = 0u64;
+    if kind == ResourceKind::Group && !members.is_empty() {
+        for m in &members {
+            if let MemberOp::Add(rows) = m {
+                added += u64::try_from(rows.len()).unwrap_or(u64::MAX);
+            }
+        }
+        store.apply_members(&txn, org, id, members).await?;
+    }
+    store.log(&txn, plan.entry(org)).await?;
+    let (row, refs) = plan.written();
+    // A user's groups are what they were (no write to a user changes them, and the read
+    // above ran in this transaction); a group's members are read again.
+    let refs = match kind {
+        ResourceKind::User => refs,
+        ResourceKind::Group => store.refs_of(&txn, org, &row, read).await?,
+    };
+    let stored = row.into_stored(refs);
+    txn.commit().await.map_err(db_err)?;
+    store.stats.wrote(store.backend, &store.db, added);
+    Ok(stored)
+}
