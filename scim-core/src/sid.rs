@@ -2,6 +2,8 @@
 //! provider): a two-letter prefix and 32 lowercase hex digits encoding 128 bits drawn
 //! from the operating system's CSPRNG.
 
+use crate::error::{ErrorCode, ScimError};
+use crate::schema::ResourceKind;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
@@ -138,6 +140,92 @@ sid!(
     "GR"
 );
 
+/// The id of a stored resource, a user or a group: the kind travels with the sid, so
+/// a store call cannot name a user's sid as a group.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceId {
+    /// A user's sid.
+    User(UserSid),
+    /// A group's sid.
+    Group(GroupSid),
+}
+
+impl ResourceId {
+    /// The kind of resource this id names.
+    pub fn kind(self) -> ResourceKind {
+        match self {
+            Self::User(_) => ResourceKind::User,
+            Self::Group(_) => ResourceKind::Group,
+        }
+    }
+
+    /// Parses a path id against the sid pattern of `kind`. No resource can exist under a
+    /// malformed id, so the error is a 404 ([`ErrorCode::MalformedId`]) that names the
+    /// pattern.
+    pub fn parse(kind: ResourceKind, id: &str) -> Result<Self, ScimError> {
+        let (parsed, pattern) = match kind {
+            ResourceKind::User => (UserSid::parse(id).ok().map(Self::User), UserSid::PATTERN),
+            ResourceKind::Group => (GroupSid::parse(id).ok().map(Self::Group), GroupSid::PATTERN),
+        };
+        parsed.ok_or_else(|| {
+            let shown: String = id.chars().take(80).collect();
+            ScimError::new(
+                ErrorCode::MalformedId,
+                format!(
+                    "no {} has the id '{shown}': {} ids match {pattern}",
+                    kind.name(),
+                    kind.name()
+                ),
+            )
+        })
+    }
+
+    /// The resource a sid names, its kind told by the prefix; `None` when `id` is neither
+    /// a user's nor a group's sid.
+    pub fn of(id: &str) -> Option<Self> {
+        if id.starts_with(UserSid::PREFIX) {
+            UserSid::parse(id).ok().map(Self::User)
+        } else if id.starts_with(GroupSid::PREFIX) {
+            GroupSid::parse(id).ok().map(Self::Group)
+        } else {
+            None
+        }
+    }
+}
+
+impl From<UserSid> for ResourceId {
+    fn from(sid: UserSid) -> Self {
+        Self::User(sid)
+    }
+}
+
+impl From<GroupSid> for ResourceId {
+    fn from(sid: GroupSid) -> Self {
+        Self::Group(sid)
+    }
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::User(sid) => fmt::Display::fmt(sid, f),
+            Self::Group(sid) => fmt::Display::fmt(sid, f),
+        }
+    }
+}
+
+impl fmt::Debug for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for ResourceId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +258,42 @@ mod tests {
         }
         let e = OrganizationSid::parse("ORxyz").unwrap_err();
         assert!(e.to_string().contains("OR followed by 32 lowercase hex digits"));
+    }
+
+    #[test]
+    fn resource_id_parse() {
+        let id =
+            ResourceId::parse(ResourceKind::User, "US0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(id.kind(), ResourceKind::User);
+        assert_eq!(id.to_string(), "US0123456789abcdef0123456789abcdef");
+        assert_eq!(format!("{id:?}"), "US0123456789abcdef0123456789abcdef");
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"US0123456789abcdef0123456789abcdef\"");
+        let e = ResourceId::parse(ResourceKind::User, "GR0123456789abcdef0123456789abcdef")
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::MalformedId);
+        assert_eq!(
+            e.detail,
+            "no User has the id 'GR0123456789abcdef0123456789abcdef': User ids match \
+             US[0-9a-f]{32}"
+        );
+        let e = ResourceId::parse(ResourceKind::Group, &"x".repeat(100)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::MalformedId);
+        assert!(e.detail.contains(&format!("'{}'", "x".repeat(80))));
+        assert!(e.detail.ends_with("Group ids match GR[0-9a-f]{32}"));
+    }
+
+    #[test]
+    fn resource_id_of() {
+        let user = UserSid::from_u128(7);
+        let group = GroupSid::from_u128(7);
+        assert_eq!(ResourceId::of(&user.to_string()), Some(ResourceId::from(user)));
+        assert_eq!(ResourceId::of(&group.to_string()), Some(ResourceId::from(group)));
+        assert_eq!(
+            ResourceId::of(&group.to_string()).map(ResourceId::kind),
+            Some(ResourceKind::Group)
+        );
+        assert_eq!(ResourceId::of("OR0123456789abcdef0123456789abcdef"), None);
+        assert_eq!(ResourceId::of(""), None);
     }
 
     proptest! {
