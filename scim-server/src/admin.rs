@@ -5,7 +5,7 @@
 
 use crate::token;
 use scim_core::schema::ResourceKind;
-use scim_core::sid::OrganizationSid;
+use scim_core::sid::{OrganizationSid, ResourceId};
 use scim_store::{NewToken, Organization, Policy, Scope, Store, StoreError, TokenRecord};
 use serde::Serialize;
 
@@ -403,7 +403,12 @@ pub async fn restore(
             "'{id}' is neither a user (US...) nor a group (GR...) id"
         )));
     };
-    Ok(store.restore(org, kind, id).await?.resource.into_value())
+    // No resource can exist under a malformed id: the store's answer for an unknown one.
+    let Ok(id) = ResourceId::parse(kind, id) else {
+        let missing = format!("deleted {} '{id}'", kind.name());
+        return Err(AdminError::Store(StoreError::NotFound(missing)));
+    };
+    Ok(store.restore(org, id).await?.resource.into_value())
 }
 
 /// What the first start created.

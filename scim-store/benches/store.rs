@@ -22,7 +22,7 @@ use scim_core::filter::Filter;
 use scim_core::message::SortOrder;
 use scim_core::resource::Resource;
 use scim_core::schema::{Registry, ResourceKind};
-use scim_core::sid::OrganizationSid;
+use scim_core::sid::{OrganizationSid, ResourceId};
 use scim_store::{
     Change, MemberKind, MemberOp, MemberRow, NewResource, Pagination, Query, ReadOptions, SqlStore,
     Store,
@@ -171,11 +171,15 @@ async fn seed(
     ids
 }
 
-async fn add_member(store: &SqlStore, org: OrganizationSid, group: &str, rows: Vec<MemberRow>) {
+async fn add_member(
+    store: &SqlStore,
+    org: OrganizationSid,
+    group: ResourceId,
+    rows: Vec<MemberRow>,
+) {
     store
         .modify(
             org,
-            ResourceKind::Group,
             group,
             None,
             ReadOptions::default(),
@@ -252,9 +256,9 @@ async fn main() {
     let pick = |k: u64| ids[((k.wrapping_mul(2_654_435_761)) % n) as usize].clone();
     let mut v = Vec::new();
     for k in 0..samples {
-        let id = pick(k);
+        let id = ResourceId::parse(ResourceKind::User, &pick(k)).unwrap();
         let t = Instant::now();
-        store.get(org, ResourceKind::User, &id, ReadOptions::default()).await.unwrap().unwrap();
+        store.get(org, id, ReadOptions::default()).await.unwrap().unwrap();
         v.push(t.elapsed());
     }
     report("get by id", v);
@@ -389,13 +393,14 @@ async fn main() {
         })
         .await
         .unwrap();
+    let gid = ResourceId::parse(ResourceKind::Group, &g.id).unwrap();
     let t = Instant::now();
     for chunk in ids[..members].chunks(5000) {
         let rows: Vec<MemberRow> = chunk
             .iter()
             .map(|id| MemberRow { value: id.clone(), kind: MemberKind::User })
             .collect();
-        add_member(&store, org, &g.id, rows).await;
+        add_member(&store, org, gid, rows).await;
     }
     println!("group of {members} members built in {:.1} s", t.elapsed().as_secs_f64());
     analyze.now().await;
@@ -403,22 +408,22 @@ async fn main() {
     for id in ids[members..].iter().take(samples as usize) {
         let row = MemberRow { value: id.clone(), kind: MemberKind::User };
         let t = Instant::now();
-        add_member(&store, org, &g.id, vec![row]).await;
+        add_member(&store, org, gid, vec![row]).await;
         v.push(t.elapsed());
     }
     report(&format!("add one member to a {members}-member group"), v);
     let mut v = Vec::new();
     for _ in 0..samples {
         let t = Instant::now();
-        store.get(org, ResourceKind::Group, &g.id, ReadOptions::default()).await.unwrap().unwrap();
+        store.get(org, gid, ReadOptions::default()).await.unwrap().unwrap();
         v.push(t.elapsed());
     }
     report("get that group without members", v);
     let mut v = Vec::new();
     for k in 0..samples {
-        let id = &ids[(k as usize * 97) % members];
+        let id = ResourceId::parse(ResourceKind::User, &ids[(k as usize * 97) % members]).unwrap();
         let t = Instant::now();
-        store.get(org, ResourceKind::User, id, ReadOptions::ALL).await.unwrap().unwrap();
+        store.get(org, id, ReadOptions::ALL).await.unwrap().unwrap();
         v.push(t.elapsed());
     }
     report("get a member user with its groups", v);

@@ -34,7 +34,7 @@ pub type SeaStore = SqlStore;
 
 use async_trait::async_trait;
 use scim_core::schema::ResourceKind;
-use scim_core::sid::OrganizationSid;
+use scim_core::sid::{OrganizationSid, ResourceId, UserSid};
 
 /// Result of a store call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -160,23 +160,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         kind: ResourceKind,
         new: Vec<NewResource>,
     ) -> Result<Vec<Stored>>;
-    /// One resource (soft-deleted ones are hidden), its document still text.
+    /// One resource (soft-deleted ones are hidden), its document still text. The id
+    /// carries the kind: a user's sid never finds a group.
     async fn get_raw(
         &self,
         org: OrganizationSid,
-        kind: ResourceKind,
-        id: &str,
+        id: ResourceId,
         read: ReadOptions,
     ) -> Result<Option<RawStored>>;
     /// One resource (soft-deleted ones are hidden): [`Store::get_raw`], parsed.
     async fn get(
         &self,
         org: OrganizationSid,
-        kind: ResourceKind,
-        id: &str,
+        id: ResourceId,
         read: ReadOptions,
     ) -> Result<Option<Stored>> {
-        match self.get_raw(org, kind, id, read).await? {
+        match self.get_raw(org, id, read).await? {
             Some(raw) => Ok(Some(raw.parse()?)),
             None => Ok(None),
         }
@@ -185,8 +184,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn modify(
         &self,
         org: OrganizationSid,
-        kind: ResourceKind,
-        id: &str,
+        id: ResourceId,
         expected_version: Option<u64>,
         read: ReadOptions,
         modifier: Modifier,
@@ -195,13 +193,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn delete(
         &self,
         org: OrganizationSid,
-        kind: ResourceKind,
-        id: &str,
+        id: ResourceId,
         expected_version: Option<u64>,
         soft: bool,
     ) -> Result<()>;
     /// Undoes a soft delete.
-    async fn restore(&self, org: OrganizationSid, kind: ResourceKind, id: &str) -> Result<Stored>;
+    async fn restore(&self, org: OrganizationSid, id: ResourceId) -> Result<Stored>;
     /// Filtered, sorted, paginated query, run in the database; documents still text.
     async fn query_raw(
         &self,
@@ -215,7 +212,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
     /// Sets `active: false` on every named user in one transaction; if any id is unknown,
     /// nothing changes and the error names them.
-    async fn deactivate_users(&self, org: OrganizationSid, ids: &[String]) -> Result<Vec<Stored>>;
+    async fn deactivate_users(&self, org: OrganizationSid, ids: &[UserSid]) -> Result<Vec<Stored>>;
 
     // ---- idempotency ----------------------------------------------------------------
     /// Claims `key` for a request with this fingerprint, or reports what happened before.

@@ -15,6 +15,7 @@ use http::{HeaderMap, StatusCode};
 use maud::{Markup, html};
 use scim_core::ScimError;
 use scim_core::schema::ResourceKind;
+use scim_core::sid::ResourceId;
 use scim_store::{AuditQuery, Pagination, Query as StoreQuery, ReadOptions};
 use serde::Deserialize;
 use serde_json::Value;
@@ -172,7 +173,11 @@ async fn detail(
     };
     let kind = if id.starts_with("GR") { ResourceKind::Group } else { ResourceKind::User };
     let read = ReadOptions { members: true, groups: true, members_limit: Some(MEMBERS_READ) };
-    let found = st.store.get(o.sid, kind, &id, read).await;
+    // A malformed id names nothing: the page of a resource not found.
+    let found = match ResourceId::parse(kind, &id) {
+        Ok(rid) => st.store.get(o.sid, rid, read).await,
+        Err(_) => Ok(None),
+    };
     let history = crate::events::manage::audit(
         st.store.as_ref(),
         o.sid,

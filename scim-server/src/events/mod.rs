@@ -17,6 +17,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use scim_core::schema::ResourceKind;
+use scim_core::sid::ResourceId;
 use scim_store::{ChangeOp, ChangeRecord, EventForm, EventStream, ReadOptions, Store};
 use serde_json::Value;
 
@@ -85,7 +86,11 @@ pub(crate) async fn subject(
         members: full && change.kind == ResourceKind::Group,
         ..ReadOptions::default()
     };
-    let Some(stored) = store.get(stream.org, change.kind, &change.id, read).await? else {
+    // A change logs the id of a stored resource; one that is not a sid names nothing.
+    let Ok(id) = ResourceId::parse(change.kind, &change.id) else {
+        return Ok(subject);
+    };
+    let Some(stored) = store.get(stream.org, id, read).await? else {
         return Ok(subject);
     };
     let doc = serde_json::to_value(&stored.resource).unwrap_or(Value::Null);

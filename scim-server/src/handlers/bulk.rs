@@ -27,6 +27,7 @@ use scim_core::message::{
 };
 use scim_core::resource::key_ci;
 use scim_core::schema::ResourceKind;
+use scim_core::sid::{ResourceId, UserSid};
 use scim_core::{ErrorCode, ScimError};
 use scim_store::ReadOptions;
 use serde_json::{Map, Value};
@@ -97,16 +98,19 @@ async fn run_one(
             Ok(Ran { status: 201, kind: t.kind, id: s.id, version: Some(s.version) })
         }
         ("PUT", Some(id)) => {
-            let s = ops::replace(st, ctx, t.kind, id, &cond, need_data()?, read).await?;
+            let data = need_data()?;
+            let id = ResourceId::parse(t.kind, id)?;
+            let s = ops::replace(st, ctx, id, &cond, data, read).await?;
             Ok(Ran { status: 200, kind: t.kind, id: s.id, version: Some(s.version) })
         }
         ("PATCH", Some(id)) => {
             let req = ops::parse_patch(need_data()?)?;
-            let s = ops::patch(st, ctx, t.kind, id, &cond, req, read).await?;
+            let id = ResourceId::parse(t.kind, id)?;
+            let s = ops::patch(st, ctx, id, &cond, req, read).await?;
             Ok(Ran { status: 200, kind: t.kind, id: s.id, version: Some(s.version) })
         }
         ("DELETE", Some(id)) => {
-            ops::delete(st, ctx, t.kind, id, &cond).await?;
+            ops::delete(st, ctx, ResourceId::parse(t.kind, id)?, &cond).await?;
             Ok(Ran { status: 204, kind: t.kind, id: id.clone(), version: None })
         }
         (m, _) if !matches!(m, "POST" | "PUT" | "PATCH" | "DELETE") => Err(ScimError::new(
@@ -280,20 +284,14 @@ pub(crate) async fn bulk(st: &AppState, ctx: &RequestCtx, body: &[u8]) -> Result
             }
             let patch =
                 serde_json::json!({"Operations":[{"op":"add","path":"members","value":items}]});
-            match ops::parse_patch(patch) {
-                Ok(req) => ops::patch(
-                    st,
-                    ctx,
-                    ResourceKind::Group,
-                    &id,
-                    &Precondition::None,
-                    req,
-                    ReadOptions::default(),
-                )
-                .await
-                .map(|s| s.version),
-                Err(e) => Err(e),
+            async {
+                let req = ops::parse_patch(patch)?;
+                let id = ResourceId::parse(ResourceKind::Group, &id)?;
+                let s = ops::patch(st, ctx, id, &Precondition::None, req, ReadOptions::default())
+                    .await?;
+                Ok(s.version)
             }
+            .await
         };
         if let Some(Some(res)) = results.get_mut(i) {
             match outcome {
@@ -420,7 +418,7 @@ fn record(
             }
             let e = crate::error::for_family(e, Some(ctx.family));
             if let Ok(t) = target(&op.path)
-                && let Some(id) = t.id.filter(|id| support::check_id(t.kind, id).is_ok())
+                && let Some(id) = t.id.filter(|id| ResourceId::parse(t.kind, id).is_ok())
             {
                 res.location = Some(ctx.location(t.kind, &id));
             }
@@ -493,19 +491,21 @@ pub(crate) async fn deactivate(
             format!("{count} ids are over the limit of {max} per request"),
         ));
     }
-    let ids = deactivate_ids(body)?;
-    let malformed: Vec<String> = ids
-        .iter()
-        .filter(|id| support::check_id(ResourceKind::User, id).is_err())
-        .map(|id| id.chars().take(80).collect())
-        .collect();
+    let mut sids: Vec<UserSid> = Vec::new();
+    let mut malformed: Vec<String> = Vec::new();
+    for id in deactivate_ids(body)? {
+        match UserSid::parse(&id) {
+            Ok(sid) => sids.push(sid),
+            Err(_) => malformed.push(id.chars().take(80).collect()),
+        }
+    }
     if !malformed.is_empty() {
         return Err(ScimError::new(
             ErrorCode::ResourceNotFound,
             format!("no such users: {}", malformed.join(", ")),
         ));
     }
-    let users = st.store.deactivate_users(ctx.org.sid, &ids).await?;
+    let users = st.store.deactivate_users(ctx.org.sid, &sids).await?;
     for u in &users {
         let op = crate::hooks::Operation::Deactivate;
         super::ops::changed(st, ctx, ResourceKind::User, &u.id, op, Some(u.version));

@@ -4,7 +4,7 @@
 //! themselves live in `ops` (create, get, replace, patch, delete), `search` (list,
 //! `.search`, root search) and `bulk` (`/Bulk`, `/Users/delete`), so that `/Bulk` runs
 //! exactly the code of the single routes. `idempotency` wraps every POST and PATCH route
-//! once; `support` holds the small pure helpers (ids, ETags, member rows, projections).
+//! once; `support` holds the small pure helpers (ETags, member rows, projections).
 //!
 //! Choices where the RFCs leave room:
 //! - PATCH answers 200 with the resource (projected per `attributes`/

@@ -17,6 +17,7 @@ use scim_core::policy::check_policies;
 use scim_core::projection::{Projector, raw_object};
 use scim_core::resource::{Meta, Resource, key_ci};
 use scim_core::schema::ResourceKind;
+use scim_core::sid::ResourceId;
 use scim_core::validate::{take_password, validate};
 use scim_core::{ErrorCode, ScimError};
 use scim_store::{Change, NewResource, RawStored, ReadOptions, Stored};
@@ -44,21 +45,19 @@ pub(crate) async fn hash_password(password: String) -> Result<String, ScimError>
     .map_err(|_| ScimError::new(ErrorCode::Internal, "password hashing failed"))?
 }
 
-/// Reads one resource (404 when missing or malformed).
+/// Reads one resource (404 when missing).
 pub(crate) async fn get(
     st: &AppState,
     ctx: &RequestCtx,
-    kind: ResourceKind,
-    id: &str,
+    id: ResourceId,
     read: ReadOptions,
 ) -> Result<Stored, ScimError> {
-    support::check_id(kind, id)?;
-    st.store.get(ctx.org.sid, kind, id, read).await?.ok_or_else(|| not_found(kind, id))
+    st.store.get(ctx.org.sid, id, read).await?.ok_or_else(|| not_found(id))
 }
 
 /// The 404 of a missing resource.
-pub(crate) fn not_found(kind: ResourceKind, id: &str) -> ScimError {
-    ScimError::new(ErrorCode::ResourceNotFound, format!("no {} with id '{id}'", kind.name()))
+pub(crate) fn not_found(id: ResourceId) -> ScimError {
+    ScimError::new(ErrorCode::ResourceNotFound, format!("no {} with id '{id}'", id.kind().name()))
 }
 
 /// Creates a resource from a client's document (RFC 7644 3.3): validated, readOnly input
@@ -95,13 +94,12 @@ pub(crate) async fn create(
 pub(crate) async fn replace(
     st: &AppState,
     ctx: &RequestCtx,
-    kind: ResourceKind,
-    id: &str,
+    id: ResourceId,
     cond: &Precondition,
     body: Value,
     read: ReadOptions,
 ) -> Result<Stored, ScimError> {
-    support::check_id(kind, id)?;
+    let kind = id.kind();
     let incoming = Resource::from_value(body)?;
     // Validate up front (cheap, outside the transaction) to get the password out for
     // hashing; the replace rules run again on the stored state inside.
@@ -115,7 +113,7 @@ pub(crate) async fn replace(
     let registry = st.registry.clone();
     let policies = ctx.org.policies.clone();
     let family = ctx.family;
-    let stored = update(st, ctx, kind, id, cond, read, move |stored: Stored| {
+    let stored = update(st, ctx, id, cond, read, move |stored: Stored| {
         let current = without_rows(stored.resource, kind);
         let pctx = PatchContext::new(&registry, kind).with_external_members(true);
         let replaced = scim_core::replace::replace(&current, incoming.clone(), &pctx)?;
@@ -127,7 +125,7 @@ pub(crate) async fn replace(
         Ok(Change { resource: new, members, password_hash: password_hash.clone(), changed: true })
     })
     .await?;
-    changed(st, ctx, kind, id, Operation::Replace, Some(stored.version));
+    changed(st, ctx, kind, &stored.id, Operation::Replace, Some(stored.version));
     Ok(stored)
 }
 
@@ -150,13 +148,12 @@ pub(crate) fn parse_patch(body: Value) -> Result<PatchRequest, ScimError> {
 pub(crate) async fn patch(
     st: &AppState,
     ctx: &RequestCtx,
-    kind: ResourceKind,
-    id: &str,
+    id: ResourceId,
     cond: &Precondition,
     req: PatchRequest,
     read: ReadOptions,
 ) -> Result<Stored, ScimError> {
-    support::check_id(kind, id)?;
+    let kind = id.kind();
     let mut hashes: HashMap<String, String> = HashMap::new();
     for p in patch::passwords(&req.operations) {
         if let std::collections::hash_map::Entry::Vacant(slot) = hashes.entry(p.to_owned()) {
@@ -170,7 +167,7 @@ pub(crate) async fn patch(
     let ops = req.operations;
     let wrote = Arc::new(AtomicBool::new(false));
     let wrote_in = wrote.clone();
-    let stored = update(st, ctx, kind, id, cond, read, move |stored: Stored| {
+    let stored = update(st, ctx, id, cond, read, move |stored: Stored| {
         let pctx = PatchContext::new(&registry, kind).with_external_members(true);
         let mut resource = without_rows(stored.resource, kind);
         // The family's profile checks only what the PATCH changes: keep the stored state.
@@ -197,7 +194,7 @@ pub(crate) async fn patch(
     .await?;
     // A PATCH that changed nothing wrote nothing: no change to report.
     if wrote.load(Ordering::Relaxed) {
-        changed(st, ctx, kind, id, Operation::Patch, Some(stored.version));
+        changed(st, ctx, kind, &stored.id, Operation::Patch, Some(stored.version));
     }
     Ok(stored)
 }
@@ -209,8 +206,7 @@ pub(crate) async fn patch(
 async fn update(
     st: &AppState,
     ctx: &RequestCtx,
-    kind: ResourceKind,
-    id: &str,
+    id: ResourceId,
     cond: &Precondition,
     read: ReadOptions,
     mut change: impl FnMut(Stored) -> Result<Change, ScimError> + Send + 'static,
@@ -222,11 +218,9 @@ async fn update(
         }
         change(stored)
     });
-    st.store.modify(ctx.org.sid, kind, id, cond.expected(), read, modifier).await.map_err(|e| {
-        match e {
-            scim_store::StoreError::NotFound(_) => not_found(kind, id),
-            other => other.into(),
-        }
+    st.store.modify(ctx.org.sid, id, cond.expected(), read, modifier).await.map_err(|e| match e {
+        scim_store::StoreError::NotFound(_) => not_found(id),
+        other => other.into(),
     })
 }
 
@@ -245,23 +239,21 @@ fn without_rows(resource: Resource, kind: ResourceKind) -> Resource {
 pub(crate) async fn delete(
     st: &AppState,
     ctx: &RequestCtx,
-    kind: ResourceKind,
-    id: &str,
+    id: ResourceId,
     cond: &Precondition,
 ) -> Result<(), ScimError> {
-    support::check_id(kind, id)?;
     let mut expected = cond.expected();
     if cond.needs_check() {
-        let current = get(st, ctx, kind, id, ReadOptions::default()).await?;
+        let current = get(st, ctx, id, ReadOptions::default()).await?;
         cond.check(current.version)?;
         expected = Some(current.version);
     }
     let soft = ctx.org.has(scim_store::Policy::SoftDelete);
-    st.store.delete(ctx.org.sid, kind, id, expected, soft).await.map_err(|e| match e {
-        scim_store::StoreError::NotFound(_) => not_found(kind, id),
+    st.store.delete(ctx.org.sid, id, expected, soft).await.map_err(|e| match e {
+        scim_store::StoreError::NotFound(_) => not_found(id),
         other => other.into(),
     })?;
-    changed(st, ctx, kind, id, Operation::Delete, None);
+    changed(st, ctx, id.kind(), id, Operation::Delete, None);
     Ok(())
 }
 
@@ -309,9 +301,11 @@ fn add_refs(ctx: &RequestCtx, kind: ResourceKind, items: &mut [Value]) {
     for item in items.iter_mut().filter_map(Value::as_object_mut) {
         let target = match kind {
             ResourceKind::User => Some(ResourceKind::Group),
-            ResourceKind::Group => {
-                item.get("value").and_then(Value::as_str).and_then(support::kind_of_id)
-            }
+            ResourceKind::Group => item
+                .get("value")
+                .and_then(Value::as_str)
+                .and_then(ResourceId::of)
+                .map(ResourceId::kind),
         };
         let value = item.get("value").and_then(Value::as_str).map(str::to_owned);
         if let (Some(t), Some(v)) = (target, value) {
@@ -320,16 +314,14 @@ fn add_refs(ctx: &RequestCtx, kind: ResourceKind, items: &mut [Value]) {
     }
 }
 
-/// Reads one resource as stored text (404 when missing or malformed).
+/// Reads one resource as stored text (404 when missing).
 pub(crate) async fn get_raw(
     st: &AppState,
     ctx: &RequestCtx,
-    kind: ResourceKind,
-    id: &str,
+    id: ResourceId,
     read: ReadOptions,
 ) -> Result<RawStored, ScimError> {
-    support::check_id(kind, id)?;
-    st.store.get_raw(ctx.org.sid, kind, id, read).await?.ok_or_else(|| not_found(kind, id))
+    st.store.get_raw(ctx.org.sid, id, read).await?.ok_or_else(|| not_found(id))
 }
 
 /// Writes a resource read as text to `out` as JSON: the same bytes [`render`] gives for the
@@ -360,7 +352,7 @@ pub(super) fn changed(
     st: &AppState,
     ctx: &crate::context::RequestCtx,
     kind: ResourceKind,
-    id: &str,
+    id: impl std::fmt::Display,
     operation: Operation,
     version: Option<u64>,
 ) {
@@ -368,7 +360,7 @@ pub(super) fn changed(
         hook.send(crate::hooks::Change {
             org: ctx.org.sid,
             kind,
-            id: id.to_owned(),
+            id: id.to_string(),
             operation,
             version,
             actor: ctx.credential_id.clone(),

@@ -15,6 +15,7 @@ use http::{HeaderMap, StatusCode, header};
 use scim_core::ScimError;
 use scim_core::message::SearchRequest;
 use scim_core::schema::ResourceKind;
+use scim_core::sid::ResourceId;
 use scim_store::Stored;
 use serde_json::Value;
 
@@ -157,7 +158,8 @@ pub(crate) async fn get<K: Kind>(
 ) -> Result<Response, ApiError> {
     let proj = params.projection();
     let read = proj.read_options(&st.registry, K::KIND);
-    let raw = ops::get_raw(&st, &ctx, K::KIND, &id, read).await?;
+    let id = ResourceId::parse(K::KIND, &id)?;
+    let raw = ops::get_raw(&st, &ctx, id, read).await?;
     let version = support::etag(raw.version);
     if support::none_match_hits(header_str(&headers, header::IF_NONE_MATCH), raw.version) {
         let mut res = StatusCode::NOT_MODIFIED.into_response();
@@ -180,7 +182,8 @@ pub(crate) async fn replace<K: Kind>(
 ) -> Result<Response, ApiError> {
     let proj = params.projection();
     let read = proj.write_read_options(&st.registry, K::KIND, st.config.write_response_max_members);
-    let stored = ops::replace(&st, &ctx, K::KIND, &id, &if_match(&headers), body, read).await?;
+    let id = ResourceId::parse(K::KIND, &id)?;
+    let stored = ops::replace(&st, &ctx, id, &if_match(&headers), body, read).await?;
     Ok(resource_response(&st, &ctx, K::KIND, StatusCode::OK, stored, &proj))
 }
 
@@ -202,7 +205,8 @@ pub(crate) async fn patch<K: Kind>(
         proj.write_read_options(&st.registry, K::KIND, st.config.write_response_max_members)
     };
     let req = ops::parse_patch(body)?;
-    let stored = ops::patch(&st, &ctx, K::KIND, &id, &if_match(&headers), req, read).await?;
+    let id = ResourceId::parse(K::KIND, &id)?;
+    let stored = ops::patch(&st, &ctx, id, &if_match(&headers), req, read).await?;
     if minimal {
         let mut res = StatusCode::NO_CONTENT.into_response();
         res.headers_mut().extend(resource_headers(&support::etag(stored.version), None));
@@ -218,7 +222,8 @@ pub(crate) async fn delete<K: Kind>(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    ops::delete(&st, &ctx, K::KIND, &id, &if_match(&headers)).await?;
+    let id = ResourceId::parse(K::KIND, &id)?;
+    ops::delete(&st, &ctx, id, &if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -1,42 +1,12 @@
-//! Small pure helpers shared by the handlers: path ids, ETags and preconditions, member
-//! rows, projection-driven read options, `bulkId` substitution.
+//! Small pure helpers shared by the handlers: ETags and preconditions, member rows,
+//! projection-driven read options, `bulkId` substitution.
 
 use scim_core::etag::ETag;
 use scim_core::resource::key_ci;
 use scim_core::schema::{Registry, ResourceKind};
-use scim_core::sid::{GroupSid, UserSid};
 use scim_core::{ErrorCode, ScimError};
 use scim_store::{MemberRow, ReadOptions};
 use serde_json::{Map, Value};
-
-/// Checks a path id against the sid pattern of `kind` (`scim_core::sid`): no resource can
-/// exist under a malformed id, so it is a 404 that names the pattern.
-pub(crate) fn check_id(kind: ResourceKind, id: &str) -> Result<(), ScimError> {
-    let (ok, pattern) = match kind {
-        ResourceKind::User => (UserSid::is_valid(id), UserSid::PATTERN),
-        ResourceKind::Group => (GroupSid::is_valid(id), GroupSid::PATTERN),
-    };
-    if ok {
-        Ok(())
-    } else {
-        let shown: String = id.chars().take(80).collect();
-        Err(ScimError::new(
-            ErrorCode::MalformedId,
-            format!("no {} has the id '{shown}': {} ids match {pattern}", kind.name(), kind.name()),
-        ))
-    }
-}
-
-/// The kind of resource a sid names, by its prefix.
-pub(crate) fn kind_of_id(id: &str) -> Option<ResourceKind> {
-    if UserSid::is_valid(id) {
-        Some(ResourceKind::User)
-    } else if GroupSid::is_valid(id) {
-        Some(ResourceKind::Group)
-    } else {
-        None
-    }
-}
 
 /// The weak ETag of a version: `W/"<n>"`.
 pub(crate) fn etag(version: u64) -> String {
@@ -257,14 +227,6 @@ mod tests {
         assert!(none_match_hits(Some("W/\"2\""), 2));
         assert!(!none_match_hits(Some("W/\"2\""), 3));
         assert!(none_match_hits(Some("*"), 3));
-    }
-
-    #[test]
-    fn ids() {
-        assert!(check_id(ResourceKind::User, "US0123456789abcdef0123456789abcdef").is_ok());
-        let e = check_id(ResourceKind::User, "GR0123456789abcdef0123456789abcdef").unwrap_err();
-        assert_eq!(e.code, ErrorCode::MalformedId);
-        assert!(e.detail.contains("US[0-9a-f]{32}"));
     }
 
     #[test]

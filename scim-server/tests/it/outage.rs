@@ -6,7 +6,7 @@ use crate::support::{app, req, send};
 use async_trait::async_trait;
 use http::Method;
 use scim_core::schema::ResourceKind;
-use scim_core::sid::OrganizationSid;
+use scim_core::sid::{OrganizationSid, ResourceId, UserSid};
 use scim_server::{AppState, router};
 use scim_store::*;
 use std::sync::Arc;
@@ -141,39 +141,36 @@ impl Store for Switchable {
     async fn get_raw(
         &self,
         org: OrganizationSid,
-        kind: ResourceKind,
-        id: &str,
+        id: ResourceId,
         read: ReadOptions,
     ) -> Result<Option<RawStored>> {
         self.check()?;
-        self.inner.get_raw(org, kind, id, read).await
+        self.inner.get_raw(org, id, read).await
     }
     async fn modify(
         &self,
         org: OrganizationSid,
-        kind: ResourceKind,
-        id: &str,
+        id: ResourceId,
         expected_version: Option<u64>,
         read: ReadOptions,
         modifier: Modifier,
     ) -> Result<Stored> {
         self.check()?;
-        self.inner.modify(org, kind, id, expected_version, read, modifier).await
+        self.inner.modify(org, id, expected_version, read, modifier).await
     }
     async fn delete(
         &self,
         org: OrganizationSid,
-        kind: ResourceKind,
-        id: &str,
+        id: ResourceId,
         expected_version: Option<u64>,
         soft: bool,
     ) -> Result<()> {
         self.check()?;
-        self.inner.delete(org, kind, id, expected_version, soft).await
+        self.inner.delete(org, id, expected_version, soft).await
     }
-    async fn restore(&self, org: OrganizationSid, kind: ResourceKind, id: &str) -> Result<Stored> {
+    async fn restore(&self, org: OrganizationSid, id: ResourceId) -> Result<Stored> {
         self.check()?;
-        self.inner.restore(org, kind, id).await
+        self.inner.restore(org, id).await
     }
     async fn query_raw(
         &self,
@@ -184,7 +181,7 @@ impl Store for Switchable {
         self.check()?;
         self.inner.query_raw(org, kind, query).await
     }
-    async fn deactivate_users(&self, org: OrganizationSid, ids: &[String]) -> Result<Vec<Stored>> {
+    async fn deactivate_users(&self, org: OrganizationSid, ids: &[UserSid]) -> Result<Vec<Stored>> {
         self.check()?;
         self.inner.deactivate_users(org, ids).await
     }

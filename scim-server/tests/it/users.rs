@@ -3,6 +3,7 @@
 
 use crate::harness::{PUBLIC, TestApp};
 use scim_core::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+use scim_core::sid::ResourceId;
 use scim_store::Policy;
 use serde_json::json;
 
@@ -284,11 +285,11 @@ async fn soft_delete_policy_hides_and_restores() {
     let r = app.post("/Users", json!({"userName":"SOFT@x.io"})).await;
     r.expect(201);
     let again = r.id();
-    let taken = app.store.restore(app.org, scim_core::schema::ResourceKind::User, &id).await;
+    let sid = ResourceId::of(&id).unwrap();
+    let taken = app.store.restore(app.org, sid).await;
     assert!(matches!(taken, Err(scim_store::StoreError::Conflict { .. })), "{taken:?}");
     assert_eq!(app.delete(&format!("/Users/{again}")).await.status, 204);
-    let restored =
-        app.store.restore(app.org, scim_core::schema::ResourceKind::User, &id).await.unwrap();
+    let restored = app.store.restore(app.org, sid).await.unwrap();
     assert_eq!(restored.id, id);
     let g = app.get(&format!("/Users/{id}")).await;
     g.expect(200);

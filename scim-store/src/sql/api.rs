@@ -18,7 +18,7 @@ use crate::{
 };
 use async_trait::async_trait;
 use scim_core::schema::ResourceKind;
-use scim_core::sid::OrganizationSid;
+use scim_core::sid::{OrganizationSid, ResourceId, UserSid};
 
 #[async_trait]
 impl Store for SqlStore {
@@ -137,38 +137,36 @@ impl Store for SqlStore {
     async fn get_raw(
         &self,
         org: OrganizationSid,
-        kind: ResourceKind,
-        id: &str,
+        id: ResourceId,
         read: ReadOptions,
     ) -> Result<Option<RawStored>> {
-        resources::get_raw(self, org, kind, id, read).await
+        resources::get_raw(self, org, id.kind(), &id.to_string(), read).await
     }
 
     async fn modify(
         &self,
         org: OrganizationSid,
-        kind: ResourceKind,
-        id: &str,
+        id: ResourceId,
         expected_version: Option<u64>,
         read: ReadOptions,
         modifier: Modifier,
     ) -> Result<Stored> {
-        update::modify(self, org, kind, id, expected_version, read, modifier).await
+        let (kind, id) = (id.kind(), id.to_string());
+        update::modify(self, org, kind, &id, expected_version, read, modifier).await
     }
 
     async fn delete(
         &self,
         org: OrganizationSid,
-        kind: ResourceKind,
-        id: &str,
+        id: ResourceId,
         expected_version: Option<u64>,
         soft: bool,
     ) -> Result<()> {
-        resources::delete(self, org, kind, id, expected_version, soft).await
+        resources::delete(self, org, id.kind(), &id.to_string(), expected_version, soft).await
     }
 
-    async fn restore(&self, org: OrganizationSid, kind: ResourceKind, id: &str) -> Result<Stored> {
-        resources::restore(self, org, kind, id).await
+    async fn restore(&self, org: OrganizationSid, id: ResourceId) -> Result<Stored> {
+        resources::restore(self, org, id.kind(), &id.to_string()).await
     }
 
     async fn query_raw(
@@ -180,7 +178,7 @@ impl Store for SqlStore {
         query::query_raw(self, org, kind, query).await
     }
 
-    async fn deactivate_users(&self, org: OrganizationSid, ids: &[String]) -> Result<Vec<Stored>> {
+    async fn deactivate_users(&self, org: OrganizationSid, ids: &[UserSid]) -> Result<Vec<Stored>> {
         resources::deactivate_users(self, org, ids).await
     }
 

@@ -566,10 +566,12 @@ pub(super) async fn restore(
 pub(super) async fn deactivate_users(
     store: &SqlStore,
     org: OrganizationSid,
-    ids: &[String],
+    ids: &[UserSid],
 ) -> Result<Vec<Stored>> {
+    // The ids as the `id` column holds them, each once, in the order given.
     let mut seen = HashSet::new();
-    let ids: Vec<&String> = ids.iter().filter(|i| seen.insert(i.as_str())).collect();
+    let ids: Vec<String> =
+        ids.iter().filter(|i| seen.insert(**i)).map(UserSid::to_string).collect();
     let txn = store.begin().await?;
     let mut rows: HashMap<String, Row> = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
@@ -591,7 +593,7 @@ pub(super) async fn deactivate_users(
     }
     let at = now();
     let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
+    for id in &ids {
         let Some(mut row) = rows.remove(id.as_str()) else { continue };
         if get_ci(&row.doc, "active").and_then(Value::as_bool) != Some(false) {
             row.doc.retain(|k, _| !k.eq_ignore_ascii_case("active"));

@@ -3,6 +3,7 @@ use super::*;
 use crate::sql::shapes::Shape;
 use crate::{NewResource, ReadOptions, Store};
 use scim_core::schema::{Registry, ResourceKind};
+use scim_core::sid::ResourceId;
 use std::sync::Arc;
 
 /// Server databases to check too: a fresh database on each server whose feature is on
@@ -52,14 +53,10 @@ async fn hot_statements_are_built_once() {
         .unwrap();
         let nr = NewResource { resource: user, members: Vec::new(), password_hash: None };
         let made = store.create(org, ResourceKind::User, nr).await.unwrap();
+        let id = ResourceId::parse(ResourceKind::User, &made.id).unwrap();
         for _ in 0..2 {
             let got = store
-                .get(
-                    org,
-                    ResourceKind::User,
-                    &made.id,
-                    ReadOptions { groups: true, ..ReadOptions::default() },
-                )
+                .get(org, id, ReadOptions { groups: true, ..ReadOptions::default() })
                 .await
                 .unwrap()
                 .unwrap();
@@ -73,8 +70,8 @@ async fn hot_statements_are_built_once() {
         }
         // The row shape of a read without groups, and the groups of one user as a
         // write reads them back.
-        store.get(org, ResourceKind::User, &made.id, ReadOptions::default()).await.unwrap();
-        store.get(org, ResourceKind::User, &made.id, ReadOptions::default()).await.unwrap();
+        store.get(org, id, ReadOptions::default()).await.unwrap();
+        store.get(org, id, ReadOptions::default()).await.unwrap();
         assert!(store.shapes.has(Shape::Row { deleted: Some(false), lock: false }), "{url}");
     }
     for ext in ["", "-wal", "-shm"] {

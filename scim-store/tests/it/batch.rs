@@ -47,7 +47,7 @@ async fn create_many_inserts_in_order_across_chunks() {
         }
         // What create_many answers is what a read returns.
         let last = out.last().unwrap();
-        let got = s.get(env.a, User, &last.id, ReadOptions::default()).await.unwrap().unwrap();
+        let got = s.get(env.a, rid(User, &last.id), ReadOptions::default()).await.unwrap().unwrap();
         assert_eq!(&got, last);
         assert_eq!(total(s, env.a, None).await, n as u64);
         // The indexed columns and the e-mail rows are written too.

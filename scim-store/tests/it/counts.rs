@@ -38,10 +38,10 @@ async fn unfiltered_totals_stay_exact() {
         user(s, env.b, json!({"userName": "other@x.io"})).await;
         assert_eq!(total(s, env.a, User).await, 12, "{:?}", env.backend);
 
-        s.delete(env.a, User, &ids[0], None, false).await.unwrap();
-        s.delete(env.a, User, &ids[1], None, true).await.unwrap();
-        s.delete(env.a, User, &ids[2], None, true).await.unwrap();
-        s.restore(env.a, User, &ids[2]).await.unwrap();
+        s.delete(env.a, rid(User, &ids[0]), None, false).await.unwrap();
+        s.delete(env.a, rid(User, &ids[1]), None, true).await.unwrap();
+        s.delete(env.a, rid(User, &ids[2]), None, true).await.unwrap();
+        s.restore(env.a, rid(User, &ids[2])).await.unwrap();
         // A failed write changes nothing: a duplicate userName rolls its delta back.
         let dup = s.create(env.a, User, new_user(json!({"userName": "c3@x.io"}))).await;
         assert!(dup.is_err());

@@ -259,7 +259,7 @@ async fn token_expiry_last_use_and_organization_admin() {
         assert!(s.changes(env.a, 0, 10).await.unwrap().is_empty());
         let kept_id = keep.id.clone();
         let got = s
-            .get(env.b, scim_core::schema::ResourceKind::User, &kept_id, Default::default())
+            .get(env.b, rid(scim_core::schema::ResourceKind::User, &kept_id), Default::default())
             .await
             .unwrap();
         assert!(got.is_some(), "other organizations keep their data");

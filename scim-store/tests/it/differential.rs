@@ -737,7 +737,7 @@ async fn check_patch(
     ops: &[PatchOperation],
     ids: &Ids,
 ) -> Result<(), String> {
-    let before = store.get(org, kind, id, ReadOptions::ALL).await.unwrap().unwrap();
+    let before = store.get(org, rid(kind, id), ReadOptions::ALL).await.unwrap().unwrap();
     let expected = locally(reg, kind, before.resource.clone(), ops, ids);
     let registry = Arc::clone(reg);
     let owned = ops.to_vec();
@@ -751,7 +751,7 @@ async fn check_patch(
         let changed = outcome.changed || !members.is_empty();
         Ok(Change { resource, members, password_hash: None, changed })
     });
-    let through = store.modify(org, kind, id, None, ReadOptions::ALL, modifier).await;
+    let through = store.modify(org, rid(kind, id), None, ReadOptions::ALL, modifier).await;
     let label = || format!("{} PATCH {}", kind.name(), serde_json::to_string(ops).unwrap());
     match (expected, through) {
         (Err(_), Err(_)) => Ok(()),
@@ -762,7 +762,7 @@ async fn check_patch(
             Err(format!("{}: the core engine failed ({e}), the store did not", label()))
         }
         (Ok(want), Ok(answer)) => {
-            let stored = store.get(org, kind, id, ReadOptions::ALL).await.unwrap().unwrap();
+            let stored = store.get(org, rid(kind, id), ReadOptions::ALL).await.unwrap().unwrap();
             let want = comparable(want.into_map());
             for (what, got) in [("answered", answer.resource), ("stored", stored.resource)] {
                 let got = comparable(got.into_map());

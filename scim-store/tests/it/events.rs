@@ -178,8 +178,7 @@ async fn the_change_log_records_what_each_change_did() {
         let new_doc = json!({"userName": "d@x.io", "externalId": "e2", "active": false});
         s.modify(
             env.a,
-            User,
-            &u.id,
+            rid(User, &u.id),
             None,
             scim_store::ReadOptions::default(),
             Box::new(move |_| {
@@ -194,8 +193,8 @@ async fn the_change_log_records_what_each_change_did() {
         .await
         .unwrap();
         let second = user(s, env.a, json!({"userName": "e@x.io"})).await;
-        s.deactivate_users(env.a, std::slice::from_ref(&second.id)).await.unwrap();
-        s.delete(env.a, User, &u.id, None, false).await.unwrap();
+        s.deactivate_users(env.a, &[usid(&second.id)]).await.unwrap();
+        s.delete(env.a, rid(User, &u.id), None, false).await.unwrap();
 
         let all = s.changes(env.a, 0, 10).await.unwrap();
         assert_eq!(all.len(), 5, "{:?}", env.backend);

@@ -24,8 +24,7 @@ async fn change(
 ) -> Result<Stored, StoreError> {
     s.modify(
         org,
-        Group,
-        g,
+        rid(Group, g),
         None,
         ReadOptions::ALL,
         Box::new(move |cur| {
@@ -96,10 +95,10 @@ async fn add_remove_filter_clear() {
         assert_eq!(values(&g2), sorted(vec![u1.id.clone(), u2.id.clone()]));
         assert_eq!(g2.version, 2);
         // Reading without members never fills them.
-        let bare = s.get(env.a, Group, &g.id, ReadOptions::default()).await.unwrap().unwrap();
+        let bare = s.get(env.a, rid(Group, &g.id), ReadOptions::default()).await.unwrap().unwrap();
         assert!(bare.resource.get("members").is_none());
 
-        let u1_groups = s.get(env.a, User, &u1.id, ReadOptions::ALL).await.unwrap().unwrap();
+        let u1_groups = s.get(env.a, rid(User, &u1.id), ReadOptions::ALL).await.unwrap().unwrap();
         assert_eq!(
             u1_groups.resource.get("groups").unwrap(),
             &json!([{"value": g.id, "display": "Outer", "type": "direct"}])
@@ -154,7 +153,7 @@ async fn members_must_exist_in_the_same_organization() {
             assert!(!e.detail.contains("organization b"), "{}", e.detail);
         }
         // The error is the same for an id elsewhere and an id nowhere; nothing was added.
-        let now = s.get(env.a, Group, &g.id, ReadOptions::ALL).await.unwrap().unwrap();
+        let now = s.get(env.a, rid(Group, &g.id), ReadOptions::ALL).await.unwrap().unwrap();
         assert!(values(&now).is_empty());
         assert_eq!(now.version, 1);
         // A user id typed as a group is refused; so is a group inside itself.
@@ -212,16 +211,16 @@ async fn deletes_cascade_out_of_memberships() {
             )
             .await
             .unwrap();
-        s.delete(env.a, User, &u.id, None, false).await.unwrap();
-        let g_now = s.get(env.a, Group, &g.id, ReadOptions::ALL).await.unwrap().unwrap();
+        s.delete(env.a, rid(User, &u.id), None, false).await.unwrap();
+        let g_now = s.get(env.a, rid(Group, &g.id), ReadOptions::ALL).await.unwrap().unwrap();
         assert_eq!(values(&g_now), vec![v.id.clone()]);
-        let h_now = s.get(env.a, Group, &h.id, ReadOptions::ALL).await.unwrap().unwrap();
+        let h_now = s.get(env.a, rid(Group, &h.id), ReadOptions::ALL).await.unwrap().unwrap();
         assert_eq!(values(&h_now), vec![g.id.clone()]);
         // Deleting a group removes its own rows and its membership in other groups.
-        s.delete(env.a, Group, &g.id, None, false).await.unwrap();
-        let h_now = s.get(env.a, Group, &h.id, ReadOptions::ALL).await.unwrap().unwrap();
+        s.delete(env.a, rid(Group, &g.id), None, false).await.unwrap();
+        let h_now = s.get(env.a, rid(Group, &h.id), ReadOptions::ALL).await.unwrap().unwrap();
         assert!(values(&h_now).is_empty());
-        let v_now = s.get(env.a, User, &v.id, ReadOptions::ALL).await.unwrap().unwrap();
+        let v_now = s.get(env.a, rid(User, &v.id), ReadOptions::ALL).await.unwrap().unwrap();
         assert_eq!(v_now.resource.get("groups").unwrap(), &json!([]));
     })
     .await;
@@ -247,16 +246,16 @@ async fn member_deletes_and_restores_move_the_group_version() {
         let org = env.a;
         let get = |id: String| {
             let s = s.clone();
-            async move { s.get(org, Group, &id, ReadOptions::ALL).await.unwrap().unwrap() }
+            async move { s.get(org, rid(Group, &id), ReadOptions::ALL).await.unwrap().unwrap() }
         };
         assert_eq!(g.version, 1);
-        s.delete(env.a, User, &u.id, None, true).await.unwrap();
+        s.delete(env.a, rid(User, &u.id), None, true).await.unwrap();
         let g1 = get(g.id.clone()).await;
         assert_eq!((g1.version, values(&g1)), (2, vec![v.id.clone()]));
-        s.restore(env.a, User, &u.id).await.unwrap();
+        s.restore(env.a, rid(User, &u.id)).await.unwrap();
         let g2 = get(g.id.clone()).await;
         assert_eq!((g2.version, values(&g2)), (3, sorted(vec![u.id.clone(), v.id.clone()])));
-        s.delete(env.a, User, &v.id, None, false).await.unwrap();
+        s.delete(env.a, rid(User, &v.id), None, false).await.unwrap();
         let g3 = get(g.id.clone()).await;
         assert_eq!((g3.version, values(&g3)), (4, vec![u.id.clone()]));
         let meta = |st: &Stored| st.resource.get("meta").unwrap()["version"].clone();
@@ -289,9 +288,9 @@ async fn a_users_groups_are_the_live_direct_ones_in_id_order() {
             groups.push(g);
         }
         let gone = groups.pop().unwrap();
-        s.delete(env.a, Group, &gone.id, None, true).await.unwrap();
+        s.delete(env.a, rid(Group, &gone.id), None, true).await.unwrap();
         let lonely = user(s, env.a, json!({"userName": "lonely@x.io"})).await;
-        let got = s.get(env.a, User, &u.id, ReadOptions::ALL).await.unwrap().unwrap();
+        let got = s.get(env.a, rid(User, &u.id), ReadOptions::ALL).await.unwrap().unwrap();
         groups.sort_by(|a, b| a.id.cmp(&b.id));
         let want: Vec<Value> = groups
             .iter()
@@ -301,7 +300,7 @@ async fn a_users_groups_are_the_live_direct_ones_in_id_order() {
             })
             .collect();
         assert_eq!(got.resource.get("groups").unwrap(), &Value::Array(want.clone()));
-        let none = s.get(env.a, User, &lonely.id, ReadOptions::ALL).await.unwrap().unwrap();
+        let none = s.get(env.a, rid(User, &lonely.id), ReadOptions::ALL).await.unwrap().unwrap();
         assert_eq!(none.resource.get("groups").unwrap(), &json!([]));
         // Lists give each user the same groups: a filter and a page (the groups read in
         // the same statement), a sorted page and a cursor page.
@@ -351,9 +350,9 @@ async fn a_users_groups_are_the_live_direct_ones_in_id_order() {
         walked.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(walked, all);
         // Not visible from another organization, with or without groups.
-        assert!(s.get(env.b, User, &u.id, ReadOptions::ALL).await.unwrap().is_none());
+        assert!(s.get(env.b, rid(User, &u.id), ReadOptions::ALL).await.unwrap().is_none());
         assert!(
-            s.get(env.a, User, "US00000000000000000000000000000000", ReadOptions::ALL)
+            s.get(env.a, rid(User, "US00000000000000000000000000000000"), ReadOptions::ALL)
                 .await
                 .unwrap()
                 .is_none()

@@ -296,11 +296,11 @@ async fn unfiltered_totals_follow_every_change() {
         let writer = other.clone().unwrap_or_else(|| s.clone());
         ids.push(user(&writer, env.a, json!({"userName": "t3"})).await.id);
         assert_eq!(total(s.clone(), env.a).await, 4);
-        s.delete(env.a, User, &ids[0], None, true).await.unwrap();
+        s.delete(env.a, rid(User, &ids[0]), None, true).await.unwrap();
         assert_eq!(total(s.clone(), env.a).await, 3);
-        writer.restore(env.a, User, &ids[0]).await.unwrap();
+        writer.restore(env.a, rid(User, &ids[0])).await.unwrap();
         assert_eq!(total(s.clone(), env.a).await, 4);
-        writer.delete(env.a, User, &ids[1], None, false).await.unwrap();
+        writer.delete(env.a, rid(User, &ids[1]), None, false).await.unwrap();
         assert_eq!(total(s.clone(), env.a).await, 3);
         if let Some(r) = other {
             assert_eq!(total(r, env.a).await, 3);

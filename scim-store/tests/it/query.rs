@@ -244,13 +244,12 @@ async fn tenant_isolation() {
             vec![ub.id.clone()]
         );
         assert_eq!(s.query(env.b, Group, &q(None)).await.unwrap().total_results, 0);
-        assert!(s.get(env.b, User, &ua.id, ReadOptions::ALL).await.unwrap().is_none());
-        assert!(s.get(env.b, Group, &ga.id, ReadOptions::ALL).await.unwrap().is_none());
+        assert!(s.get(env.b, rid(User, &ua.id), ReadOptions::ALL).await.unwrap().is_none());
+        assert!(s.get(env.b, rid(Group, &ga.id), ReadOptions::ALL).await.unwrap().is_none());
         let e = s
             .modify(
                 env.b,
-                User,
-                &ua.id,
+                rid(User, &ua.id),
                 None,
                 ReadOptions::default(),
                 Box::new(|cur| {
@@ -266,14 +265,14 @@ async fn tenant_isolation() {
             .unwrap_err();
         assert!(matches!(e, StoreError::NotFound(_)));
         assert!(matches!(
-            s.delete(env.b, User, &ua.id, None, false).await,
+            s.delete(env.b, rid(User, &ua.id), None, false).await,
             Err(StoreError::NotFound(_))
         ));
         assert!(matches!(
-            s.delete(env.b, User, &ua.id, None, true).await,
+            s.delete(env.b, rid(User, &ua.id), None, true).await,
             Err(StoreError::NotFound(_))
         ));
-        assert!(s.get(env.a, User, &ua.id, ReadOptions::ALL).await.unwrap().is_some());
+        assert!(s.get(env.a, rid(User, &ua.id), ReadOptions::ALL).await.unwrap().is_some());
         let q_id = q(Some(&format!("id eq \"{}\"", ua.id)));
         assert_eq!(s.query(env.b, User, &q_id).await.unwrap().total_results, 0);
         assert!(
@@ -299,7 +298,7 @@ async fn concurrent_scans_and_point_reads() {
             let id = alice_id.clone();
             tasks.push(tokio::spawn(async move {
                 if i % 3 == 0 {
-                    let got = s.get(org, User, &id, ReadOptions::default()).await.unwrap();
+                    let got = s.get(org, rid(User, &id), ReadOptions::default()).await.unwrap();
                     assert_eq!(got.map(|r| r.id), Some(id));
                 } else {
                     // Not index-served: JSON functions on every row, and a COUNT.

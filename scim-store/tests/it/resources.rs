@@ -3,7 +3,7 @@
 
 use crate::support::*;
 use scim_core::schema::ResourceKind::{Group, User};
-use scim_core::sid::UserSid;
+use scim_core::sid::{GroupSid, ResourceId, UserSid};
 use scim_store::{Change, ChangeOp, ReadOptions, StoreError, Stored};
 use serde_json::{Value, json};
 
@@ -32,17 +32,21 @@ async fn create_get_modify_delete() {
         assert!(u.resource.get("password").is_none());
         assert!(u.resource.get("groups").is_none());
 
-        let got = s.get(env.a, User, &u.id, ReadOptions::default()).await.unwrap().unwrap();
+        let got = s.get(env.a, rid(User, &u.id), ReadOptions::default()).await.unwrap().unwrap();
         assert_eq!(got.resource.get("userName").unwrap(), "Alice@x.io");
         assert_eq!(got.resource.get("displayName").unwrap(), "Alice");
         let keys: Vec<&String> = got.resource.as_map().keys().collect();
         assert_eq!(keys.first().map(|k| k.as_str()), Some("schemas"));
         assert_eq!(keys.last().map(|k| k.as_str()), Some("meta"));
-        assert!(s.get(env.a, Group, &u.id, ReadOptions::default()).await.unwrap().is_none());
+        // A user's sid names no group: it is not a group's sid, and the group sid of the
+        // same 128 bits finds nothing.
+        assert!(ResourceId::parse(Group, &u.id).is_err());
+        let same_bits = GroupSid::from_u128(usid(&u.id).as_u128());
+        assert!(s.get(env.a, same_bits.into(), ReadOptions::default()).await.unwrap().is_none());
 
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let m = s
-            .modify(env.a, User, &u.id, Some(1), ReadOptions::default(), Box::new(|cur| Ok(set(cur, "title", json!("Boss")))))
+            .modify(env.a, rid(User, &u.id), Some(1), ReadOptions::default(), Box::new(|cur| Ok(set(cur, "title", json!("Boss")))))
             .await
             .unwrap();
         assert_eq!(m.version, 2);
@@ -53,13 +57,13 @@ async fn create_get_modify_delete() {
 
         // A stale version fails and changes nothing.
         let e = s
-            .modify(env.a, User, &u.id, Some(1), ReadOptions::default(), Box::new(|cur| Ok(set(cur, "title", json!("X")))))
+            .modify(env.a, rid(User, &u.id), Some(1), ReadOptions::default(), Box::new(|cur| Ok(set(cur, "title", json!("X")))))
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::PreconditionFailed { current: 2 }), "{e:?}");
         // An unchanged write bumps nothing.
         let same = s
-            .modify(env.a, User, &u.id, None, ReadOptions::default(), Box::new(|cur| {
+            .modify(env.a, rid(User, &u.id), None, ReadOptions::default(), Box::new(|cur| {
                 Ok(Change { resource: cur.resource, members: vec![], password_hash: None, changed: false })
             }))
             .await
@@ -68,20 +72,20 @@ async fn create_get_modify_delete() {
         assert_eq!(same.resource.get("title").unwrap(), "Boss");
         // A modifier's error aborts the write.
         let e = s
-            .modify(env.a, User, &u.id, None, ReadOptions::default(), Box::new(|_| {
+            .modify(env.a, rid(User, &u.id), None, ReadOptions::default(), Box::new(|_| {
                 Err(scim_core::ScimError::new(scim_core::ErrorCode::InvalidValue, "no"))
             }))
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::Scim(_)));
 
-        let e = s.delete(env.a, User, &u.id, Some(1), false).await.unwrap_err();
+        let e = s.delete(env.a, rid(User, &u.id), Some(1), false).await.unwrap_err();
         assert!(matches!(e, StoreError::PreconditionFailed { current: 2 }));
-        s.delete(env.a, User, &u.id, Some(2), false).await.unwrap();
-        assert!(s.get(env.a, User, &u.id, ReadOptions::default()).await.unwrap().is_none());
-        assert!(matches!(s.delete(env.a, User, &u.id, None, false).await, Err(StoreError::NotFound(_))));
+        s.delete(env.a, rid(User, &u.id), Some(2), false).await.unwrap();
+        assert!(s.get(env.a, rid(User, &u.id), ReadOptions::default()).await.unwrap().is_none());
+        assert!(matches!(s.delete(env.a, rid(User, &u.id), None, false).await, Err(StoreError::NotFound(_))));
         let e = s
-            .modify(env.a, User, &u.id, None, ReadOptions::default(), Box::new(|cur| Ok(set(cur, "title", json!("X")))))
+            .modify(env.a, rid(User, &u.id), None, ReadOptions::default(), Box::new(|cur| Ok(set(cur, "title", json!("X")))))
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::NotFound(_)));
@@ -129,8 +133,7 @@ async fn uniqueness_conflicts_name_the_attribute() {
         let (a, _) = conflict(
             s.modify(
                 env.a,
-                User,
-                &other.id,
+                rid(User, &other.id),
                 None,
                 ReadOptions::default(),
                 Box::new(|cur| {
@@ -145,8 +148,7 @@ async fn uniqueness_conflicts_name_the_attribute() {
         // Renaming oneself in case only is fine.
         s.modify(
             env.a,
-            User,
-            &u.id,
+            rid(User, &u.id),
             None,
             ReadOptions::default(),
             Box::new(|cur| {
@@ -181,8 +183,7 @@ async fn concurrent_modifies_with_one_version_one_wins() {
             tasks.push(tokio::spawn(async move {
                 s.modify(
                     org,
-                    User,
-                    &id,
+                    rid(User, &id),
                     Some(1),
                     ReadOptions::default(),
                     Box::new(move |cur| Ok(set(cur, "title", json!(format!("t{i}"))))),
@@ -211,8 +212,7 @@ async fn concurrent_modifies_with_one_version_one_wins() {
             tasks.push(tokio::spawn(async move {
                 s.modify(
                     org,
-                    User,
-                    &id,
+                    rid(User, &id),
                     None,
                     ReadOptions::default(),
                     Box::new(move |cur| Ok(set(cur, "title", json!(format!("u{i}"))))),
@@ -223,7 +223,8 @@ async fn concurrent_modifies_with_one_version_one_wins() {
         for t in tasks {
             t.await.unwrap().unwrap();
         }
-        let got = env.store.get(env.a, User, &u.id, ReadOptions::default()).await.unwrap().unwrap();
+        let got =
+            env.store.get(env.a, rid(User, &u.id), ReadOptions::default()).await.unwrap().unwrap();
         assert_eq!(got.version, 6);
     })
     .await;
@@ -254,13 +255,14 @@ async fn racing_updates_of_one_user_lose_nothing() {
                     list.push(json!({"value": format!("e{i}@x.io")}));
                     Ok(set(cur, "emails", emails))
                 };
-                s.modify(org, User, &id, None, ReadOptions::default(), Box::new(add)).await
+                s.modify(org, rid(User, &id), None, ReadOptions::default(), Box::new(add)).await
             }));
         }
         for t in tasks {
             t.await.unwrap().unwrap();
         }
-        let got = env.store.get(env.a, User, &u.id, ReadOptions::default()).await.unwrap().unwrap();
+        let got =
+            env.store.get(env.a, rid(User, &u.id), ReadOptions::default()).await.unwrap().unwrap();
         assert_eq!(got.version, 13);
         let mut values: Vec<String> = got
             .resource
@@ -298,8 +300,7 @@ async fn soft_delete_hides_and_restore_brings_back() {
         let g = group(s, env.a, "G").await;
         s.modify(
             env.a,
-            Group,
-            &g.id,
+            rid(Group, &g.id),
             None,
             ReadOptions::default(),
             Box::new({
@@ -319,18 +320,18 @@ async fn soft_delete_hides_and_restore_brings_back() {
         )
         .await
         .unwrap();
-        s.delete(env.a, User, &u.id, None, true).await.unwrap();
-        assert!(s.get(env.a, User, &u.id, ReadOptions::ALL).await.unwrap().is_none());
+        s.delete(env.a, rid(User, &u.id), None, true).await.unwrap();
+        assert!(s.get(env.a, rid(User, &u.id), ReadOptions::ALL).await.unwrap().is_none());
         let q = crate::query::q(Some("userName eq \"soft\""));
         assert_eq!(s.query(env.a, User, &q).await.unwrap().total_results, 0);
-        let g_now = s.get(env.a, Group, &g.id, ReadOptions::ALL).await.unwrap().unwrap();
+        let g_now = s.get(env.a, rid(Group, &g.id), ReadOptions::ALL).await.unwrap().unwrap();
         assert_eq!(g_now.resource.get("members").unwrap(), &json!([]));
         assert!(matches!(
-            s.deactivate_users(env.a, std::slice::from_ref(&u.id)).await,
+            s.deactivate_users(env.a, &[usid(&u.id)]).await,
             Err(StoreError::UnknownIds(_))
         ));
         assert!(matches!(
-            s.delete(env.a, User, &u.id, None, true).await,
+            s.delete(env.a, rid(User, &u.id), None, true).await,
             Err(StoreError::NotFound(_))
         ));
         // RFC 7644 3.6: a deleted user is not in conflict with a new one; while the new one
@@ -340,19 +341,19 @@ async fn soft_delete_hides_and_restore_brings_back() {
             .await
             .unwrap();
         assert!(matches!(
-            s.restore(env.a, User, &u.id).await,
+            s.restore(env.a, rid(User, &u.id)).await,
             Err(StoreError::Conflict { attribute, .. }) if attribute == "userName"
         ));
-        s.delete(env.a, User, &again.id, None, false).await.unwrap();
+        s.delete(env.a, rid(User, &again.id), None, false).await.unwrap();
         // Not restorable from another organization.
-        assert!(matches!(s.restore(env.b, User, &u.id).await, Err(StoreError::NotFound(_))));
-        let r = s.restore(env.a, User, &u.id).await.unwrap();
+        assert!(matches!(s.restore(env.b, rid(User, &u.id)).await, Err(StoreError::NotFound(_))));
+        let r = s.restore(env.a, rid(User, &u.id)).await.unwrap();
         assert_eq!(r.version, 3);
         assert!(!r.deleted);
         assert_eq!(r.resource.get("active").unwrap(), false);
         assert_eq!(r.resource.get("groups").unwrap()[0]["value"], g.id.as_str());
-        assert!(matches!(s.restore(env.a, User, &u.id).await, Err(StoreError::NotFound(_))));
-        let g_now = s.get(env.a, Group, &g.id, ReadOptions::ALL).await.unwrap().unwrap();
+        assert!(matches!(s.restore(env.a, rid(User, &u.id)).await, Err(StoreError::NotFound(_))));
+        let g_now = s.get(env.a, rid(Group, &g.id), ReadOptions::ALL).await.unwrap().unwrap();
         assert_eq!(g_now.resource.get("members").unwrap()[0]["value"], u.id.as_str());
         let ops: Vec<ChangeOp> = s
             .changes(env.a, 0, 100)
@@ -376,34 +377,37 @@ async fn deactivate_users_is_all_or_nothing() {
         let other = user(s, env.b, json!({"userName":"c","active":true})).await;
         let missing = UserSid::generate().unwrap().to_string();
         let e = s
-            .deactivate_users(env.a, &[a.id.clone(), missing.clone(), other.id.clone()])
+            .deactivate_users(env.a, &[usid(&a.id), usid(&missing), usid(&other.id)])
             .await
             .unwrap_err();
         match e {
             StoreError::UnknownIds(ids) => assert_eq!(ids, vec![missing.clone(), other.id.clone()]),
             e => panic!("{e:?}"),
         }
-        let still = s.get(env.a, User, &a.id, ReadOptions::default()).await.unwrap().unwrap();
+        let still = s.get(env.a, rid(User, &a.id), ReadOptions::default()).await.unwrap().unwrap();
         assert_eq!(still.resource.get("active").unwrap(), true);
         assert_eq!(still.version, 1);
+        // A group is no user: the user sid of a group's 128 bits names nothing.
         let g = group(s, env.a, "not a user").await;
+        let as_user = UserSid::from_u128(GroupSid::parse(&g.id).unwrap().as_u128());
         assert!(matches!(
-            s.deactivate_users(env.a, std::slice::from_ref(&g.id)).await,
+            s.deactivate_users(env.a, &[as_user]).await,
             Err(StoreError::UnknownIds(_))
         ));
 
         let out =
-            s.deactivate_users(env.a, &[a.id.clone(), b.id.clone(), a.id.clone()]).await.unwrap();
+            s.deactivate_users(env.a, &[usid(&a.id), usid(&b.id), usid(&a.id)]).await.unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].id, a.id);
         assert_eq!(out[0].version, 2);
         assert_eq!(out[0].resource.get("externalId").unwrap(), "xa");
         assert_eq!(out[1].version, 1, "an inactive user is left alone");
-        let got = s.get(env.a, User, &a.id, ReadOptions::default()).await.unwrap().unwrap();
+        let got = s.get(env.a, rid(User, &a.id), ReadOptions::default()).await.unwrap().unwrap();
         assert_eq!(got.resource.get("active").unwrap(), false);
         let q = crate::query::q(Some("active eq false"));
         assert_eq!(s.query(env.a, User, &q).await.unwrap().total_results, 2);
-        let theirs = s.get(env.b, User, &other.id, ReadOptions::default()).await.unwrap().unwrap();
+        let theirs =
+            s.get(env.b, rid(User, &other.id), ReadOptions::default()).await.unwrap().unwrap();
         assert_eq!(theirs.resource.get("active").unwrap(), true);
     })
     .await;

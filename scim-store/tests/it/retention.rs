@@ -117,8 +117,8 @@ async fn soft_deleted_resources_are_purged_after_their_retention() {
             )
             .await
             .unwrap();
-        s.delete(env.a, User, &gone.id, None, true).await.unwrap();
-        s.delete(env.a, Group, &old.id, None, true).await.unwrap();
+        s.delete(env.a, rid(User, &gone.id), None, true).await.unwrap();
+        s.delete(env.a, rid(Group, &old.id), None, true).await.unwrap();
         let contents = |s: std::sync::Arc<dyn scim_store::Store>, org| async move {
             let c = s.organization_contents(org).await.unwrap().unwrap();
             (c.users, c.groups)
@@ -147,13 +147,13 @@ async fn soft_deleted_resources_are_purged_after_their_retention() {
         assert_eq!(purged, [1, 1, 0], "{:?}", env.backend);
         assert_eq!(contents(s.clone(), env.a).await, (1, 1));
         for (kind, id) in [(User, &gone.id), (Group, &old.id)] {
-            assert!(matches!(s.restore(env.a, kind, id).await, Err(StoreError::NotFound(_))));
+            assert!(matches!(s.restore(env.a, rid(kind, id)).await, Err(StoreError::NotFound(_))));
         }
         // The live group keeps its live member; the live user is in no purged group.
-        let g = s.get(env.a, Group, &live.id, ReadOptions::ALL).await.unwrap().unwrap();
+        let g = s.get(env.a, rid(Group, &live.id), ReadOptions::ALL).await.unwrap().unwrap();
         assert_eq!(g.resource.get("members").unwrap()[0]["value"], json!(kept.id));
         assert_eq!(g.resource.get("members").unwrap().as_array().unwrap().len(), 1);
-        let u = s.get(env.a, User, &kept.id, ReadOptions::ALL).await.unwrap().unwrap();
+        let u = s.get(env.a, rid(User, &kept.id), ReadOptions::ALL).await.unwrap().unwrap();
         assert_eq!(u.resource.get("groups").unwrap().as_array().unwrap().len(), 1);
         if env.backend != Backend::SqliteMemory {
             let c = sea_orm::Database::connect(env.url()).await.unwrap();

@@ -3,12 +3,22 @@
 use futures::FutureExt;
 use scim_core::resource::Resource;
 use scim_core::schema::{Registry, ResourceKind};
-use scim_core::sid::OrganizationSid;
+use scim_core::sid::{OrganizationSid, ResourceId, UserSid};
 use scim_store::{NewResource, SqlStore, Store, StoreOptions, Stored};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+
+/// The id of a stored resource of `kind`, as the store takes it.
+pub fn rid(kind: ResourceKind, id: &str) -> ResourceId {
+    ResourceId::parse(kind, id).unwrap()
+}
+
+/// A stored user's sid.
+pub fn usid(id: &str) -> UserSid {
+    UserSid::parse(id).unwrap()
+}
 
 /// A vendor extension used by the filter tests.
 pub const ACME: &str = "urn:acme:scim:schemas:1.0:UserExtension";
