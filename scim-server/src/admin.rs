@@ -4,7 +4,6 @@
 //! Their JSON shapes are the contract scripts rely on.
 
 use crate::token;
-use scim_core::schema::ResourceKind;
 use scim_core::sid::{OrganizationSid, ResourceId};
 use scim_store::{NewToken, Organization, Policy, Scope, Store, StoreError, TokenRecord};
 use serde::Serialize;
@@ -394,19 +393,11 @@ pub async fn restore(
     org: OrganizationSid,
     id: &str,
 ) -> Result<serde_json::Value, AdminError> {
-    let kind = if id.starts_with("US") {
-        ResourceKind::User
-    } else if id.starts_with("GR") {
-        ResourceKind::Group
-    } else {
+    let Some(id) = ResourceId::of(id) else {
         return Err(AdminError::Usage(format!(
-            "'{id}' is neither a user (US...) nor a group (GR...) id"
+            "'{id}' is neither a user id (US and 32 hex digits) nor a group id (GR and 32 hex \
+             digits)"
         )));
-    };
-    // No resource can exist under a malformed id: the store's answer for an unknown one.
-    let Ok(id) = ResourceId::parse(kind, id) else {
-        let missing = format!("deleted {} '{id}'", kind.name());
-        return Err(AdminError::Store(StoreError::NotFound(missing)));
     };
     Ok(store.restore(org, id).await?.resource.into_value())
 }
