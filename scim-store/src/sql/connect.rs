@@ -10,11 +10,6 @@ use scim_core::schema::Registry;
 use sea_orm::{ConnectOptions, Database};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-/// How long a pooled connection may sit idle before it is checked (a round trip) on its
-/// way out of the pool.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// The URL handed to the driver (`mariadb://` becomes `mysql://`), and its backend; a
 /// scheme no compiled-in backend serves is a [`StoreError::Connect`] naming the ones that
@@ -129,13 +124,6 @@ impl SqlStore {
     ) -> Result<sea_orm::DatabaseConnection> {
         let mut co = ConnectOptions::new(url.to_owned());
         co.sqlx_logging(false).acquire_timeout(opts.acquire_timeout);
-        // A connection back from the pool is checked with a round trip only when it sat
-        // idle: the database, a proxy or a firewall drops idle connections, and such a
-        // connection is replaced before a request meets it. Checking every one (sqlx's
-        // default) doubled the round trips of every statement outside a transaction (a
-        // GET by id was two). A busy connection that breaks fails its statement, the
-        // pool drops it, and the breaker answers 503 until the database is back.
-        co.test_before_acquire_if_idle_for(IDLE_CHECK);
         if let Some(limit) = opts.scan_timeout {
             // A statement still running past the request's own timeout is stopped by the
             // database (as SQLite's progress handler does): PostgreSQL's
