@@ -110,13 +110,14 @@ impl ExecErr {
             ExecErr::Sea(e) => match e {
                 DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
                 DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s))
-                | DbErr::Query(sea_orm::RuntimeErr::SqlxError(s)) => matches!(
-                    &**s,
+                | DbErr::Query(sea_orm::RuntimeErr::SqlxError(s)) => match &**s {
                     sea_orm::sqlx::Error::Io(_)
-                        | sea_orm::sqlx::Error::PoolTimedOut
-                        | sea_orm::sqlx::Error::PoolClosed
-                        | sea_orm::sqlx::Error::Tls(_)
-                ),
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::Tls(_) => true,
+                    sea_orm::sqlx::Error::Database(d) => d.code().is_some_and(|c| gone(&c)),
+                    _ => false,
+                },
                 _ => false,
             },
             #[cfg(feature = "sqlite")]
@@ -135,6 +136,14 @@ impl ExecErr {
     }
 }
 
+/// Whether an SQLSTATE says the database went away rather than the statement failing:
+/// class 08 (connection exception; MySQL's "server shutdown in progress" is `08S01`) and
+/// PostgreSQL's `57P01` (shut down by an administrator: a restart or failover), `57P02`
+/// (crash shutdown) and `57P03` (still starting up).
+fn gone(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03")
+}
+
 pub(crate) fn db_err(e: impl Into<ExecErr>) -> StoreError {
     let e = e.into();
     if e.is_interrupted() {
@@ -148,5 +157,21 @@ pub(crate) fn db_err(e: impl Into<ExecErr>) -> StoreError {
         StoreError::Unavailable(e.to_string())
     } else {
         StoreError::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gone;
+
+    #[test]
+    fn a_shutdown_or_lost_connection_is_the_database_gone_not_a_failed_statement() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08003", "08S01"] {
+            assert!(gone(code), "{code}");
+        }
+        // A unique violation, a serialization failure, a statement timeout, a syntax error.
+        for code in ["23505", "40001", "57014", "42601", "5700", ""] {
+            assert!(!gone(code), "{code}");
+        }
     }
 }

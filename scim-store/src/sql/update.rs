@@ -32,13 +32,17 @@ use crate::{Change, ChangeOp, MemberOp, Modifier, ReadOptions, Result, StoreErro
 use scim_core::schema::ResourceKind;
 use scim_core::sid::OrganizationSid;
 use sea_orm::sea_query::{
-    CommonTableExpression, Expr, ExprTrait, Query as Q, UpdateStatement, WithClause,
+    CommonTableExpression, Expr, ExprTrait, OnConflict, Query as Q, UpdateStatement, WithClause,
 };
 use serde_json::{Map, Value};
 
 /// Optimistic attempts before an update takes the locked way: only writes to the same
 /// user racing each other use more than one.
 const OPTIMISTIC_TRIES: usize = 3;
+
+/// The most e-mail values (kept plus added) an optimistic write binds; a longer list is
+/// written by the locked way in chunks.
+const ONE_STATEMENT_EMAILS: usize = 64;
 
 pub(super) async fn modify(
     store: &SqlStore,
@@ -206,13 +210,17 @@ async fn optimistic(
         Ok(plan) => plan,
         Err(unchanged) => return Ok(Attempt::Done(unchanged)),
     };
-    // An e-mail list is rewritten as the difference of the two, which needs both (a
-    // stored document whose columns cannot be read is rewritten whole, locked).
+    // The e-mail rows become the new list: the rows of addresses not in it go, the added
+    // ones come (one already there is kept), so the rows end as the document says even if
+    // they had drifted from it. A stored document whose columns cannot be read, or a long
+    // list (bound parameters), takes the locked way, which rewrites the rows in chunks.
     let Some(old) = plan.old.as_ref() else { return Ok(Attempt::Locked) };
-    let removed: Vec<String> =
-        old.emails.iter().filter(|e| !plan.cols.emails.contains(e)).cloned().collect();
+    let emails_changed = old.emails != plan.cols.emails;
     let added: Vec<String> =
         plan.cols.emails.iter().filter(|e| !old.emails.contains(e)).cloned().collect();
+    if emails_changed && plan.cols.emails.len() + added.len() > ONE_STATEMENT_EMAILS {
+        return Ok(Attempt::Locked);
+    }
     if !(plan.name_same() && plan.ext_same()) {
         store.check_unique(&store.db, org, kind, &plan.cols, Some(id)).await?;
     }
@@ -221,25 +229,32 @@ async fn optimistic(
     up.and_where(col("kind").eq(kind.name()))
         .and_where(col("deleted").eq(false))
         .returning_col("id");
-    let written = || Q::select().column("id").from("w0").to_owned();
     let mut with = WithClause::new();
     with.cte(CommonTableExpression::new().query(up).table_name("w0").to_owned());
-    if !removed.is_empty() {
+    if emails_changed {
         let mut del = Q::delete();
-        del.from_table("resource_emails")
-            .and_where(Expr::col("resource_id").in_subquery(written()))
-            .and_where(Expr::col("value_lower").is_in(removed));
+        del.from_table("resource_emails").and_where(
+            Expr::col("resource_id").in_subquery(Q::select().column("id").from("w0").to_owned()),
+        );
+        if !plan.cols.emails.is_empty() {
+            del.and_where(Expr::col("value_lower").is_not_in(plan.cols.emails.iter().cloned()));
+        }
         with.cte(CommonTableExpression::new().query(del).table_name("w1").to_owned());
-    }
-    for (i, e) in added.into_iter().enumerate() {
-        let mut row = Q::select();
-        row.expr(Expr::val(org.to_string())).column("id").expr(Expr::val(e)).from("w0");
-        let mut ins = Q::insert();
-        ins.into_table("resource_emails")
-            .columns(["org", "resource_id", "value_lower"])
-            .select_from(row)
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        with.cte(CommonTableExpression::new().query(ins).table_name(format!("e{i}")).to_owned());
+        for (i, e) in added.into_iter().enumerate() {
+            let mut row = Q::select();
+            row.expr(Expr::val(org.to_string())).column("id").expr(Expr::val(e)).from("w0");
+            let mut ins = Q::insert();
+            ins.into_table("resource_emails")
+                .columns(["org", "resource_id", "value_lower"])
+                .select_from(row)
+                .map_err(|e| StoreError::Internal(e.to_string()))?
+                .on_conflict(
+                    OnConflict::columns(["resource_id", "value_lower"]).do_nothing().to_owned(),
+                );
+            with.cte(
+                CommonTableExpression::new().query(ins).table_name(format!("e{i}")).to_owned(),
+            );
+        }
     }
     let mut log_row = Q::select();
     log_row.exprs(plan.entry(org).row(&change_log::context())).from("w0");

@@ -291,6 +291,57 @@ async fn racing_updates_of_one_user_lose_nothing() {
     .await;
 }
 
+/// A long e-mail list, set and then cut short by updates: the lookup rows that filters
+/// read follow the document both ways.
+#[tokio::test(flavor = "multi_thread")]
+async fn long_email_lists_are_rewritten_by_updates() {
+    each(|env| async move {
+        let u =
+            user(&env.store, env.a, json!({"userName":"many","emails":[{"value":"keep@x.io"}]}))
+                .await;
+        let id = rid(User, &u.id);
+        let many: Vec<Value> = (0..150).map(|i| json!({"value": format!("m{i}@x.io")})).collect();
+        let long = json!([{"value":"keep@x.io"}])
+            .as_array()
+            .unwrap()
+            .iter()
+            .cloned()
+            .chain(many)
+            .collect::<Vec<_>>();
+        let set_emails = |v: Value| Box::new(move |cur: Stored| Ok(set(cur, "emails", v.clone())));
+        env.store
+            .modify(env.a, id, None, ReadOptions::default(), set_emails(json!(long)))
+            .await
+            .unwrap();
+        let (store, org) = (env.store.clone(), env.a);
+        let count = |value: &'static str| {
+            let store = store.clone();
+            async move {
+                let filter = format!("emails.value eq \"{value}\"");
+                store
+                    .query(org, User, &crate::query::q(Some(&filter)))
+                    .await
+                    .unwrap()
+                    .resources
+                    .len()
+            }
+        };
+        assert_eq!((count("m149@x.io").await, count("keep@x.io").await), (1, 1));
+        let short = json!([{"value":"keep@x.io"},{"value":"m3@x.io"},{"value":"new@x.io"}]);
+        env.store.modify(env.a, id, None, ReadOptions::default(), set_emails(short)).await.unwrap();
+        assert_eq!(
+            (count("m149@x.io").await, count("m3@x.io").await, count("new@x.io").await),
+            (0, 1, 1)
+        );
+        env.store
+            .modify(env.a, id, None, ReadOptions::default(), set_emails(json!([])))
+            .await
+            .unwrap();
+        assert_eq!((count("keep@x.io").await, count("new@x.io").await), (0, 0));
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn soft_delete_hides_and_restore_brings_back() {
     each(|env| async move {
