@@ -125,6 +125,12 @@ impl Planned {
         self.old.as_ref().is_some_and(|o| o.external_id == self.cols.external_id)
     }
 
+    /// Whether the write changes a unique key: only such a key can newly collide (the
+    /// unique indexes stay the last word either way).
+    fn keys_changed(&self) -> bool {
+        !(self.name_same() && self.ext_same())
+    }
+
     /// The `UPDATE` of the row to the new document, which matches only the row at the
     /// version read.
     fn update(&mut self, store: &SqlStore, org: OrganizationSid) -> Result<UpdateStatement> {
@@ -215,13 +221,13 @@ async fn optimistic(
     // they had drifted from it. A stored document whose columns cannot be read, or a long
     // list (bound parameters), takes the locked way, which rewrites the rows in chunks.
     let Some(old) = plan.old.as_ref() else { return Ok(Attempt::Locked) };
-    let emails_changed = old.emails != plan.cols.emails;
+    let emails_changed = plan.emails_changed();
     let added: Vec<String> =
         plan.cols.emails.iter().filter(|e| !old.emails.contains(e)).cloned().collect();
     if emails_changed && plan.cols.emails.len() + added.len() > ONE_STATEMENT_EMAILS {
         return Ok(Attempt::Locked);
     }
-    if !(plan.name_same() && plan.ext_same()) {
+    if plan.keys_changed() {
         store.check_unique(&store.db, org, kind, &plan.cols, Some(id)).await?;
     }
 
@@ -297,7 +303,7 @@ async fn locked(
             return Ok(unchanged);
         }
     };
-    if !(plan.name_same() && plan.ext_same()) {
+    if plan.keys_changed() {
         store.check_unique(&txn, org, kind, &plan.cols, Some(id)).await?;
     }
     let up = plan.update(store, org)?;
