@@ -478,6 +478,7 @@ pub(super) async fn delete(
                 ("name_key", Expr::val(tombstone(id))),
                 ("external_id", Expr::val(Option::<String>::None)),
                 ("deleted", Expr::val(true)),
+                ("deleted_at", Expr::val(at.clone())),
                 ("last_modified", Expr::val(at.clone())),
                 ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
             ])
@@ -542,6 +543,7 @@ pub(super) async fn restore(
             ("name_key", Expr::val(keys.name_key.clone())),
             ("external_id", Expr::val(keys.external_id.clone())),
             ("deleted", Expr::val(false)),
+            ("deleted_at", Expr::val(Option::<String>::None)),
             ("last_modified", Expr::val(at.clone())),
             ("version", Expr::val(i64::try_from(version).unwrap_or(i64::MAX))),
         ])

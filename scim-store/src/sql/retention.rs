@@ -4,7 +4,7 @@
 //!
 //! Every statement deletes at most one batch of rows found through an index (`seq`, the
 //! change log's primary key, which grows in commit order; `idempotency(created)`;
-//! `resources(deleted, last_modified)`), so one call is cheap, holds no lock for long, and
+//! `resources(deleted_at)`), so one call is cheap, holds no lock for long, and
 //! never scans a table. The server calls it in
 //! the background; replicas may all do so (deleting what is gone is a no-op). On PostgreSQL
 //! with autovacuum off it also vacuums the tables that churn (`Stats::maintain`).
@@ -116,14 +116,14 @@ impl SqlStore {
             Expr::col("id")
                 .is_in(ids.iter().cloned())
                 .and(Expr::col("deleted").eq(true))
-                .and(Expr::col("last_modified").lt(cutoff.clone()))
+                .and(Expr::col("deleted_at").lt(cutoff.clone()))
         };
         let mut q = Q::select();
         q.column("id")
             .from(T)
+            .and_where(Expr::col("deleted_at").lt(cutoff.clone()))
             .and_where(Expr::col("deleted").eq(true))
-            .and_where(Expr::col("last_modified").lt(cutoff.clone()))
-            .order_by("last_modified", Order::Asc)
+            .order_by("deleted_at", Order::Asc)
             .limit(batch);
         let found = self.db.query_all(&q).await.map_err(db_err)?;
         let found = found.iter().map(|row| get::<String>(row, "id")).collect::<Result<Vec<_>>>()?;
