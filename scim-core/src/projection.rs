@@ -17,7 +17,7 @@
 //!   schema and the extensions still present.
 
 use crate::resource::Resource;
-use crate::schema::{Attribute, Mutability, Registry, ResourceKind, Returned};
+use crate::schema::{Attribute, Mutability, Registry, ResourceKind, Returned, Schema};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -219,6 +219,8 @@ pub struct Projector<'r> {
     exc: Vec<Sel>,
     registry: &'r Registry,
     kind: ResourceKind,
+    /// The core schema of `kind`, found once rather than for every member written.
+    core: Option<&'r Schema>,
 }
 
 impl<'r> Projector<'r> {
@@ -234,7 +236,16 @@ impl<'r> Projector<'r> {
             exc: parse_sels(excluded, registry, kind),
             registry,
             kind,
+            core: registry.schema(&registry.resource_type(kind).schema),
         }
+    }
+
+    /// The core or common attribute a top-level member `key` names (what
+    /// `validate::lookup` without a URN finds: the core schema first).
+    fn attribute(&self, key: &str) -> Option<&'r Attribute> {
+        self.core.and_then(|s| s.attribute(key)).or_else(|| {
+            self.registry.common_attributes().iter().find(|a| a.name.eq_ignore_ascii_case(key))
+        })
     }
 
     /// The extension of this resource type that `key` names, with its schema.
@@ -274,7 +285,7 @@ impl<'r> Projector<'r> {
                 }
                 continue;
             }
-            let Some(attr) = crate::validate::lookup(self.registry, self.kind, None, &key) else {
+            let Some(attr) = self.attribute(&key) else {
                 continue;
             };
             let d = decide(attr, None, &self.inc, &self.exc);
@@ -360,7 +371,7 @@ impl<'r> Projector<'r> {
                 }
                 continue;
             }
-            let Some(attr) = crate::validate::lookup(self.registry, self.kind, None, &key) else {
+            let Some(attr) = self.attribute(&key) else {
                 continue;
             };
             let d = decide(attr, None, &self.inc, &self.exc);
@@ -423,35 +434,79 @@ fn write_member(
     Ok(true)
 }
 
-/// Whether [`project_value`] would return the value of `raw` unchanged.
+/// Whether [`project_value`] would return the value of `raw` unchanged: an object with
+/// members that all survive, or a non-empty array whose object items all do. One pass
+/// over the text, without collecting it.
 fn raw_kept_whole(
     attr: &Attribute,
     raw: &RawValue,
     d: &Decision,
 ) -> Result<bool, serde_json::Error> {
-    let object_kept = |raw: &RawValue| -> Result<bool, serde_json::Error> {
-        Ok(match raw_entries(raw)? {
-            Some(entries) => {
-                !entries.is_empty() && entries.iter().all(|(k, _)| keep_sub(attr, d, k))
-            }
-            None => true,
-        })
-    };
-    match raw.get().trim_start().as_bytes().first() {
-        Some(b'{') => object_kept(raw),
-        Some(b'[') => {
-            let items: Vec<&RawValue> = serde_json::from_str(raw.get())?;
-            if items.is_empty() {
-                return Ok(false);
-            }
-            for item in items {
-                if !object_kept(item)? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
+    let keep = |k: &str| keep_sub(attr, d, k);
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    let kept = serde::de::DeserializeSeed::deserialize(Kept { keep: &keep, item: false }, &mut de)?;
+    de.end()?;
+    Ok(kept)
+}
+
+/// Reads a value and says whether its projection keeps it whole (see [`raw_kept_whole`]):
+/// an object has members and `keep` holds for each key; at the top (`item` false) an
+/// array has items and each is kept whole as an item; anything else is kept.
+struct Kept<'k, F> {
+    keep: &'k F,
+    item: bool,
+}
+
+impl<'de, F: Fn(&str) -> bool> serde::de::DeserializeSeed<'de> for Kept<'_, F> {
+    type Value = bool;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, F: Fn(&str) -> bool> serde::de::Visitor<'de> for Kept<'_, F> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let (mut any, mut all) = (false, true);
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            any = true;
+            all = all && (self.keep)(&key.0);
+            map.next_value::<serde::de::IgnoredAny>()?;
         }
-        _ => Ok(true),
+        Ok(any && all)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        if self.item {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(true);
+        }
+        let (mut any, mut all) = (false, true);
+        while let Some(kept) = seq.next_element_seed(Kept { keep: self.keep, item: true })? {
+            any = true;
+            all = all && kept;
+        }
+        Ok(any && all)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(true)
     }
 }
 
