@@ -54,17 +54,22 @@ impl Meta {
 
     /// `meta` as a JSON object: what serialising it gives, members in field order.
     pub fn to_map(&self) -> Map<String, Value> {
+        self.clone().into_map()
+    }
+
+    /// [`Meta::to_map`] without copying the strings.
+    pub fn into_map(self) -> Map<String, Value> {
         let mut m = Map::with_capacity(5);
         let fields = [
-            ("resourceType", &self.resource_type),
-            ("created", &self.created),
-            ("lastModified", &self.last_modified),
-            ("location", &self.location),
-            ("version", &self.version),
+            ("resourceType", self.resource_type),
+            ("created", self.created),
+            ("lastModified", self.last_modified),
+            ("location", self.location),
+            ("version", self.version),
         ];
         for (name, value) in fields {
             if let Some(v) = value {
-                m.insert(name.to_owned(), Value::String(v.clone()));
+                m.insert(name.to_owned(), Value::String(v));
             }
         }
         m
@@ -103,7 +108,7 @@ impl Envelope {
         if let Some((name, items)) = refs {
             out.insert(name.to_owned(), Value::Array(items));
         }
-        out.insert("meta".into(), Value::Object(self.meta.to_map()));
+        out.insert("meta".into(), Value::Object(self.meta.into_map()));
         Resource(out)
     }
 
@@ -117,7 +122,7 @@ impl Envelope {
     ) -> impl Iterator<Item = (Cow<'a, str>, Part<'a>)> {
         let refs =
             refs.map(|(name, items)| (Cow::Borrowed(name), Part::Value(Value::Array(items))));
-        let meta = Part::Value(Value::Object(self.meta.to_map()));
+        let meta = Part::Value(Value::Object(self.meta.into_map()));
         std::iter::once((Cow::Borrowed("id"), Part::Value(Value::String(self.id))))
             .chain(doc.into_iter().map(|(k, v)| (k, Part::Raw(v))))
             .chain(refs)
@@ -269,6 +274,7 @@ mod tests {
         let m = envelope("x", 7, Some("https://h/Users/x".into())).meta;
         assert_eq!(serde_json::to_value(&m).unwrap(), Value::Object(m.to_map()));
         assert_eq!(serde_json::to_string(&m.to_map()).unwrap(), serde_json::to_string(&m).unwrap());
+        assert_eq!(m.clone().into_map(), m.to_map());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! a client sees them.
 
 use crate::config::{Config, DOCS_PATH};
-use http::{HeaderMap, header};
+use http::{HeaderMap, HeaderName, header};
 
 /// Which base path a request came through (`docs/http.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,7 +104,10 @@ pub fn origin_of(headers: &HeaderMap, config: &Config) -> String {
     if let Some(url) = &config.public_url {
         return url.trim_end_matches('/').to_owned();
     }
-    let first = |name: &str| {
+    // Header names parsed once: a `&str` name is parsed and checked at every lookup.
+    static FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    static FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+    let first = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -113,13 +116,13 @@ pub fn origin_of(headers: &HeaderMap, config: &Config) -> String {
             .filter(|v| !v.is_empty())
     };
     // With built-in TLS every client came over HTTPS, whatever a header claims.
-    let proto = match first("x-forwarded-proto") {
+    let proto = match first(&FORWARDED_PROTO) {
         _ if config.tls() => "https",
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };
-    let host = first("x-forwarded-host")
-        .or_else(|| first(header::HOST.as_str()))
+    let host = first(&FORWARDED_HOST)
+        .or_else(|| first(&header::HOST))
         .filter(|h| valid_host(h))
         .unwrap_or(&config.listen);
     format!("{proto}://{host}")
