@@ -266,6 +266,38 @@ pub(crate) fn render(
     stored: Stored,
     proj: &Projection,
 ) -> Value {
+    let resource = Resource(framed(ctx, kind, stored));
+    scim_core::projection::project_owned(
+        resource,
+        &proj.attributes,
+        &proj.excluded,
+        &st.registry,
+        kind,
+    )
+    .into_value()
+}
+
+/// Writes what [`render`] gives, serialised, to `out`, without building the projected
+/// copy of the resource first.
+pub(crate) fn render_into(
+    ctx: &RequestCtx,
+    kind: ResourceKind,
+    stored: Stored,
+    projector: &Projector<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), ScimError> {
+    let members = framed(ctx, kind, stored)
+        .into_iter()
+        .map(|(k, v)| (std::borrow::Cow::Owned(k), scim_core::projection::Part::Value(v)));
+    projector
+        .write(members, out)
+        .map_err(|e| ScimError::new(ErrorCode::Internal, format!("serialising a resource: {e}")))
+}
+
+/// A stored resource before the projection: `meta.location` on the request's route
+/// family (and `meta` made from the row when the document has none), `$ref` on members
+/// and groups.
+fn framed(ctx: &RequestCtx, kind: ResourceKind, stored: Stored) -> serde_json::Map<String, Value> {
     let mut map = stored.resource.into_map();
     let location = ctx.location(kind, &stored.id);
     match map.get_mut("meta") {
@@ -277,7 +309,7 @@ pub(crate) fn render(
                 version: Some(ETag(stored.version).to_string()),
                 ..Meta::default()
             };
-            map.insert("meta".into(), Value::Object(meta.to_map()));
+            map.insert("meta".into(), Value::Object(meta.into_map()));
         }
     }
     if let Some(key) = key_ci(&map, refs_attribute(kind)).map(str::to_owned)
@@ -285,15 +317,7 @@ pub(crate) fn render(
     {
         add_refs(ctx, kind, items);
     }
-    let resource = Resource(map);
-    scim_core::projection::project_owned(
-        resource,
-        &proj.attributes,
-        &proj.excluded,
-        &st.registry,
-        kind,
-    )
-    .into_value()
+    map
 }
 
 /// Adds `$ref` (on the request's route family) to each member or group item.

@@ -6,7 +6,7 @@ use super::{bulk, ops, search};
 use crate::body::{ScimBytes, ScimJson};
 use crate::context::RequestCtx;
 use crate::error::ApiError;
-use crate::response::{resource_headers, scim_bytes_with, scim_response, scim_response_with};
+use crate::response::{resource_headers, scim_bytes_with, scim_response};
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::response::{IntoResponse, Response};
@@ -132,8 +132,13 @@ fn resource_response(
 ) -> Response {
     let version = support::etag(stored.version);
     let location = (status == StatusCode::CREATED).then(|| ctx.location(kind, &stored.id));
-    let body = ops::render(st, ctx, kind, stored, proj);
-    scim_response_with(status, &body, resource_headers(&version, location.as_deref()))
+    let mut body = Vec::with_capacity(1024);
+    if let Err(e) =
+        ops::render_into(ctx, kind, stored, &proj.projector(&st.registry, kind), &mut body)
+    {
+        return ApiError::from(e).into_response();
+    }
+    scim_bytes_with(status, body, resource_headers(&version, location.as_deref()))
 }
 
 /// `POST /Users`, `POST /Groups`.
