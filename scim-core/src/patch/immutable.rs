@@ -18,6 +18,15 @@ pub(crate) fn check_immutable(
         |attrs: &[Attribute], b: Option<&Map<String, Value>>, a: Option<&Map<String, Value>>| {
             let Some(b) = b else { return Ok(()) };
             for attr in attrs {
+                // Only immutable attributes and single complex attributes with an immutable
+                // sub-attribute are looked up (most schemas have few or none).
+                let whole = attr.mutability == Mutability::Immutable;
+                let subs = attr.kind == AttrType::Complex
+                    && !attr.multi_valued
+                    && attr.sub_attributes.iter().any(|s| s.mutability == Mutability::Immutable);
+                if !whole && !subs {
+                    continue;
+                }
                 let old = get_ci(b, &attr.name);
                 let new = a.and_then(|a| get_ci(a, &attr.name));
                 if attr.mutability == Mutability::Immutable && old.is_some() && old != new {

@@ -588,6 +588,35 @@ fn changing_an_immutable_attribute_is_refused() {
 }
 
 #[test]
+fn changing_an_immutable_sub_attribute_is_refused() {
+    let mut registry = Registry::builtin();
+    registry
+        .add_extension_json(
+            r#"{"id":"urn:acme:scim:schemas:1.0:UserExtension",
+        "attributes":[{"name":"badge","type":"complex","subAttributes":[
+            {"name":"serial","type":"string","mutability":"immutable"},
+            {"name":"colour","type":"string"}]}]}"#,
+        )
+        .unwrap();
+    let ctx = PatchContext::new(&registry, ResourceKind::User);
+    let ext = "urn:acme:scim:schemas:1.0:UserExtension";
+    let mut u = user();
+    let set = ops(json!({"Operations":[{"op":"add","path":format!("{ext}:badge"),
+        "value":{"serial":"S1","colour":"red"}}]}));
+    patch::apply(&mut u, &set, &ctx).unwrap();
+    let colour = ops(
+        json!({"Operations":[{"op":"replace","path":format!("{ext}:badge.colour"),"value":"blue"}]}),
+    );
+    patch::apply(&mut u, &colour, &ctx).unwrap();
+    let serial = ops(
+        json!({"Operations":[{"op":"replace","path":format!("{ext}:badge.serial"),"value":"S2"}]}),
+    );
+    let err = patch::apply(&mut u, &serial, &ctx).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Mutability);
+    assert!(err.detail.contains("badge.serial"), "{}", err.detail);
+}
+
+#[test]
 fn group_member_sub_attributes_are_immutable() {
     let mut g = group();
     g.as_map_mut().shift_remove("members");
