@@ -23,6 +23,9 @@
 //! gives per scenario the median and the range of the rate, of its fraction of the same
 //! run's ceiling, and of p99, and judges the targets on the medians.
 //!
+//! `--instructions` counts instructions and allocations per request under valgrind instead
+//! of timing them (`loadmix/instructions.rs`; `SCIM_INSTR_USERS`, `SCIM_INSTR_REQUESTS`).
+//!
 //! Environment: `SCIM_LOADMIX_SECS` (seconds per scenario, default 10),
 //! `SCIM_LOADMIX_WARMUP_SECS` (unmeasured lead-in per scenario, default 1),
 //! `SCIM_LOADMIX_USERS` (default 10000), `SCIM_LOADMIX_CONNECTIONS` (default 32),
@@ -51,6 +54,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 mod common;
+#[path = "loadmix/instructions.rs"]
+mod instructions;
 
 use common::*;
 
@@ -656,6 +661,13 @@ fn main() {
     let s = settings();
     // One core for the generator: a single-threaded runtime is the cheapest client.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    if std::env::args().any(|a| a == "--instructions") {
+        if let Err(e) = rt.block_on(instructions::run(&s.backends, s.only.as_deref())) {
+            eprintln!("loadmix --instructions: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     // Missed targets are reported, not fatal; a run that could not be measured is.
     let (met, failed) = rt.block_on(async {
         println!(

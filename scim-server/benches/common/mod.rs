@@ -375,11 +375,39 @@ pub fn spawn_server(
     token: &str,
     extra: &[String],
 ) -> Result<Proc, String> {
+    let cmd = pinned(pin.is_some(), pin.unwrap_or(0), &server_bin());
+    spawn_serve(cmd, dir, log_name, port, db_url, token, extra)
+}
+
+/// [`spawn_server`] with the server run by `wrapper` (a program and its arguments, the
+/// server's path last), unpinned: `valgrind --tool=callgrind ...`.
+pub fn spawn_server_under(
+    wrapper: &[String],
+    dir: &Path,
+    log_name: &str,
+    port: u16,
+    db_url: &str,
+    token: &str,
+) -> Result<Proc, String> {
+    let (program, args) = wrapper.split_first().ok_or("no wrapper program")?;
+    let mut cmd = Command::new(program);
+    cmd.args(args).arg(server_bin());
+    spawn_serve(cmd, dir, log_name, port, db_url, token, &[])
+}
+
+/// Runs `cmd` (the server, or what runs it) with `serve` and its flags.
+fn spawn_serve(
+    mut cmd: Command,
+    dir: &Path,
+    log_name: &str,
+    port: u16,
+    db_url: &str,
+    token: &str,
+    extra: &[String],
+) -> Result<Proc, String> {
     let log = dir.join(log_name);
     let open =
         || std::fs::File::options().create(true).append(true).open(&log).map_err(|e| e.to_string());
-    let bin = server_bin();
-    let mut cmd = pinned(pin.is_some(), pin.unwrap_or(0), &bin);
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", db_url])
         .args(extra)
         .current_dir(dir)
@@ -389,7 +417,7 @@ pub fn spawn_server(
         .stdin(Stdio::null())
         .stdout(Stdio::from(open()?))
         .stderr(Stdio::from(open()?));
-    let child = cmd.spawn().map_err(|e| format!("{}: {e}", bin.display()))?;
+    let child = cmd.spawn().map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
     Ok(Proc { child, log: Some(log) })
 }
 
