@@ -118,7 +118,7 @@ fn main() -> Result<()> {
         Some("docs-check") => docs_check::run(&root()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | docs-check | bench [core|store|all] | bench server [--backend sqlite|postgres|all] | bench client [--users N] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | console | fuzz [--secs N] [TARGET...] | faults [--quick] [--backend sqlite|postgres|all] | soak [--minutes N | --secs N | --quick] [--backend sqlite|postgres|all] | release VERSION [--dry-run] [--skip-ci] [--no-verify] [--offline] [--profile P]>"
+                "usage: cargo xtask <ci | docs-check | bench [core|store|all] | bench server [--backend sqlite|postgres|all] [--instructions] | bench client [--users N] | conformance [--backend sqlite|postgres|all] [--family rfc|org|all] | schemathesis [--url URL --token T] [--secs N] [--examples N] | console | fuzz [--secs N] [TARGET...] | faults [--quick] [--backend sqlite|postgres|all] | soak [--minutes N | --secs N | --quick] [--backend sqlite|postgres|all] | release VERSION [--dry-run] [--skip-ci] [--no-verify] [--offline] [--profile P]>"
             );
             std::process::exit(2);
         }
