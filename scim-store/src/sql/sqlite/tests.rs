@@ -113,6 +113,25 @@ async fn an_abandoned_member_leaves_the_batch_to_the_others() {
 }
 
 #[tokio::test]
+async fn an_abandoned_first_member_is_rolled_back_and_the_next_commits() {
+    let (_tmp, p) = pool("first-abandoned");
+    // The first opens the batch (without a savepoint: it is alone in it).
+    let first = p.begin().await.unwrap();
+    insert(&first, "a").unwrap();
+    let second = queue_second(&p, true);
+    settle().await;
+    drop(first);
+    second.await.unwrap();
+    assert_eq!(committed(&p), ["b"]);
+    // A failed statement in a first member leaves its earlier work, which commits.
+    let t = p.begin().await.unwrap();
+    insert(&t, "c").unwrap();
+    assert!(insert(&t, "b").unwrap_err().is_unique());
+    t.commit().await.unwrap();
+    assert_eq!(committed(&p), ["b", "c"]);
+}
+
+#[tokio::test]
 async fn a_member_whose_request_is_cancelled_is_still_committed() {
     let (_tmp, p) = pool("cancelled");
     let first = p.begin().await.unwrap();

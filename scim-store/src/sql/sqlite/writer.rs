@@ -1,5 +1,5 @@
-//! The one writer connection and group commit: every transaction is a savepoint in the
-//! writer's open batch, and the batch commits once.
+//! The one writer connection and group commit: every transaction joins the writer's open
+//! batch (as a savepoint, unless it opened the batch), and the batch commits once.
 
 use super::wal::{WAL_PAGES, WalState, restart_wal};
 use crate::sql::outcome::ExecErr;
@@ -82,7 +82,8 @@ fn abandon_if_lost(w: &mut Writer, e: &rusqlite::Error) {
     }
 }
 
-/// A transaction on the writer: a savepoint in the writer's batch.
+/// A transaction on the writer: the one that opens the writer's batch, or a savepoint in
+/// it.
 ///
 /// Group commit: SQLite pays for a commit per transaction (the WAL frames of every page
 /// it changed, their checksums, the page cache's bookkeeping), and under concurrent
@@ -99,6 +100,11 @@ pub(crate) struct Txn {
     conn: Mutex<Option<tokio::sync::OwnedMutexGuard<Writer>>>,
     writer: Arc<tokio::sync::Mutex<Writer>>,
     queued: Arc<AtomicUsize>,
+    /// Whether the transaction runs in a savepoint: not when it opened the batch, which
+    /// then holds nothing else and is rolled back whole if it fails. A savepoint keeps a
+    /// copy of every page the transaction changes, so a transaction alone (a client
+    /// writing one request after another) skips that work.
+    savepoint: bool,
 }
 
 impl Txn {
@@ -109,19 +115,22 @@ impl Txn {
         queued: &Arc<AtomicUsize>,
     ) -> Result<Txn, ExecErr> {
         let mut w = lock_writer(writer, queued).await;
-        if w.batch.is_none() {
+        let savepoint = w.batch.is_some();
+        if savepoint {
+            if let Err(e) = w.conn.execute_batch("SAVEPOINT txn") {
+                abandon_if_lost(&mut w, &e);
+                return Err(e.into());
+            }
+        } else {
             w.conn.execute_batch("BEGIN IMMEDIATE")?;
             w.batch = Some(Arc::default());
             w.members = 0;
-        }
-        if let Err(e) = w.conn.execute_batch("SAVEPOINT txn") {
-            abandon_if_lost(&mut w, &e);
-            return Err(e.into());
         }
         Ok(Txn {
             conn: Mutex::new(Some(w)),
             writer: Arc::clone(writer),
             queued: Arc::clone(queued),
+            savepoint,
         })
     }
 
@@ -155,8 +164,10 @@ impl Txn {
         let Some(batch) = w.batch.clone() else {
             return Err(ExecErr::Value("the transaction was rolled back".into()));
         };
-        if let Err(e) = w.conn.execute_batch("RELEASE txn") {
-            rollback_member(&mut w);
+        if self.savepoint
+            && let Err(e) = w.conn.execute_batch("RELEASE txn")
+        {
+            rollback_member(&mut w, true);
             return Err(e.into());
         }
         w.members += 1;
@@ -190,13 +201,14 @@ impl Txn {
     }
 }
 
-/// Undoes an unfinished transaction's work, keeping the rest of the batch; a batch
-/// with no other member is rolled back.
-fn rollback_member(w: &mut Writer) {
+/// Undoes an unfinished transaction's work (back to its savepoint when it has one),
+/// keeping the rest of the batch; a batch with no other member is rolled back.
+fn rollback_member(w: &mut Writer, savepoint: bool) {
     if w.batch.is_none() {
         return;
     }
-    let undone = w.conn.execute_batch("ROLLBACK TO txn; RELEASE txn");
+    let undone =
+        if savepoint { w.conn.execute_batch("ROLLBACK TO txn; RELEASE txn") } else { Ok(()) };
     if undone.is_err() || w.members == 0 {
         if let Err(e) = &undone
             && let Some(b) = w.batch.as_ref()
@@ -215,7 +227,7 @@ impl Drop for Txn {
     fn drop(&mut self) {
         // Nothing to report to: the statement that failed already did.
         if let Some(mut w) = self.take() {
-            rollback_member(&mut w);
+            rollback_member(&mut w, self.savepoint);
         }
     }
 }
