@@ -21,8 +21,9 @@
 //!   on it, so writers of this process queue on the mutex (without blocking a thread)
 //!   instead of on SQLite's lock, and a transaction holds it from `BEGIN IMMEDIATE` to
 //!   `COMMIT` (or `ROLLBACK` when it is dropped unfinished); transactions that queue
-//!   behind one another share one `COMMIT` (group commit, see `sqlite::Txn`): each runs in a
-//!   savepoint of the batch and is acknowledged only once the batch is committed;
+//!   behind one another share one `COMMIT` (group commit, see `sqlite::Txn`): each after the
+//!   first runs in a savepoint of the batch, and each is acknowledged only once the batch
+//!   is committed;
 //! - only another process holding SQLite's write lock (an admin command) makes the writer
 //!   wait in SQLite's busy handler, for at most the 5 s busy timeout.
 

@@ -49,7 +49,7 @@ impl Pool {
     /// Opens the writer (creating the file when the mode says so) and one reader.
     pub(crate) fn open(path: PathBuf, mode: Mode) -> Result<Pool, ExecErr> {
         let writer = open(&path, mode)?;
-        // Every transaction is a savepoint of its batch, and a savepoint keeps the
+        // Every transaction that joins a batch is a savepoint of it, and a savepoint keeps the
         // original of each page it changes in a statement journal. SQLite spills that
         // journal to a temporary file beyond 64 KiB, which a batch of a few creates
         // already passes: a write() per page, a fifth of a create's CPU. The writer
@@ -166,8 +166,8 @@ impl Pool {
     }
 
     /// A transaction on the writer, which it holds until it commits or is dropped: a
-    /// savepoint in the writer's open batch (opened with `BEGIN IMMEDIATE` when there
-    /// is none).
+    /// savepoint in the writer's open batch, or the one that opens a batch with
+    /// `BEGIN IMMEDIATE` when there is none.
     pub(crate) async fn begin(&self) -> Result<Txn, ExecErr> {
         Txn::begin(&self.writer, &self.queued).await
     }
