@@ -104,6 +104,18 @@ impl Params {
     }
 }
 
+/// A request's `If-None-Match`, taken alone: axum's `HeaderMap` extractor copies every
+/// header of the request.
+pub(crate) struct IfNoneMatch(Option<http::HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(IfNoneMatch(parts.headers.get(header::IF_NONE_MATCH).cloned()))
+    }
+}
+
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -159,14 +171,15 @@ pub(crate) async fn get<K: Kind>(
     ctx: RequestCtx,
     Path(id): Path<String>,
     params: Params,
-    headers: HeaderMap,
+    if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let proj = params.projection();
     let read = proj.read_options(&st.registry, K::KIND);
     let id = ResourceId::parse(K::KIND, &id)?;
     let raw = ops::get_raw(&st, &ctx, id, read).await?;
     let version = support::etag(raw.version);
-    if support::none_match_hits(header_str(&headers, header::IF_NONE_MATCH), raw.version) {
+    let none_match = if_none_match.0.as_ref().and_then(|v| v.to_str().ok());
+    if support::none_match_hits(none_match, raw.version) {
         let mut res = StatusCode::NOT_MODIFIED.into_response();
         res.headers_mut().extend(resource_headers(&version, None));
         return Ok(res);
