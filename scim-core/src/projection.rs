@@ -243,9 +243,7 @@ impl<'r> Projector<'r> {
     /// The core or common attribute a top-level member `key` names (what
     /// `validate::lookup` without a URN finds: the core schema first).
     fn attribute(&self, key: &str) -> Option<&'r Attribute> {
-        self.core.and_then(|s| s.attribute(key)).or_else(|| {
-            self.registry.common_attributes().iter().find(|a| a.name.eq_ignore_ascii_case(key))
-        })
+        self.core.and_then(|s| s.attribute(key)).or_else(|| self.registry.common_attr(key))
     }
 
     /// The extension of this resource type that `key` names, with its schema.

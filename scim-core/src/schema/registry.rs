@@ -426,7 +426,8 @@ impl Registry {
         self.resolve_parts(kind, urn, name, sub)
     }
 
-    fn common_attr(&self, name: &str) -> Option<&Attribute> {
+    /// The common attribute `name` (case-insensitive).
+    pub(crate) fn common_attr(&self, name: &str) -> Option<&Attribute> {
         self.common.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }

@@ -379,24 +379,9 @@ pub fn spawn_server(
     spawn_serve(cmd, dir, log_name, port, db_url, token, extra)
 }
 
-/// [`spawn_server`] with the server run by `wrapper` (a program and its arguments, the
-/// server's path last), unpinned: `valgrind --tool=callgrind ...`.
-pub fn spawn_server_under(
-    wrapper: &[String],
-    dir: &Path,
-    log_name: &str,
-    port: u16,
-    db_url: &str,
-    token: &str,
-) -> Result<Proc, String> {
-    let (program, args) = wrapper.split_first().ok_or("no wrapper program")?;
-    let mut cmd = Command::new(program);
-    cmd.args(args).arg(server_bin());
-    spawn_serve(cmd, dir, log_name, port, db_url, token, &[])
-}
-
-/// Runs `cmd` (the server, or what runs it) with `serve` and its flags.
-fn spawn_serve(
+/// Runs `cmd` (the server, or a program that runs it: `valgrind ... <server>`) with
+/// `serve` and its flags; see [`spawn_server`].
+pub fn spawn_serve(
     mut cmd: Command,
     dir: &Path,
     log_name: &str,

@@ -13,7 +13,9 @@
 //! `calloc`, `realloc`: SQLite's).
 
 use super::{Scenario, Seeded, TOKEN, build, seed};
-use crate::common::{Backend, Db, Proc, Rng, free_port, send, spawn_server_under, wait_healthy};
+use crate::common::{
+    Backend, Db, Proc, Rng, free_port, send, server_bin, spawn_serve, wait_healthy,
+};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -42,7 +44,7 @@ pub(super) async fn run(backends: &[Backend], only: Option<&[Scenario]>) -> Resu
     let requests = crate::common::env_u64("SCIM_INSTR_REQUESTS", 200).max(1) as usize;
     println!(
         "instructions: {} under callgrind, {users} users, {requests} requests per scenario",
-        crate::common::server_bin().display()
+        server_bin().display()
     );
     for &backend in backends {
         let dir = std::env::temp_dir()
@@ -83,13 +85,12 @@ async fn measure(
     let db = Db::create(backend, dir, "instructions")?;
     let port = free_port();
     let out = dir.join("callgrind.out");
-    let wrapper: Vec<String> = vec![
-        "valgrind".into(),
-        "--tool=callgrind".into(),
-        "--instr-atstart=no".into(),
-        format!("--callgrind-out-file={}", out.display()),
-    ];
-    let mut proc = spawn_server_under(&wrapper, dir, "server.log", port, &db.url, TOKEN)?;
+    let mut valgrind = Command::new("valgrind");
+    valgrind
+        .args(["--tool=callgrind", "--instr-atstart=no"])
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(server_bin());
+    let mut proc = spawn_serve(valgrind, dir, "server.log", port, &db.url, TOKEN, &[])?;
     let t = Arc::new(crate::common::target(port, Some(TOKEN)));
     wait_healthy(&t, &mut proc).await?;
     let (ids, names) = seed(&t, users, 1).await.map_err(|e| format!("{e}\n{}", proc.log_tail()))?;
@@ -104,10 +105,8 @@ async fn measure(
     let mut sender = None;
     let mut dumps = Vec::new();
     for sc in Scenario::ALL.into_iter().filter(|sc| only.is_none_or(|o| o.contains(sc))) {
-        let mut go = |n: usize| {
-            let reqs: Vec<_> = (0..n).map(|_| build(&t, sc, &seeded, &mut rng)).collect();
-            reqs
-        };
+        let mut go =
+            |n: usize| (0..n).map(|_| build(&t, sc, &seeded, &mut rng)).collect::<Vec<_>>();
         for req in go(20) {
             answer(&mut sender, t.addr, req, &proc).await?;
         }
@@ -122,7 +121,8 @@ async fn measure(
         dumps.push((sc, name));
     }
     drop(sender);
-    stop(proc);
+    // Every dump is written; dropping the server kills and reaps it.
+    drop(proc);
     drop(db);
     let files = dump_files(dir)?;
     dumps
@@ -172,18 +172,6 @@ fn control(args: &[&str]) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Stops the server gently, so that valgrind writes its last dump and exits.
-fn stop(mut proc: Proc) {
-    let _ = Command::new("kill").args(["-TERM", &proc.pid().to_string()]).status();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::time::Instant::now() < deadline {
-        if matches!(proc.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
 }
 
 /// The callgrind output files in `dir`, with their text.
