@@ -24,7 +24,8 @@
 //! run's ceiling, and of p99, and judges the targets on the medians.
 //!
 //! `--instructions` counts instructions and allocations per request under valgrind instead
-//! of timing them (`loadmix/instructions.rs`; `SCIM_INSTR_USERS`, `SCIM_INSTR_REQUESTS`).
+//! of timing them (`loadmix/instructions.rs`; `SCIM_INSTR_USERS`, `SCIM_INSTR_REQUESTS`,
+//! `SCIM_INSTR_KEEP`).
 //!
 //! Environment: `SCIM_LOADMIX_SECS` (seconds per scenario, default 10),
 //! `SCIM_LOADMIX_WARMUP_SECS` (unmeasured lead-in per scenario, default 1),
@@ -169,6 +170,16 @@ impl Scenario {
             Scenario::Create => "create",
             Scenario::Patch => "PATCH displayName",
             Scenario::Page => "page of 100",
+        }
+    }
+    /// The short name `SCIM_LOADMIX_ONLY` lists.
+    fn key(self) -> &'static str {
+        match self {
+            Scenario::Get => "get",
+            Scenario::Filter => "filter",
+            Scenario::Create => "create",
+            Scenario::Patch => "patch",
+            Scenario::Page => "page",
         }
     }
     /// The target, as a fraction of the ceiling's GET rate (page: of the ceiling's page rate).
@@ -565,14 +576,7 @@ fn settings() -> Settings {
         runs: env_u64("SCIM_LOADMIX_RUNS", 3).max(1) as usize,
         only: std::env::var("SCIM_LOADMIX_ONLY").ok().map(|v| {
             v.split(',')
-                .filter_map(|name| match name.trim() {
-                    "get" => Some(Scenario::Get),
-                    "filter" => Some(Scenario::Filter),
-                    "create" => Some(Scenario::Create),
-                    "patch" => Some(Scenario::Patch),
-                    "page" => Some(Scenario::Page),
-                    _ => None,
-                })
+                .filter_map(|name| Scenario::ALL.into_iter().find(|sc| sc.key() == name.trim()))
                 .collect()
         }),
     }
@@ -662,7 +666,7 @@ fn main() {
     // One core for the generator: a single-threaded runtime is the cheapest client.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     if std::env::args().any(|a| a == "--instructions") {
-        if let Err(e) = rt.block_on(instructions::run(&s.backends, s.only.as_deref())) {
+        if let Err(e) = rt.block_on(instructions::run(&s.backends, s.only.as_deref(), &s.extra_args)) {
             eprintln!("loadmix --instructions: {e}");
             std::process::exit(1);
         }

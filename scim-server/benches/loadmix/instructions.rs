@@ -11,6 +11,9 @@
 //! writer and the checkpointer too). Allocations are the calls to the Rust allocator
 //! (`__rust_alloc`, `__rust_alloc_zeroed`, `__rust_realloc`) and to the C one (`malloc`,
 //! `calloc`, `realloc`: SQLite's).
+//!
+//! `SCIM_INSTR_KEEP=<dir>` keeps the dumps there (one per scenario, named after it) for
+//! `callgrind_annotate`.
 
 use super::{Scenario, Seeded, TOKEN, build, seed};
 use crate::common::{
@@ -35,7 +38,11 @@ const ALLOCATORS: [&str; 6] = [
 
 /// Runs every selected scenario against each backend under callgrind and prints the
 /// counts per request.
-pub(super) async fn run(backends: &[Backend], only: Option<&[Scenario]>) -> Result<(), String> {
+pub(super) async fn run(
+    backends: &[Backend],
+    only: Option<&[Scenario]>,
+    extra_args: &[String],
+) -> Result<(), String> {
     let ok = Command::new("valgrind").arg("--version").output().is_ok_and(|o| o.status.success());
     if !ok {
         return Err("valgrind is not installed (Debian: apt-get install -y valgrind)".into());
@@ -51,7 +58,7 @@ pub(super) async fn run(backends: &[Backend], only: Option<&[Scenario]>) -> Resu
             .join(format!("scim-instructions-{}-{backend:?}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let counted = measure(backend, &dir, users, requests, only).await;
+        let counted = measure(backend, &dir, users, requests, only, extra_args).await;
         let _ = std::fs::remove_dir_all(&dir);
         let rows = counted?;
         println!("\n{backend:?}: per request (every thread of the server)");
@@ -81,6 +88,7 @@ async fn measure(
     users: usize,
     requests: usize,
     only: Option<&[Scenario]>,
+    extra_args: &[String],
 ) -> Result<Vec<(Scenario, Counts)>, String> {
     let db = Db::create(backend, dir, "instructions")?;
     let port = free_port();
@@ -90,7 +98,13 @@ async fn measure(
         .args(["--tool=callgrind", "--instr-atstart=no"])
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(server_bin());
-    let mut proc = spawn_serve(valgrind, dir, "server.log", port, &db.url, TOKEN, &[])?;
+    // The server refuses `SCIM_` variables it does not know; these are the bench's own.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("SCIM_INSTR_") {
+            valgrind.env_remove(k);
+        }
+    }
+    let mut proc = spawn_serve(valgrind, dir, "server.log", port, &db.url, TOKEN, extra_args)?;
     let t = Arc::new(crate::common::target(port, Some(TOKEN)));
     wait_healthy(&t, &mut proc).await?;
     let (ids, names) = seed(&t, users, 1).await.map_err(|e| format!("{e}\n{}", proc.log_tail()))?;
@@ -133,6 +147,13 @@ async fn measure(
                 .find(|(_, text)| trigger(text).is_some_and(|t| t.ends_with(&name)))
                 .map(|(_, text)| text)
                 .ok_or_else(|| format!("no callgrind dump for {}", sc.name()))?;
+            if let Some(keep) = std::env::var_os("SCIM_INSTR_KEEP") {
+                let keep = Path::new(&keep);
+                std::fs::create_dir_all(keep).map_err(|e| e.to_string())?;
+                let name = format!("callgrind.{backend:?}.{}", sc.key()).to_lowercase();
+                let to = keep.join(name);
+                std::fs::write(&to, text).map_err(|e| format!("{}: {e}", to.display()))?;
+            }
             Ok((sc, counts(text)))
         })
         .collect()

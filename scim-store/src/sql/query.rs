@@ -7,6 +7,7 @@ use super::cursor;
 use super::filter::{KeyKind, SortKey, T, Translator, col};
 use super::outcome::db_err;
 use super::rows::{raw_row, raw_row_with_groups};
+use super::shapes::{SearchShape, Stmt, distinct, take_values};
 use super::store::{COUNTS_KEPT, SqlStore};
 use crate::{Pagination, Query, RawPage, Result};
 use scim_core::message::SortOrder;
@@ -136,6 +137,28 @@ impl SqlStore {
     }
 }
 
+/// The values a search in the default order binds, in the builder's order (checked by
+/// `Shapes::search` before its text is kept): the groups column's, `base_where`'s, the
+/// condition's (`cond`), the page's.
+fn search_values(
+    org: OrganizationSid,
+    kind: ResourceKind,
+    groups: bool,
+    cond: Vec<sea_orm::Value>,
+    count: u64,
+    offset: u64,
+) -> Vec<sea_orm::Value> {
+    let org = org.to_string();
+    let mut values = Vec::with_capacity(cond.len() + 7);
+    if groups {
+        values.extend([org.clone().into(), false.into()]);
+    }
+    values.extend([org.into(), kind.name().into(), false.into()]);
+    values.extend(cond);
+    values.extend([count.into(), offset.into()]);
+    values
+}
+
 pub(super) async fn query_raw(
     store: &SqlStore,
     org: OrganizationSid,
@@ -163,20 +186,13 @@ pub(super) async fn query_raw(
     let desc = query.sort_by.is_some() && query.sort_order == SortOrder::Descending;
     let dir = if desc { Order::Desc } else { Order::Asc };
 
-    let mut q = store.select_rows()?;
-    q.expr_as(sk.expr.clone(), Alias::new("sk"));
     // Users' groups in the same statement (one read instead of two), unless the query
     // may sort many rows: a sort would compute the column for every match, not only
     // for the page.
-    let groups_inline = kind == ResourceKind::User && query.read.groups && !long;
-    let groups_inline = groups_inline
-        && match store.groups_column(org)? {
-            Some(col) => {
-                q.expr_as(col, Alias::new("refs"));
-                true
-            }
-            None => false,
-        };
+    let groups_inline = kind == ResourceKind::User
+        && query.read.groups
+        && !long
+        && store.backend.groups_aggregate().is_some();
     // The matching rows in the sort order, on `q` or on the ids of a deferred page.
     let select = |q: &mut SelectStatement| {
         store.base_where(q, org, kind);
@@ -188,7 +204,16 @@ pub(super) async fn query_raw(
         }
         q.order_by_expr(sk.expr.clone(), dir.clone()).order_by((T, "id"), dir.clone());
     };
-    select(&mut q);
+    // The whole statement but its page.
+    let full = || -> Result<SelectStatement> {
+        let mut q = store.select_rows()?;
+        q.expr_as(sk.expr.clone(), Alias::new("sk"));
+        if groups_inline && let Some(col) = store.groups_column(org)? {
+            q.expr_as(col, Alias::new("refs"));
+        }
+        select(&mut q);
+        Ok(q)
+    };
 
     let (rows, total, next) = match &query.pagination {
         Pagination::Index { start_index, count } => {
@@ -201,9 +226,10 @@ pub(super) async fn query_raw(
                 });
             }
             let offset = start_index.saturating_sub(1);
-            if offset > 0 && store.backend.defers_page_rows() {
+            let q = if offset > 0 && store.backend.defers_page_rows() {
                 // The page's ids first (an index walk past `offset` entries), then the
                 // rows of those ids only (see `Backend::defers_page_rows`).
+                let mut q = full()?;
                 let mut ids = Q::select();
                 ids.column((T, "id")).from(T);
                 select(&mut ids);
@@ -215,9 +241,28 @@ pub(super) async fn query_raw(
                     page.clone(),
                     Expr::col((page, Alias::new("id"))).equals((T, "id")),
                 );
+                Stmt::Built(Box::new(q))
+            } else if query.sort_by.is_none() {
+                // The default order: the statement's text depends on the condition's
+                // structure alone (see `Shapes::search`).
+                let mut shape = cond.clone();
+                let mut taken = Vec::new();
+                if let Some(c) = &mut shape {
+                    take_values(c, &mut taken);
+                }
+                let provable = distinct(&taken);
+                let values = search_values(org, kind, groups_inline, taken, *count, offset);
+                let shape = SearchShape { kind, groups: groups_inline, cond: shape };
+                store.shapes.search(store.backend.sea(), shape, values, provable, || {
+                    let mut q = full()?;
+                    q.offset(offset).limit(*count);
+                    Ok(q)
+                })?
             } else {
+                let mut q = full()?;
                 q.offset(offset).limit(*count);
-            }
+                Stmt::Built(Box::new(q))
+            };
             let rows = store.db.scan_all(&q, long || offset > DEEP).await.map_err(db_err)?;
             let got = u64::try_from(rows.len()).unwrap_or(u64::MAX);
             // A short page that starts inside the results ends them: the total is
@@ -258,6 +303,7 @@ pub(super) async fn query_raw(
                     next_cursor: None,
                 });
             }
+            let mut q = full()?;
             if let Some((key, id)) = &after {
                 q.and_where(keyset(&sk, desc, key, id));
             }

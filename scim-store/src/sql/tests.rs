@@ -79,3 +79,108 @@ async fn hot_statements_are_built_once() {
     }
     drop(servers);
 }
+
+/// A search in the default order is built once per shape, and each later search of that
+/// shape binds its own values: on every backend, with and without users' groups, a filter
+/// or none, the first page or a later one; a search whose condition repeats a value is
+/// not trusted to prove its shape.
+#[tokio::test]
+async fn searches_in_the_default_order_are_built_once_per_shape() {
+    use crate::{Pagination, Query};
+    use scim_core::filter::Filter;
+    use scim_core::message::SortOrder;
+    let path = std::env::temp_dir().join(format!("scim-store-searches-{}.db", std::process::id()));
+    let servers = server_dbs("search");
+    let mut urls =
+        vec![format!("sqlite://{}?mode=rwc", path.display()), "sqlite::memory:".to_owned()];
+    urls.extend(servers.iter().map(|d| d.url.clone()));
+    for url in urls {
+        let store =
+            SqlStore::connect_with(&url, Arc::new(Registry::builtin()), StoreOptions::default())
+                .await
+                .unwrap();
+        store.migrate().await.unwrap();
+        let org = store.create_organization("searches", &[]).await.unwrap().sid;
+        for name in ["ada", "bob", "cy"] {
+            let user = scim_core::resource::Resource::from_value(serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": name,
+                "externalId": format!("x-{name}"),
+            }))
+            .unwrap();
+            let nr = NewResource { resource: user, members: Vec::new(), password_hash: None };
+            store.create(org, ResourceKind::User, nr).await.unwrap();
+        }
+        let paged = |filter: Option<&str>, groups: bool, start_index: u64, count: u64| Query {
+            filter: filter.map(|f| Filter::parse(f).unwrap()),
+            sort_by: None,
+            sort_order: SortOrder::Ascending,
+            pagination: Pagination::Index { start_index, count },
+            read: ReadOptions { groups, ..ReadOptions::default() },
+        };
+        let search = |filter: Option<&str>, groups: bool, start_index: u64| {
+            paged(filter, groups, start_index, 2)
+        };
+        let names = |page: crate::Page| {
+            page.resources
+                .iter()
+                .map(|r| {
+                    r.resource
+                        .get("userName")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect::<Vec<_>>()
+        };
+        let before = store.shapes.searches();
+        for (name, want) in [("ada", 1), ("bob", 2), ("cy", 3), ("nobody", 4)] {
+            let f = format!("userName eq \"{name}\"");
+            let page =
+                store.query(org, ResourceKind::User, &search(Some(&f), true, 1)).await.unwrap();
+            let got = names(page);
+            if name == "nobody" {
+                assert!(got.is_empty(), "{url}: {got:?}");
+            } else {
+                assert_eq!(got, [name], "{url}");
+            }
+            // One shape: its first search built it, every later one reused it.
+            assert_eq!(store.shapes.searches(), before + 1, "{url}: search {want}");
+        }
+        // A repeated value proves nothing: that search is built, not kept.
+        let twice = "userName eq \"bob\" or externalId eq \"bob\"";
+        let page =
+            store.query(org, ResourceKind::User, &search(Some(twice), false, 1)).await.unwrap();
+        assert_eq!(names(page), ["bob"], "{url}");
+        assert_eq!(store.shapes.searches(), before + 1, "{url}");
+        for (name, ext) in [("bob", "x-cy"), ("ada", "x-bob")] {
+            let f = format!("userName eq \"{name}\" or externalId eq \"{ext}\"");
+            let page =
+                store.query(org, ResourceKind::User, &search(Some(&f), false, 1)).await.unwrap();
+            let mut got = names(page);
+            got.sort();
+            let mut want = vec![name.to_owned(), ext.trim_start_matches("x-").to_owned()];
+            want.sort();
+            assert_eq!(got, want, "{url}");
+        }
+        assert_eq!(store.shapes.searches(), before + 2, "{url}");
+        // Pages without a filter: the first and a later one (a deferred page on PostgreSQL
+        // and MariaDB is built every time). Users created in the same instant come in id
+        // order, so the whole list (the same shape, a larger page) says what to expect.
+        let all = store.query(org, ResourceKind::User, &paged(None, true, 1, 10)).await.unwrap();
+        let all = names(all);
+        assert_eq!(all.len(), 3, "{url}");
+        assert_eq!(store.shapes.searches(), before + 3, "{url}");
+        for start in [1, 2, 1, 3] {
+            let page =
+                store.query(org, ResourceKind::User, &search(None, true, start)).await.unwrap();
+            let want = all.iter().skip(usize::try_from(start - 1).unwrap()).take(2);
+            assert_eq!(names(page), want.cloned().collect::<Vec<_>>(), "{url}: startIndex {start}");
+            assert_eq!(store.shapes.searches(), before + 3, "{url}");
+        }
+    }
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    drop(servers);
+}
