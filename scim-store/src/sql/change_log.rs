@@ -76,12 +76,29 @@ impl Detail {
         extra: &[&'static str],
         external_id: Option<&String>,
     ) -> Self {
-        let mut names: Vec<&str> = new
-            .iter()
-            .filter(|(k, v)| listed(k) && old.get(k.as_str()) != Some(*v))
-            .map(|(k, _)| k.as_str())
-            .chain(old.keys().map(String::as_str).filter(|k| listed(k) && !new.contains_key(*k)))
-            .collect();
+        // The old document's members by position first (a rewrite keeps their order),
+        // by name where the order differs.
+        let mut olds = old.iter();
+        let mut aligned = 0;
+        let mut names: Vec<&str> = Vec::new();
+        for (k, v) in new {
+            let was = match olds.next() {
+                Some((ok, ov)) if ok == k => {
+                    aligned += 1;
+                    Some(ov)
+                }
+                _ => old.get(k.as_str()),
+            };
+            if listed(k) && !was.is_some_and(|w| same(w, v)) {
+                names.push(k);
+            }
+        }
+        // Removed members: none when both hold the same names in the same order.
+        if aligned != old.len() || aligned != new.len() {
+            names.extend(
+                old.keys().map(String::as_str).filter(|k| listed(k) && !new.contains_key(*k)),
+            );
+        }
         names.extend(extra.iter().copied().filter(|e| !new.contains_key(*e)));
         names.sort_unstable();
         names.dedup();
@@ -94,6 +111,37 @@ impl Detail {
         let active = (was.unwrap_or(true) != is.unwrap_or(true)).then(|| is.unwrap_or(true));
         Self { attrs: join(names), external_id: external_id.cloned(), active }
     }
+}
+
+/// `a == b` (serde_json's equality, in which the order of members does not count),
+/// comparing members by position first: a document read and written again keeps its
+/// order, and comparing by position spares hashing every key of both.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => same_members(x, y),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        _ => a == b,
+    }
+}
+
+fn same_members(x: &Map<String, Value>, y: &Map<String, Value>) -> bool {
+    if x.len() != y.len() {
+        return false;
+    }
+    let mut at = 0;
+    for ((kx, vx), (ky, vy)) in x.iter().zip(y) {
+        if kx != ky {
+            break;
+        }
+        if !same(vx, vy) {
+            return false;
+        }
+        at += 1;
+    }
+    // The rest by name: its keys are not among the first `at`, which both share.
+    x.iter().skip(at).all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
 }
 
 /// Whether a top-level key is an attribute an event names (`id` and `meta` are the
@@ -272,4 +320,86 @@ pub(super) async fn audit(
         q.and_where(Expr::col("at").lt(ts(until)?));
     }
     run(store, &q).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (0..3i64).prop_map(Value::from),
+            "[ab]{0,2}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 16, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::vec(("[abc]", inner), 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn doc() -> impl Strategy<Value = Map<String, Value>> {
+        let key = prop::sample::select(vec!["id", "meta", "a", "b", "c", "d", "e"]);
+        prop::collection::vec((key, value()), 0..6)
+            .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    /// The same value with the members of every object in reverse order.
+    fn reversed(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                Value::Object(m.iter().rev().map(|(k, v)| (k.clone(), reversed(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(reversed).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// A document and one made from it: members in the same order or reversed (deeply),
+    /// then some members of another document written over or added.
+    fn pair() -> impl Strategy<Value = (Map<String, Value>, Map<String, Value>)> {
+        (doc(), doc(), any::<bool>(), 0..4usize).prop_map(|(a, other, reverse, take)| {
+            let mut b = if reverse {
+                match reversed(&Value::Object(a.clone())) {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                }
+            } else {
+                a.clone()
+            };
+            for (k, v) in other.into_iter().take(take) {
+                b.insert(k, v);
+            }
+            (a, b)
+        })
+    }
+
+    proptest! {
+        /// `same` is serde_json's equality.
+        #[test]
+        fn same_is_equality((a, b) in pair()) {
+            let (a, b) = (Value::Object(a), Value::Object(b));
+            prop_assert_eq!(same(&a, &b), a == b);
+            prop_assert!(same(&a, &reversed(&a)));
+        }
+
+        /// An update names the members added, changed or removed, whatever their order.
+        #[test]
+        fn an_update_names_what_changed((old, new) in pair()) {
+            let mut want: Vec<&str> = new
+                .iter()
+                .filter(|(k, v)| listed(k) && old.get(k.as_str()) != Some(*v))
+                .map(|(k, _)| k.as_str())
+                .chain(old.keys().map(String::as_str).filter(|k| listed(k) && !new.contains_key(*k)))
+                .collect();
+            want.sort_unstable();
+            want.dedup();
+            prop_assert_eq!(Detail::updated(&old, &new, &[], None).attrs, join(want));
+        }
+    }
 }
