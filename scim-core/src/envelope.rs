@@ -10,10 +10,9 @@
 //! [`Meta`]'s field order. A property test keeps the two writers byte for byte equal.
 
 use crate::etag::ETag;
-use crate::projection::Part;
+use crate::projection::{JsonText, Part, RawText};
 use crate::resource::{Meta, Resource, get_ci};
 use crate::schema::ResourceKind;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -75,6 +74,32 @@ impl Meta {
         m
     }
 
+    /// `meta` as JSON text: what serialising [`Meta::to_map`] writes, without building the
+    /// map (its keys hashed, its values copied) for every resource of a response.
+    pub fn to_json_text(&self) -> Option<JsonText> {
+        let mut out = Vec::with_capacity(200);
+        out.push(b'{');
+        let fields = [
+            ("resourceType", &self.resource_type),
+            ("created", &self.created),
+            ("lastModified", &self.last_modified),
+            ("location", &self.location),
+            ("version", &self.version),
+        ];
+        for (name, value) in fields {
+            let Some(v) = value else { continue };
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            serde_json::to_writer(&mut out, v).ok()?;
+        }
+        out.push(b'}');
+        String::from_utf8(out).ok().map(JsonText)
+    }
+
     /// Sets `location` in a `meta` object made by [`Meta::to_map`], at its place in the
     /// field order (before `version`), so the object reads as if built with it.
     pub fn set_location(meta: &mut Map<String, Value>, location: String) {
@@ -134,12 +159,15 @@ impl Envelope {
     /// text (the projection writes `schemas` first wherever it is).
     pub fn members<'a>(
         self,
-        doc: impl IntoIterator<Item = (Cow<'a, str>, &'a RawValue)>,
+        doc: impl IntoIterator<Item = (Cow<'a, str>, RawText<'a>)>,
         refs: Option<(&'static str, Vec<Value>)>,
     ) -> impl Iterator<Item = (Cow<'a, str>, Part<'a>)> {
         let refs =
             refs.map(|(name, items)| (Cow::Borrowed(name), Part::Value(Value::Array(items))));
-        let meta = Part::Value(Value::Object(self.meta.into_map()));
+        let meta = match self.meta.to_json_text() {
+            Some(text) => Part::Text(text),
+            None => Part::Value(Value::Object(self.meta.into_map())),
+        };
         std::iter::once((Cow::Borrowed("id"), Part::Value(Value::String(self.id))))
             .chain(doc.into_iter().map(|(k, v)| (k, Part::Raw(v))))
             .chain(refs)
@@ -264,11 +292,11 @@ mod tests {
             let expected = serde_json::to_vec(&tree).unwrap();
 
             let text = serde_json::to_string(&doc).unwrap();
-            let raw: std::collections::BTreeMap<&str, &RawValue> = serde_json::from_str(&text).unwrap();
+            let raw: std::collections::BTreeMap<&str, &serde_json::value::RawValue> = serde_json::from_str(&text).unwrap();
             // Keep the document's member order (a BTreeMap would sort it).
-            let ordered: Vec<(Cow<'_, str>, &RawValue)> = doc
+            let ordered: Vec<(Cow<'_, str>, RawText<'_>)> = doc
                 .keys()
-                .map(|k| (Cow::Borrowed(k.as_str()), raw[k.as_str()]))
+                .map(|k| (Cow::Borrowed(k.as_str()), RawText::from(raw[k.as_str()])))
                 .collect();
             let projector = Projector::new(&attributes, &excluded, &reg, ResourceKind::User);
             let mut out = Vec::new();
@@ -314,6 +342,20 @@ mod tests {
             Meta::set_location(&mut later, loc);
             prop_assert_eq!(serde_json::to_string(&later).unwrap(), serde_json::to_string(&with).unwrap());
         }
+    }
+
+    #[test]
+    fn meta_text_is_what_serde_writes() {
+        for location in [None, Some("https://h/Users/\"x\"\u{e9}".to_owned())] {
+            let mut m = envelope("x", 7, location).meta;
+            let want = serde_json::to_string(&Value::Object(m.to_map())).unwrap();
+            assert_eq!(m.to_json_text().unwrap().get(), want);
+            m.created = None;
+            m.resource_type = None;
+            let want = serde_json::to_string(&Value::Object(m.to_map())).unwrap();
+            assert_eq!(m.to_json_text().unwrap().get(), want);
+        }
+        assert_eq!(Meta::default().to_json_text().unwrap().get(), "{}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod policy;
 pub mod projection;
 pub mod replace;
 pub mod resource;
+pub mod scan;
 pub mod schema;
 pub mod sid;
 #[cfg(feature = "proptest")]

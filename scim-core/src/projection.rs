@@ -17,8 +17,8 @@
 //!   schema and the extensions still present.
 
 use crate::resource::Resource;
+pub use crate::scan::RawText;
 use crate::schema::{Attribute, Mutability, Registry, ResourceKind, Returned, Schema};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -206,9 +206,23 @@ pub fn project_owned(
 #[derive(Debug)]
 pub enum Part<'a> {
     /// JSON text, written out as it is when the projection keeps all of it.
-    Raw(&'a RawValue),
+    Raw(RawText<'a>),
+    /// JSON text this crate wrote, handled as [`Part::Raw`].
+    Text(JsonText),
     /// A value.
     Value(Value),
+}
+
+/// JSON text written by this crate (valid by construction, so not checked again): what
+/// [`Part::Text`] holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(pub(crate) String);
+
+impl JsonText {
+    /// The text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A projection (`attributes`, `excludedAttributes`) parsed once, for every resource of a
@@ -337,7 +351,7 @@ impl<'r> Projector<'r> {
             if let Some((urn, schema)) = self.extension(&key) {
                 let Some(schema) = schema else { continue };
                 let inner: Vec<(Cow<'a, str>, Part<'a>)> = match part {
-                    Part::Raw(raw) => match raw_entries(raw)? {
+                    Part::Raw(raw) => match raw_entries(raw.get())? {
                         Some(entries) => {
                             entries.into_iter().map(|(k, v)| (k, Part::Raw(v))).collect()
                         }
@@ -346,6 +360,12 @@ impl<'r> Projector<'r> {
                     Part::Value(Value::Object(m)) => {
                         m.into_iter().map(|(k, v)| (Cow::Owned(k), Part::Value(v))).collect()
                     }
+                    Part::Text(t) => match serde_json::from_str(t.get())? {
+                        Value::Object(m) => {
+                            m.into_iter().map(|(k, v)| (Cow::Owned(k), Part::Value(v))).collect()
+                        }
+                        _ => continue,
+                    },
                     Part::Value(_) => continue,
                 };
                 let mut obj: Vec<u8> = Vec::new();
@@ -381,6 +401,7 @@ impl<'r> Projector<'r> {
         if let Some(declared) = schemas_in {
             let declared = match declared {
                 Part::Raw(raw) => serde_json::from_str(raw.get())?,
+                Part::Text(t) => serde_json::from_str(t.get())?,
                 Part::Value(v) => v,
             };
             let schemas =
@@ -407,174 +428,78 @@ fn write_member(
     part: Part<'_>,
     d: &Decision,
 ) -> Result<bool, serde_json::Error> {
-    let value = match part {
-        Part::Raw(raw) if attr.sub_attributes.is_empty() || raw_kept_whole(attr, raw, d)? => {
-            Part::Raw(raw)
+    match part {
+        Part::Raw(raw) => {
+            let whole = attr.sub_attributes.is_empty()
+                || crate::scan::kept(&raw, &|k: &str| keep_sub(attr, d, k))?;
+            write_text(out, first, key, attr, raw.get(), whole, d)
         }
-        Part::Raw(raw) => match project_value(attr, serde_json::from_str(raw.get())?, d) {
-            Some(v) => Part::Value(v),
-            None => return Ok(false),
-        },
+        Part::Text(t) => {
+            let whole = attr.sub_attributes.is_empty() || raw_kept_whole(attr, t.get(), d)?;
+            write_text(out, first, key, attr, t.get(), whole, d)
+        }
         Part::Value(v) => match project_value(attr, v, d) {
-            Some(v) => Part::Value(v),
-            None => return Ok(false),
+            Some(v) => {
+                write_key(out, first, key)?;
+                serde_json::to_writer(&mut *out, &v)?;
+                Ok(true)
+            }
+            None => Ok(false),
         },
-    };
+    }
+}
+
+/// [`write_member`] of JSON text: copied when the projection keeps all of it (`whole`).
+fn write_text(
+    out: &mut Vec<u8>,
+    first: bool,
+    key: &str,
+    attr: &Attribute,
+    text: &str,
+    whole: bool,
+    d: &Decision,
+) -> Result<bool, serde_json::Error> {
+    if whole {
+        write_key(out, first, key)?;
+        out.extend_from_slice(text.as_bytes());
+        return Ok(true);
+    }
+    write_member(out, first, key, attr, Part::Value(serde_json::from_str(text)?), d)
+}
+
+/// `"key":`, after a comma unless `first`.
+fn write_key(out: &mut Vec<u8>, first: bool, key: &str) -> Result<(), serde_json::Error> {
     if !first {
         out.push(b',');
     }
     serde_json::to_writer(&mut *out, key)?;
     out.push(b':');
-    match value {
-        Part::Raw(raw) => out.extend_from_slice(raw.get().as_bytes()),
-        Part::Value(v) => serde_json::to_writer(&mut *out, &v)?,
-    }
-    Ok(true)
+    Ok(())
 }
 
 /// Whether [`project_value`] would return the value of `raw` unchanged: an object with
 /// members that all survive, or a non-empty array whose object items all do. One pass
 /// over the text, without collecting it.
-fn raw_kept_whole(
-    attr: &Attribute,
-    raw: &RawValue,
-    d: &Decision,
-) -> Result<bool, serde_json::Error> {
-    let keep = |k: &str| keep_sub(attr, d, k);
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    let kept = serde::de::DeserializeSeed::deserialize(Kept { keep: &keep, item: false }, &mut de)?;
-    de.end()?;
-    Ok(kept)
-}
-
-/// Reads a value and says whether its projection keeps it whole (see [`raw_kept_whole`]):
-/// an object has members and `keep` holds for each key; at the top (`item` false) an
-/// array has items and each is kept whole as an item; anything else is kept.
-struct Kept<'k, F> {
-    keep: &'k F,
-    item: bool,
-}
-
-impl<'de, F: Fn(&str) -> bool> serde::de::DeserializeSeed<'de> for Kept<'_, F> {
-    type Value = bool;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de, F: Fn(&str) -> bool> serde::de::Visitor<'de> for Kept<'_, F> {
-    type Value = bool;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let (mut any, mut all) = (false, true);
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            any = true;
-            all = all && (self.keep)(&key.0);
-            map.next_value::<serde::de::IgnoredAny>()?;
-        }
-        Ok(any && all)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        if self.item {
-            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-            return Ok(true);
-        }
-        let (mut any, mut all) = (false, true);
-        while let Some(kept) = seq.next_element_seed(Kept { keep: self.keep, item: true })? {
-            any = true;
-            all = all && kept;
-        }
-        Ok(any && all)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
-        Ok(true)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
-        Ok(true)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
-        Ok(true)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
-        Ok(true)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
-        Ok(true)
-    }
-    fn visit_unit<E>(self) -> Result<bool, E> {
-        Ok(true)
-    }
+fn raw_kept_whole(attr: &Attribute, text: &str, d: &Decision) -> Result<bool, serde_json::Error> {
+    crate::scan::kept_whole(text, &|k: &str| keep_sub(attr, d, k))
 }
 
 /// The members of a JSON object in order: each key (borrowed where it holds no escapes)
 /// with its value's text.
-pub type RawMembers<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
+pub type RawMembers<'a> = Vec<(Cow<'a, str>, RawText<'a>)>;
 
-/// The members of a JSON object as text (`None` when `raw` is not an object), keys
+/// The members of a JSON object as text (`None` when `text` is not an object), keys
 /// borrowed where they hold no escapes.
-pub fn raw_entries(raw: &RawValue) -> Result<Option<RawMembers<'_>>, serde_json::Error> {
-    if raw.get().trim_start().as_bytes().first() != Some(&b'{') {
+pub fn raw_entries(text: &str) -> Result<Option<RawMembers<'_>>, serde_json::Error> {
+    if text.trim_start().as_bytes().first() != Some(&b'{') {
         return Ok(None);
     }
-    Ok(Some(raw_object(raw.get())?))
+    Ok(Some(raw_object(text)?))
 }
 
-/// The members of the JSON object `text`, in order, values as text.
+/// The members of the JSON object `text`, in order, values as text (see [`crate::scan`]).
 pub fn raw_object(text: &str) -> Result<RawMembers<'_>, serde_json::Error> {
-    serde_json::from_str::<RawObject<'_>>(text).map(|o| o.0)
-}
-
-/// A JSON object as its members' text (see [`raw_object`]).
-struct RawObject<'a>(RawMembers<'a>);
-
-/// A key, borrowed from the input when it holds no escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for RawObject<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = RawObject<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<RawObject<'de>, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some((k, v)) = map.next_entry::<Key<'de>, &'de RawValue>()? {
-                    out.push((k.0, v));
-                }
-                Ok(RawObject(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
+    crate::scan::members(text)
 }
 
 /// Whether a response projected with `attributes`/`excluded` would include the top-level
