@@ -666,7 +666,9 @@ fn main() {
     // One core for the generator: a single-threaded runtime is the cheapest client.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     if std::env::args().any(|a| a == "--instructions") {
-        if let Err(e) = rt.block_on(instructions::run(&s.backends, s.only.as_deref(), &s.extra_args)) {
+        if let Err(e) =
+            rt.block_on(instructions::run(&s.backends, s.only.as_deref(), &s.extra_args))
+        {
             eprintln!("loadmix --instructions: {e}");
             std::process::exit(1);
         }

@@ -13,10 +13,14 @@ use anyhow::{Context, Result, bail};
 use std::process::Stdio;
 
 /// The targets of `fuzz/Cargo.toml`, with their dictionaries.
-const TARGETS: &[(&str, Option<&str>)] =
-    &[("filter", Some("dict/filter.dict")), ("path", Some("dict/filter.dict")), ("patch", None)];
+const TARGETS: &[(&str, Option<&str>)] = &[
+    ("filter", Some("dict/filter.dict")),
+    ("path", Some("dict/filter.dict")),
+    ("patch", None),
+    ("scan", Some("dict/json.dict")),
+];
 
-const USAGE: &str = "usage: cargo xtask fuzz [--secs N] [filter|path|patch ...]";
+const USAGE: &str = "usage: cargo xtask fuzz [--secs N] [filter|path|patch|scan ...]";
 
 /// Entry point of `cargo xtask fuzz`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
