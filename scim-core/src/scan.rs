@@ -55,39 +55,16 @@ pub(crate) fn members(text: &str) -> Result<Vec<(Cow<'_, str>, RawText<'_>)>> {
     let mut s = Scanner { b: text.as_bytes(), i: 0 };
     let mut out = Vec::with_capacity(16);
     s.ws();
-    s.expect(b'{').map_err(|_| err("expected a JSON object"))?;
-    s.ws();
-    if s.at() == Some(b'}') {
-        s.i += 1;
-    } else {
-        loop {
-            let start = s.i;
-            if s.at() != Some(b'"') {
-                return Err(err("expected a key"));
-            }
-            let escaped = s.string()?;
-            let end = s.i;
-            s.ws();
-            s.expect(b':')?;
-            s.ws();
-            let from = s.i;
-            let outline = s.outline()?;
-            let value = RawText { text: slice(text, (from, s.i))?, outline: Some(outline) };
-            out.push((key_text(text, (start, end, escaped))?, value));
-            s.ws();
-            match s.at() {
-                Some(b',') => {
-                    s.i += 1;
-                    s.ws();
-                }
-                Some(b'}') => {
-                    s.i += 1;
-                    break;
-                }
-                _ => return Err(err("expected `,` or `}`")),
-            }
-        }
+    if s.at() != Some(b'{') {
+        return Err(err("expected a JSON object"));
     }
+    s.object(|s, key| {
+        let from = s.i;
+        let outline = s.outline()?;
+        let value = RawText { text: slice(text, (from, s.i))?, outline: Some(outline) };
+        out.push((key_text(text, key)?, value));
+        Ok(())
+    })?;
     s.end()?;
     Ok(out)
 }
@@ -312,9 +289,9 @@ impl Scanner<'_> {
         let rel = |(start, end, escaped): (usize, usize, bool)| (start - base, end - base, escaped);
         let empty = match self.at() {
             Some(b'{') => {
-                self.object(|_, key, _| {
+                self.object(|s, key| {
                     keys.push(rel(key));
-                    Ok(())
+                    s.value()
                 })?;
                 keys.is_empty()
             }
@@ -324,9 +301,9 @@ impl Scanner<'_> {
                     any = true;
                     if s.at() == Some(b'{') {
                         let before = keys.len();
-                        s.object(|_, key, _| {
+                        s.object(|s, key| {
                             keys.push(rel(key));
-                            Ok(())
+                            s.value()
                         })?;
                         empty_item = empty_item || keys.len() == before;
                     } else {
@@ -344,11 +321,11 @@ impl Scanner<'_> {
         Ok(Outline { empty, keys })
     }
 
-    /// An object at the cursor; `each` gets the scanner, each key's range (quotes
-    /// included) with whether it holds escapes, and the value's range once read.
+    /// An object at the cursor; `each` gets the scanner at a member's value and the
+    /// key's range (quotes included) with whether it holds escapes, and reads the value.
     fn object(
         &mut self,
-        mut each: impl FnMut(&mut Self, (usize, usize, bool), (usize, usize)) -> Result<()>,
+        mut each: impl FnMut(&mut Self, (usize, usize, bool)) -> Result<()>,
     ) -> Result<()> {
         self.expect(b'{')?;
         self.ws();
@@ -366,10 +343,7 @@ impl Scanner<'_> {
             self.ws();
             self.expect(b':')?;
             self.ws();
-            let from = self.i;
-            self.value()?;
-            let value = (from, self.i);
-            each(self, key, value)?;
+            each(self, key)?;
             self.ws();
             match self.at() {
                 Some(b',') => {
@@ -388,10 +362,10 @@ impl Scanner<'_> {
     /// An object at the cursor, and whether it has members whose keys `keep` all accepts.
     fn object_kept(&mut self, text: &str, keep: &dyn Fn(&str) -> bool) -> Result<bool> {
         let (mut any, mut all) = (false, true);
-        self.object(|_, key, _| {
+        self.object(|s, key| {
             any = true;
             all = all && keep(&key_text(text, key)?);
-            Ok(())
+            s.value()
         })?;
         Ok(any && all)
     }

@@ -29,22 +29,52 @@ fn server_dbs(tag: &str) -> Vec<scim_test_support::FreshDb> {
         .collect()
 }
 
+/// The stores a test runs on: an SQLite file (inline engine), in-memory SQLite (sqlx) and
+/// a fresh database on each server [`server_dbs`] gives; the file and the databases go
+/// when the value is dropped.
+struct Stores {
+    path: std::path::PathBuf,
+    urls: Vec<String>,
+    _servers: Vec<scim_test_support::FreshDb>,
+}
+
+impl Stores {
+    fn new(tag: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("scim-store-{tag}-{}.db", std::process::id()));
+        let servers = server_dbs(tag);
+        let mut urls =
+            vec![format!("sqlite://{}?mode=rwc", path.display()), "sqlite::memory:".to_owned()];
+        urls.extend(servers.iter().map(|d| d.url.clone()));
+        Self { path, urls, _servers: servers }
+    }
+
+    /// A migrated store on `url`.
+    async fn open(url: &str) -> SqlStore {
+        let store =
+            SqlStore::connect_with(url, Arc::new(Registry::builtin()), StoreOptions::default())
+                .await
+                .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+}
+
+impl Drop for Stores {
+    fn drop(&mut self) {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", self.path.display()));
+        }
+    }
+}
+
 /// The hot statements' values are listed in the builder's order, so their SQL is
 /// built once: on an SQLite file (inline), in-memory SQLite (sqlx), and PostgreSQL and
 /// MariaDB, whose `WHERE` clauses differ.
 #[tokio::test]
 async fn hot_statements_are_built_once() {
-    let path = std::env::temp_dir().join(format!("scim-store-shapes-{}.db", std::process::id()));
-    let servers = server_dbs("hot");
-    let mut urls =
-        vec![format!("sqlite://{}?mode=rwc", path.display()), "sqlite::memory:".to_owned()];
-    urls.extend(servers.iter().map(|d| d.url.clone()));
-    for url in urls {
-        let store =
-            SqlStore::connect_with(&url, Arc::new(Registry::builtin()), StoreOptions::default())
-                .await
-                .unwrap();
-        store.migrate().await.unwrap();
+    let stores = Stores::new("hot");
+    for url in &stores.urls {
+        let store = Stores::open(url).await;
         let org = store.create_organization("shapes", &[]).await.unwrap().sid;
         let user = scim_core::resource::Resource::from_value(serde_json::json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -74,10 +104,6 @@ async fn hot_statements_are_built_once() {
         store.get(org, id, ReadOptions::default()).await.unwrap();
         assert!(store.shapes.has(Shape::Row { deleted: Some(false), lock: false }), "{url}");
     }
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
-    }
-    drop(servers);
 }
 
 /// A search in the default order is built once per shape, and each later search of that
@@ -89,17 +115,9 @@ async fn searches_in_the_default_order_are_built_once_per_shape() {
     use crate::{Pagination, Query};
     use scim_core::filter::Filter;
     use scim_core::message::SortOrder;
-    let path = std::env::temp_dir().join(format!("scim-store-searches-{}.db", std::process::id()));
-    let servers = server_dbs("search");
-    let mut urls =
-        vec![format!("sqlite://{}?mode=rwc", path.display()), "sqlite::memory:".to_owned()];
-    urls.extend(servers.iter().map(|d| d.url.clone()));
-    for url in urls {
-        let store =
-            SqlStore::connect_with(&url, Arc::new(Registry::builtin()), StoreOptions::default())
-                .await
-                .unwrap();
-        store.migrate().await.unwrap();
+    let stores = Stores::new("search");
+    for url in &stores.urls {
+        let store = Stores::open(url).await;
         let org = store.create_organization("searches", &[]).await.unwrap().sid;
         for name in ["ada", "bob", "cy"] {
             let user = scim_core::resource::Resource::from_value(serde_json::json!({
@@ -179,8 +197,4 @@ async fn searches_in_the_default_order_are_built_once_per_shape() {
             assert_eq!(store.shapes.searches(), before + 3, "{url}");
         }
     }
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
-    }
-    drop(servers);
 }
