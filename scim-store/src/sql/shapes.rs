@@ -86,6 +86,14 @@ pub(crate) fn take_values(e: &mut Expr, out: &mut Vec<Value>) {
     }
 }
 
+/// The text of `q`, when building it binds exactly `values` in that order: only then may
+/// the text be run again with other values listed the same way.
+fn proven(backend: DbBackend, q: &SelectStatement, values: &[Value]) -> Option<Arc<str>> {
+    let st = StatementBuilder::build(q, &backend);
+    let bound = st.values.map(|v| v.0).unwrap_or_default();
+    (bound == values).then(|| Arc::from(st.sql))
+}
+
 /// Whether no two of `values` are equal: only then does the first build's check prove the
 /// order in which [`take_values`] listed them (two equal values could trade places).
 pub(crate) fn distinct(values: &[Value]) -> bool {
@@ -123,12 +131,12 @@ impl Shapes {
             return Ok(Stmt::Pre(Prebuilt { sql, values }));
         }
         let q = build()?;
-        let st = StatementBuilder::build(&q, &backend);
-        let bound = st.values.map(|v| v.0).unwrap_or_default();
-        if bound != values {
+        if let Some(sql) = proven(backend, &q, &values)
+            && let Ok(mut m) = self.fixed.write()
+        {
+            m.insert(shape, sql);
+        } else {
             tracing::debug!(?shape, "a statement shape binds other values than listed: not cached");
-        } else if let Ok(mut m) = self.fixed.write() {
-            m.insert(shape, Arc::from(st.sql));
         }
         Ok(Stmt::Built(Box::new(q)))
     }
@@ -155,17 +163,17 @@ impl Shapes {
         if !provable {
             return Ok(Stmt::Built(Box::new(q)));
         }
-        let st = StatementBuilder::build(&q, &backend);
-        let bound = st.values.map(|v| v.0).unwrap_or_default();
-        if bound != values {
+        let Some(sql) = proven(backend, &q, &values) else {
             tracing::debug!(?shape, "a search shape binds other values than listed: not cached");
-        } else if let Ok(mut kept) = self.searches.write()
+            return Ok(Stmt::Built(Box::new(q)));
+        };
+        if let Ok(mut kept) = self.searches.write()
             && !kept.iter().any(|(s, _)| *s == shape)
         {
             if kept.len() >= SEARCHES_KEPT {
                 kept.remove(0);
             }
-            kept.push((shape, Arc::from(st.sql)));
+            kept.push((shape, sql));
         }
         Ok(Stmt::Built(Box::new(q)))
     }
