@@ -8,9 +8,9 @@
 //! requests to warm up, instrumentation on (`callgrind_control -i on`), `SCIM_INSTR_REQUESTS`
 //! requests (default 200) one after the other on one keep-alive connection,
 //! instrumentation off, and a dump. Every thread of the server is counted (the access log
-//! writer and the checkpointer too). Allocations are the calls to the Rust allocator
-//! (`__rust_alloc`, `__rust_alloc_zeroed`, `__rust_realloc`) and to the C one (`malloc`,
-//! `calloc`, `realloc`: SQLite's).
+//! writer and the checkpointer too). Allocations are the calls to the server's
+//! allocator, mimalloc (`mi_malloc_aligned`, `mi_zalloc_aligned`, `mi_realloc_aligned`),
+//! and to the C one (`malloc`, `calloc`, `realloc`: SQLite's).
 //!
 //! `SCIM_INSTR_KEEP=<dir>` keeps the dumps there (one per scenario, named after it) for
 //! `callgrind_annotate`.
@@ -26,15 +26,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-/// The allocator entry points whose calls count as allocations.
-const ALLOCATORS: [&str; 6] = [
-    "__rustc::__rust_alloc",
-    "__rustc::__rust_alloc_zeroed",
-    "__rustc::__rust_realloc",
-    "malloc",
-    "calloc",
-    "realloc",
-];
+/// The allocator entry points whose calls count as allocations: mimalloc's, which the
+/// server's global allocator calls (the Rust allocator's own entry points are inlined
+/// away in a release build with LTO), and the C library's, which SQLite calls.
+const ALLOCATORS: [&str; 6] =
+    ["mi_malloc_aligned", "mi_zalloc_aligned", "mi_realloc_aligned", "malloc", "calloc", "realloc"];
 
 /// Runs every selected scenario against each backend under callgrind and prints the
 /// counts per request.
@@ -62,13 +58,17 @@ pub(super) async fn run(
         let _ = std::fs::remove_dir_all(&dir);
         let rows = counted?;
         println!("\n{backend:?}: per request (every thread of the server)");
-        println!("  {:<22} {:>14} {:>12}", "scenario", "instructions", "allocations");
+        println!(
+            "  {:<22} {:>14} {:>12} {:>18}",
+            "scenario", "instructions", "allocations", "of which WAL copy"
+        );
         for (sc, c) in rows {
             println!(
-                "  {:<22} {:>14} {:>12}",
+                "  {:<22} {:>14} {:>12} {:>18}",
                 sc.name(),
                 thousands(c.instructions / requests as u64),
-                thousands(c.allocations / requests as u64)
+                thousands(c.allocations / requests as u64),
+                thousands(c.checkpointer / requests as u64)
             );
         }
     }
@@ -80,6 +80,8 @@ pub(super) async fn run(
 struct Counts {
     instructions: u64,
     allocations: u64,
+    /// Instructions of the background WAL checkpointer (included in `instructions`).
+    checkpointer: u64,
 }
 
 async fn measure(
@@ -213,26 +215,41 @@ fn trigger(text: &str) -> Option<&str> {
     text.lines().find_map(|l| l.strip_prefix("desc: Trigger:")).map(str::trim)
 }
 
-/// A dump's instructions (`totals:`) and its calls to the allocators: each `calls=N`
-/// line counts N calls of the function the `cfn=` line before it names (names are
-/// compressed: `(id) name` the first time, `(id)` after).
+/// The SQLite store's background checkpoint, and the function its thread starts in.
+const CHECKPOINT: &str = "scim_store::sql::sqlite::wal::checkpoint";
+const THREAD_START: &str = "std::sys::backtrace::__rust_begin_short_backtrace";
+
+/// A dump's instructions (`totals:`), its calls to the allocators and what the
+/// background checkpointer spent: each `calls=N` line counts N calls of the function
+/// the `cfn=` line before it names, and the line after it holds their inclusive cost
+/// (names are compressed: `(id) name` the first time, `(id)` after). The checkpointer
+/// copies the WAL written by earlier requests whenever its thread gets to it, so its
+/// work lands in whichever scenario is running then (seeding's WAL in the first).
 fn counts(text: &str) -> Counts {
     let mut names: HashMap<&str, &str> = HashMap::new();
+    let mut caller: &str = "";
     let mut callee: Option<&str> = None;
+    let mut checkpoint_cost = false;
     let mut c = Counts::default();
     for line in text.lines() {
+        if checkpoint_cost {
+            checkpoint_cost = false;
+            let cost = line.split_whitespace().last().and_then(|v| v.parse::<u64>().ok());
+            c.checkpointer += cost.unwrap_or(0);
+        }
         if let Some(v) = line.strip_prefix("totals:").or_else(|| line.strip_prefix("summary:")) {
             c.instructions = v.trim().parse().unwrap_or(c.instructions);
         } else if let Some(rest) = line.strip_prefix("cfn=") {
             callee = Some(name_of(rest, &mut names));
         } else if let Some(rest) = line.strip_prefix("fn=") {
-            name_of(rest, &mut names);
+            caller = name_of(rest, &mut names);
             callee = None;
         } else if let Some(rest) = line.strip_prefix("calls=") {
             let n: u64 = rest.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
             if callee.is_some_and(|f| ALLOCATORS.contains(&f)) {
                 c.allocations += n;
             }
+            checkpoint_cost = callee == Some(CHECKPOINT) && caller.starts_with(THREAD_START);
             callee = None;
         }
     }
