@@ -257,7 +257,17 @@ impl<'r> Projector<'r> {
     /// The core or common attribute a top-level member `key` names (what
     /// `validate::lookup` without a URN finds: the core schema first).
     fn attribute(&self, key: &str) -> Option<&'r Attribute> {
-        self.core.and_then(|s| s.attribute(key)).or_else(|| self.registry.common_attr(key))
+        // Stored documents spell every name as the schemas do, so an exact match in either
+        // list comes first: `id` and `meta` are common attributes, and looking them up in
+        // the core schema first meant a case-insensitive pass over all of its attributes
+        // for each resource. The order cannot change the answer: no core attribute shares
+        // a name with a common one, even case-insensitively (a test checks it).
+        let exact = |attrs: &'r [Attribute]| attrs.iter().find(|a| a.name == key);
+        self.core
+            .and_then(|s| exact(&s.attributes))
+            .or_else(|| exact(self.registry.common_attributes()))
+            .or_else(|| self.core.and_then(|s| s.attribute(key)))
+            .or_else(|| self.registry.common_attr(key))
     }
 
     /// The extension of this resource type that `key` names, with its schema.

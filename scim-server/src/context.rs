@@ -98,19 +98,24 @@ impl FromRequestParts<AppState> for RequestCtx {
                 format!("this request needs the scope {}", needed.name()),
             ));
         }
-        let base_url = format!("{}{}", origin(&parts.headers, state), mount.prefix);
+        let render = match parts.extensions.get::<RenderCtx>() {
+            Some(r) => r.with_family(Some(mount.family)),
+            // Not behind the edge (which works the origin out once per request).
+            None => RenderCtx {
+                origin: origin(&parts.headers, state).into(),
+                ..RenderCtx::fallback().with_family(Some(mount.family))
+            },
+        };
+        let mut base_url = String::with_capacity(render.origin.len() + mount.prefix.len());
+        base_url.push_str(&render.origin);
+        base_url.push_str(&mount.prefix);
         let ctx = RequestCtx {
             org,
             family: mount.family,
             base_url,
             scopes: cred.scopes,
             credential_id: cred.id,
-            render: parts
-                .extensions
-                .get::<RenderCtx>()
-                .cloned()
-                .unwrap_or_else(RenderCtx::fallback)
-                .with_family(Some(mount.family)),
+            render,
         };
         crate::log::set_org(ctx.org.sid);
         crate::log::set_credential(&ctx.credential_id);

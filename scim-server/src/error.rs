@@ -86,8 +86,13 @@ pub struct RenderedError(pub ErrorCode);
 /// What rendering an error needs to know about the request, set per request by the edge.
 #[derive(Debug, Clone)]
 pub struct RenderCtx {
-    /// Base of the documentation links (`{docs_base}/errors#{code}`).
-    pub docs_base: Arc<str>,
+    /// `scheme://authority` of the service as this request's client sees it
+    /// ([`crate::mount::origin_of`]; empty outside a request), which the request's
+    /// `meta.location` URLs start with too.
+    pub origin: Arc<str>,
+    /// The configured base of the documentation links, if any; else they point to the
+    /// service's own [`DOCS_PATH`] on [`RenderCtx::origin`].
+    pub docs_base: Option<Arc<str>>,
     /// The route family the request came through, when it came through one.
     pub family: Option<Family>,
     /// Whether family A bodies carry `code` and `moreInfo` too (`error_body_codes`).
@@ -97,7 +102,16 @@ pub struct RenderCtx {
 impl RenderCtx {
     /// Outside any request: relative links to [`DOCS_PATH`], no family, RFC bodies.
     pub fn fallback() -> Self {
-        Self { docs_base: Arc::from(DOCS_PATH), family: None, codes_in_body: false }
+        Self { origin: Arc::from(""), docs_base: None, family: None, codes_in_body: false }
+    }
+
+    /// Base of the documentation links (`{docs_base}/errors#{code}`), written only when an
+    /// error is rendered (most requests never need it).
+    pub fn docs_base(&self) -> std::borrow::Cow<'_, str> {
+        match &self.docs_base {
+            Some(base) => std::borrow::Cow::Borrowed(base.trim_end_matches('/')),
+            None => std::borrow::Cow::Owned(format!("{}{DOCS_PATH}", self.origin)),
+        }
     }
 
     /// The same context for a request known to belong to `family`.
@@ -107,7 +121,7 @@ impl RenderCtx {
 
     /// The documentation link of `code`.
     pub fn help_link(&self, code: u32) -> String {
-        format!("{}/errors#{code}", self.docs_base.trim_end_matches('/'))
+        format!("{}/errors#{code}", self.docs_base().trim_end_matches('/'))
     }
 }
 
@@ -162,7 +176,7 @@ pub fn error_body(e: &ScimError, ctx: &RenderCtx) -> ErrorBody {
 ///   `scimType`, `detail`), because strict clients refuse unknown members; `code` and
 ///   `moreInfo` only when `error_body_codes` is on. The `Link` header carries them anyway.
 fn body_for(e: &ScimError, ctx: &RenderCtx) -> ErrorBody {
-    let mut body = e.to_body(&ctx.docs_base);
+    let mut body = e.to_body(&ctx.docs_base());
     match ctx.family {
         Some(Family::Organization) => {
             body.scim_type = body.scim_type.map(|t| crate::profile::scim_type_for(t, ctx.family));
@@ -258,7 +272,8 @@ mod tests {
     fn family_a_bodies_carry_codes_only_when_configured() {
         let e = ScimError::new(ErrorCode::NoTarget, "nothing there");
         let ctx = RenderCtx {
-            docs_base: Arc::from("https://d/"),
+            origin: Arc::from("http://o"),
+            docs_base: Some(Arc::from("https://d/")),
             family: Some(Family::Rfc),
             codes_in_body: true,
         };
@@ -276,7 +291,8 @@ mod tests {
         assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
         res.headers_mut().insert(header::ETAG, HeaderValue::from_static("W/\"3\""));
         let ctx = RenderCtx {
-            docs_base: Arc::from("https://d"),
+            origin: Arc::from("http://o"),
+            docs_base: Some(Arc::from("https://d")),
             family: Some(Family::Organization),
             codes_in_body: false,
         };
@@ -298,8 +314,12 @@ mod tests {
 
     #[test]
     fn unauthorized_carries_www_authenticate_and_the_help_link() {
-        let ctx =
-            RenderCtx { docs_base: Arc::from("https://d"), family: None, codes_in_body: false };
+        let ctx = RenderCtx {
+            origin: Arc::from("http://o"),
+            docs_base: Some(Arc::from("https://d")),
+            family: None,
+            codes_in_body: false,
+        };
         let r = render(ScimError::new(ErrorCode::MissingCredential, "no"), &ctx);
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(r.headers().contains_key(header::WWW_AUTHENTICATE));

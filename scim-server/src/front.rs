@@ -176,7 +176,8 @@ impl Inner {
         // The family is known from the path alone, so that errors rendered before the route
         // (a bad tracking header, a body over the limit, an unknown route) have its shape.
         let ctx = RenderCtx {
-            docs_base: Arc::from(crate::mount::docs_base(req.headers(), config)),
+            origin: crate::mount::origin_of(req.headers(), config).into(),
+            docs_base: config.docs_base.as_deref().map(Arc::from),
             family: mount.as_ref().map(|(m, _)| m.family),
             codes_in_body: config.error_body_codes,
         };

@@ -125,7 +125,11 @@ pub fn origin_of(headers: &HeaderMap, config: &Config) -> String {
         .or_else(|| first(&header::HOST))
         .filter(|h| valid_host(h))
         .unwrap_or(&config.listen);
-    format!("{proto}://{host}")
+    let mut origin = String::with_capacity(proto.len() + 3 + host.len());
+    origin.push_str(proto);
+    origin.push_str("://");
+    origin.push_str(host);
+    origin
 }
 
 /// A host[:port] made only of characters a URL authority may hold (no userinfo, path).

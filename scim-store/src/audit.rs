@@ -42,5 +42,28 @@ pub fn current() -> ChangeContext {
 
 /// Bounds a value to the column's width (on a character boundary).
 pub(crate) fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
+    // One copy of the kept bytes (collecting `chars()` pushed them one at a time).
+    let end = s.char_indices().nth(max).map_or(s.len(), |(at, _)| at);
+    s.get(..end).unwrap_or(s).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn truncate_keeps_the_first_characters(s in "\\PC{0,80}", max in 0usize..90) {
+            prop_assert_eq!(truncate(&s, max), s.chars().take(max).collect::<String>());
+        }
+    }
+
+    #[test]
+    fn truncate_cuts_on_a_character_boundary() {
+        assert_eq!(truncate("héllo", 2), "hé");
+        assert_eq!(truncate("héllo", 9), "héllo");
+        assert_eq!(truncate("", 3), "");
+        assert_eq!(truncate("abc", 0), "");
+    }
 }

@@ -440,6 +440,22 @@ fn attribute_is_common(common: &[Attribute], attr: &Attribute) -> bool {
 mod tests {
     use super::*;
 
+    /// The projection looks names up exactly in the core schema and the common attributes
+    /// before it compares them case-insensitively, which is only the same as the core
+    /// schema first while no core attribute is also a common one's name in any case.
+    #[test]
+    fn core_attributes_never_share_a_name_with_common_ones() {
+        let r = Registry::builtin();
+        for kind in [ResourceKind::User, ResourceKind::Group] {
+            let core = r.schema(&r.resource_type(kind).schema).expect("core schema");
+            for a in &core.attributes {
+                let clash =
+                    r.common_attributes().iter().find(|c| c.name.eq_ignore_ascii_case(&a.name));
+                assert!(clash.is_none(), "{kind:?}: {} is also a common attribute", a.name);
+            }
+        }
+    }
+
     #[test]
     fn builtin_schemas_load() {
         let r = Registry::builtin();
