@@ -146,6 +146,29 @@ async fn a_member_whose_request_is_cancelled_is_still_committed() {
     assert_eq!(committed(&p), ["a", "b"]);
 }
 
+#[tokio::test]
+async fn a_wait_for_the_writer_cancelled_after_the_hand_off_still_gets_the_batch_committed() {
+    let (_tmp, p) = pool("cancelled-wait");
+    let first = p.begin().await.unwrap();
+    insert(&first, "a").unwrap();
+    // A second transaction queues for the writer (polled once, then never again).
+    let mut waiting = Box::pin(p.begin());
+    assert!(futures::poll!(&mut waiting).is_pending());
+    // The first hands the batch on to it and waits for the outcome...
+    let committing = tokio::spawn(async move { first.commit().await });
+    settle().await;
+    assert!(!committing.is_finished(), "it committed alone");
+    // ...but the second's request is cancelled before it ran: someone must commit.
+    drop(waiting);
+    let limit = std::time::Duration::from_secs(10);
+    tokio::time::timeout(limit, committing).await.expect("nobody committed").unwrap().unwrap();
+    assert_eq!(committed(&p), ["a"]);
+    let t = p.begin().await.unwrap();
+    insert(&t, "b").unwrap();
+    t.commit().await.unwrap();
+    assert_eq!(committed(&p), ["a", "b"]);
+}
+
 #[test]
 fn limits_are_written_into_the_statement() {
     use super::statement::inline_limit;

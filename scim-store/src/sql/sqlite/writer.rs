@@ -24,37 +24,115 @@ impl Writer {
     }
 }
 
-/// Transactions committed together: the outcome of their one `COMMIT`.
+/// Transactions committed together: the outcome of their one `COMMIT`, and the members
+/// waiting for it.
 #[derive(Default)]
 struct Batch {
     outcome: OnceLock<Result<(), String>>,
+    done: tokio::sync::Notify,
+}
+
+impl Batch {
+    /// Records the outcome (the first one stands) and wakes the members waiting for it.
+    fn end(&self, outcome: Result<(), String>) {
+        let _ = self.outcome.set(outcome);
+        self.done.notify_waiters();
+    }
+
+    /// The outcome, once the batch has one.
+    async fn outcome(&self) -> Result<(), String> {
+        loop {
+            let done = self.done.notified();
+            tokio::pin!(done);
+            // Registered before looking, so an outcome set in between still wakes it.
+            done.as_mut().enable();
+            if let Some(outcome) = self.outcome.get() {
+                return outcome.clone();
+            }
+            done.await;
+        }
+    }
 }
 
 /// At most this many transactions share one `COMMIT`.
 const MAX_BATCH: usize = 256;
 
-/// The writer, counted in `queued` while waiting for it (also when the wait is
-/// abandoned).
-async fn lock_writer(
-    writer: &Arc<tokio::sync::Mutex<Writer>>,
-    queued: &AtomicUsize,
-) -> tokio::sync::OwnedMutexGuard<Writer> {
-    struct Queued<'a>(&'a AtomicUsize);
+/// The writer, counted in `queued` while waiting for it.
+///
+/// A transaction that hands the open batch on counts on a queued one to take the writer
+/// and commit it (or hand it on again), so a wait abandoned before it got the writer (a
+/// cancelled request) leaves that task to a spawned one, which takes the writer in turn
+/// and commits the batch if nobody else is queued by then.
+async fn lock_writer(writer: &Arc<tokio::sync::Mutex<Writer>>, queued: &Arc<AtomicUsize>) -> Held {
+    struct Queued<'a> {
+        writer: &'a Arc<tokio::sync::Mutex<Writer>>,
+        queued: &'a Arc<AtomicUsize>,
+        got: bool,
+    }
     impl Drop for Queued<'_> {
         fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::SeqCst);
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            if self.got {
+                return;
+            }
+            let (writer, queued) = (Arc::clone(self.writer), Arc::clone(self.queued));
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let w = Arc::clone(&writer).lock_owned().await;
+                    drop(Held { w, queued });
+                });
+            }
         }
     }
     queued.fetch_add(1, Ordering::SeqCst);
-    let _queued = Queued(queued);
-    Arc::clone(writer).lock_owned().await
+    let mut waiting = Queued { writer, queued, got: false };
+    let w = Arc::clone(writer).lock_owned().await;
+    waiting.got = true;
+    Held { w, queued: Arc::clone(queued) }
+}
+
+/// The writer, held. Whoever lets it go with released members in the open batch and
+/// nobody queued for it commits the batch then, whatever path it leaves by (a commit
+/// that hands the batch on, a dropped transaction, a cancelled request): the members
+/// wait for the outcome without the writer, so nobody else would.
+struct Held {
+    w: tokio::sync::OwnedMutexGuard<Writer>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl std::ops::Deref for Held {
+    type Target = Writer;
+    fn deref(&self) -> &Writer {
+        &self.w
+    }
+}
+
+impl std::ops::DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut Writer {
+        &mut self.w
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.w.batch.is_some() && self.w.members > 0 && self.queued.load(Ordering::SeqCst) == 0 {
+            let _ = commit_batch(&mut self.w);
+        }
+    }
+}
+
+/// Runs one of the writer's transaction statements (`BEGIN IMMEDIATE`, `SAVEPOINT`,
+/// `RELEASE`, `COMMIT`) from the statement cache: `execute_batch` compiles its text
+/// again every time, twice or more per write.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// `COMMIT`s the open batch and tells its members the outcome; then keeps the WAL
 /// short (see [`restart_wal`](super::wal::restart_wal)).
 fn commit_batch(w: &mut Writer) -> Result<(), ExecErr> {
     WAL_PAGES.with(|p| p.set(0));
-    let done = w.conn.execute_batch("COMMIT");
+    let done = run(&w.conn, "COMMIT");
     if done.is_err() && !w.conn.is_autocommit() {
         // A failed COMMIT can leave the transaction open: end it, so the next
         // transaction starts clean.
@@ -62,7 +140,7 @@ fn commit_batch(w: &mut Writer) -> Result<(), ExecErr> {
     }
     let outcome = done.as_ref().map(|_| ()).map_err(ToString::to_string);
     if let Some(b) = w.batch.take() {
-        let _ = b.outcome.set(outcome);
+        b.end(outcome);
     }
     w.members = 0;
     if done.is_ok() {
@@ -76,7 +154,7 @@ fn commit_batch(w: &mut Writer) -> Result<(), ExecErr> {
 fn abandon_if_lost(w: &mut Writer, e: &rusqlite::Error) {
     if w.batch.is_some() && w.conn.is_autocommit() {
         if let Some(b) = w.batch.take() {
-            let _ = b.outcome.set(Err(format!("the transaction was rolled back: {e}")));
+            b.end(Err(format!("the transaction was rolled back: {e}")));
         }
         w.members = 0;
     }
@@ -90,16 +168,14 @@ fn abandon_if_lost(w: &mut Writer, e: &rusqlite::Error) {
 /// writes most of a small write's cost is that commit. So a transaction that finishes
 /// while others wait for the writer releases its savepoint into the batch and lets the
 /// next one run; the batch is committed once, by the last transaction that finds no one
-/// waiting (or by the first member to come back for the outcome, or at
-/// [`MAX_BATCH`] members). Every member reports success only after that `COMMIT`, so
+/// waiting (or at [`MAX_BATCH`] members), and the members that handed it on wait for
+/// its outcome without the writer. Every member reports success only after that `COMMIT`, so
 /// nothing is acknowledged before it is in the database; a member that fails rolls
 /// back to its savepoint and leaves the others' work alone. Alone, a transaction
 /// commits at once, as before. (The guard sits in a `std` mutex, uncontended, only so
 /// that the transaction is `Sync` like sea-orm's; a connection is `Send` only.)
 pub(crate) struct Txn {
-    conn: Mutex<Option<tokio::sync::OwnedMutexGuard<Writer>>>,
-    writer: Arc<tokio::sync::Mutex<Writer>>,
-    queued: Arc<AtomicUsize>,
+    conn: Mutex<Option<Held>>,
     /// Whether the transaction runs in a savepoint: not when it opened the batch, which
     /// then holds nothing else and is rolled back whole if it fails. A savepoint keeps a
     /// copy of every page the transaction changes, so a transaction alone (a client
@@ -117,21 +193,16 @@ impl Txn {
         let mut w = lock_writer(writer, queued).await;
         let savepoint = w.batch.is_some();
         if savepoint {
-            if let Err(e) = w.conn.execute_batch("SAVEPOINT txn") {
+            if let Err(e) = run(&w.conn, "SAVEPOINT txn") {
                 abandon_if_lost(&mut w, &e);
                 return Err(e.into());
             }
         } else {
-            w.conn.execute_batch("BEGIN IMMEDIATE")?;
+            run(&w.conn, "BEGIN IMMEDIATE")?;
             w.batch = Some(Arc::default());
             w.members = 0;
         }
-        Ok(Txn {
-            conn: Mutex::new(Some(w)),
-            writer: Arc::clone(writer),
-            queued: Arc::clone(queued),
-            savepoint,
-        })
+        Ok(Txn { conn: Mutex::new(Some(w)), savepoint })
     }
 
     pub(crate) fn with<T>(
@@ -153,19 +224,21 @@ impl Txn {
         out
     }
 
-    fn take(&self) -> Option<tokio::sync::OwnedMutexGuard<Writer>> {
+    fn take(&self) -> Option<Held> {
         self.conn.lock().ok().and_then(|mut s| s.take())
     }
 
     /// Commits: releases the savepoint, then commits the batch now, or leaves it to a
-    /// waiting transaction and returns the outcome of the batch's `COMMIT`.
+    /// queued transaction and returns the outcome of the batch's `COMMIT` once it has
+    /// one. Cancelled while it waits, it leaves its work in the batch, which commits all
+    /// the same.
     pub(crate) async fn commit(self) -> Result<(), ExecErr> {
         let mut w = self.take().ok_or_else(|| ExecErr::Value("the transaction ended".into()))?;
         let Some(batch) = w.batch.clone() else {
             return Err(ExecErr::Value("the transaction was rolled back".into()));
         };
         if self.savepoint
-            && let Err(e) = w.conn.execute_batch("RELEASE txn")
+            && let Err(e) = run(&w.conn, "RELEASE txn")
         {
             rollback_member(&mut w, true);
             return Err(e.into());
@@ -177,27 +250,12 @@ impl Txn {
         if w.members < MAX_BATCH {
             tokio::task::yield_now().await;
         }
-        if self.queued.load(Ordering::SeqCst) == 0 || w.members >= MAX_BATCH {
+        if w.queued.load(Ordering::SeqCst) == 0 || w.members >= MAX_BATCH {
             return commit_batch(&mut w);
         }
+        // Someone queued: the writer goes to them (see `Held`), the outcome comes here.
         drop(w);
-        // Come back for the outcome, in a task of its own so that the batch is
-        // committed even if this request is abandoned: someone must.
-        let writer = Arc::clone(&self.writer);
-        let queued = Arc::clone(&self.queued);
-        let outcome = tokio::spawn(async move {
-            let mut w = lock_writer(&writer, &queued).await;
-            match batch.outcome.get() {
-                Some(done) => done.clone(),
-                None if w.batch.as_ref().is_some_and(|b| Arc::ptr_eq(b, &batch)) => {
-                    commit_batch(&mut w).map_err(|e| e.to_string())
-                }
-                None => Err("the transaction's batch was lost".to_owned()),
-            }
-        })
-        .await
-        .map_err(|e| ExecErr::Value(format!("the commit task failed: {e}")))?;
-        outcome.map_err(ExecErr::Value)
+        batch.outcome().await.map_err(ExecErr::Value)
     }
 }
 
@@ -213,7 +271,7 @@ fn rollback_member(w: &mut Writer, savepoint: bool) {
         if let Err(e) = &undone
             && let Some(b) = w.batch.as_ref()
         {
-            let _ = b.outcome.set(Err(format!("the transaction could not be undone: {e}")));
+            b.end(Err(format!("the transaction could not be undone: {e}")));
         }
         if !w.conn.is_autocommit() {
             let _ = w.conn.execute_batch("ROLLBACK");
