@@ -18,7 +18,6 @@
 //! rejections, tower-http layers) are rewritten into SCIM errors by the edge too, so every
 //! error is SCIM JSON.
 
-use crate::config::DOCS_PATH;
 use crate::mount::Family;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
@@ -91,7 +90,7 @@ pub struct RenderCtx {
     /// `meta.location` URLs start with too.
     pub origin: Arc<str>,
     /// The configured base of the documentation links, if any; else they point to the
-    /// service's own [`DOCS_PATH`] on [`RenderCtx::origin`].
+    /// service's own [`DOCS_PATH`](crate::config::DOCS_PATH) on [`RenderCtx::origin`].
     pub docs_base: Option<Arc<str>>,
     /// The route family the request came through, when it came through one.
     pub family: Option<Family>,
@@ -100,7 +99,8 @@ pub struct RenderCtx {
 }
 
 impl RenderCtx {
-    /// Outside any request: relative links to [`DOCS_PATH`], no family, RFC bodies.
+    /// Outside any request: relative links to [`DOCS_PATH`](crate::config::DOCS_PATH), no
+    /// family, RFC bodies.
     pub fn fallback() -> Self {
         Self { origin: Arc::from(""), docs_base: None, family: None, codes_in_body: false }
     }
@@ -108,10 +108,7 @@ impl RenderCtx {
     /// Base of the documentation links (`{docs_base}/errors#{code}`), written only when an
     /// error is rendered (most requests never need it).
     pub fn docs_base(&self) -> std::borrow::Cow<'_, str> {
-        match &self.docs_base {
-            Some(base) => std::borrow::Cow::Borrowed(base.trim_end_matches('/')),
-            None => std::borrow::Cow::Owned(format!("{}{DOCS_PATH}", self.origin)),
-        }
+        crate::mount::docs_base_of(self.docs_base.as_deref(), &self.origin)
     }
 
     /// The same context for a request known to belong to `family`.

@@ -4,6 +4,7 @@
 
 use crate::config::{Config, DOCS_PATH};
 use http::{HeaderMap, HeaderName, header};
+use std::borrow::Cow;
 
 /// Which base path a request came through (`docs/http.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,8 +93,17 @@ fn strip_base_literal(path: &str, base: &str) -> Option<String> {
 /// service's own [`origin_of`] followed by [`DOCS_PATH`], where it serves `errors` itself.
 pub fn docs_base(headers: &HeaderMap, config: &Config) -> String {
     match &config.docs_base {
-        Some(base) => base.trim_end_matches('/').to_owned(),
-        None => format!("{}{DOCS_PATH}", origin_of(headers, config)),
+        Some(base) => docs_base_of(Some(base), "").into_owned(),
+        None => docs_base_of(None, &origin_of(headers, config)).into_owned(),
+    }
+}
+
+/// [`docs_base`] from its parts: the configured base (`configured`) or the service's own
+/// [`DOCS_PATH`] on `origin`.
+pub fn docs_base_of<'a>(configured: Option<&'a str>, origin: &str) -> Cow<'a, str> {
+    match configured {
+        Some(base) => Cow::Borrowed(base.trim_end_matches('/')),
+        None => Cow::Owned(format!("{origin}{DOCS_PATH}")),
     }
 }
 
