@@ -5,6 +5,7 @@
 use super::conn::Exec;
 use super::conn::get;
 use super::outcome::db_err;
+use super::shapes::Shape;
 use super::store::SqlStore;
 use super::values::{kind_of, now_from};
 use crate::audit::{ChangeContext, truncate};
@@ -182,7 +183,7 @@ pub(super) struct Entry<'a> {
 
 impl Entry<'_> {
     /// The values of its change-log row, in [`COLUMNS`] order, made under `ctx`.
-    pub(super) fn row(self, ctx: &ChangeContext) -> [Expr; 12] {
+    pub(super) fn values(self, ctx: &ChangeContext) -> [sea_orm::Value; 12] {
         let op = match self.op {
             ChangeOp::Create => "create",
             ChangeOp::Update => "update",
@@ -190,30 +191,40 @@ impl Entry<'_> {
             ChangeOp::Restore => "restore",
         };
         [
-            Expr::val(self.org.to_string()),
-            Expr::val(self.kind.name()),
-            Expr::val(self.id),
-            Expr::val(op),
-            Expr::val(i64::try_from(self.version).unwrap_or(i64::MAX)),
-            Expr::val(self.at),
-            Expr::val(ctx.actor.clone()),
-            Expr::val(ctx.request_id.clone()),
-            Expr::val(ctx.method.clone()),
-            Expr::val(self.detail.attrs),
-            Expr::val(self.detail.external_id),
-            Expr::val(self.detail.active),
+            self.org.to_string().into(),
+            self.kind.name().into(),
+            self.id.into(),
+            op.into(),
+            i64::try_from(self.version).unwrap_or(i64::MAX).into(),
+            self.at.into(),
+            ctx.actor.clone().into(),
+            ctx.request_id.clone().into(),
+            ctx.method.clone().into(),
+            self.detail.attrs.into(),
+            self.detail.external_id.into(),
+            self.detail.active.into(),
         ]
+    }
+
+    /// [`Entry::values`] as expressions.
+    pub(super) fn row(self, ctx: &ChangeContext) -> [Expr; 12] {
+        self.values(ctx).map(Expr::val)
     }
 }
 
 impl SqlStore {
     /// Records `entry` inside the caller's transaction `c`.
     pub(super) async fn log<C: Exec>(&self, c: &C, entry: Entry<'_>) -> Result<()> {
-        let mut ins = Q::insert();
-        ins.into_table("change_log")
-            .columns(COLUMNS)
-            .values(entry.row(&context()))
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let values = Vec::from(entry.values(&context()));
+        let ins =
+            self.shapes.get_from_values(self.backend.sea(), Shape::ChangeLog, values, |v| {
+                let mut ins = Q::insert();
+                ins.into_table("change_log")
+                    .columns(COLUMNS)
+                    .values(v.iter().cloned().map(Expr::val))
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+                Ok(ins)
+            })?;
         c.execute(&ins).await.map_err(db_err)?;
         Ok(())
     }

@@ -22,8 +22,9 @@ impl SqlStore {
     /// A live user and its groups in one statement, where the backend can aggregate them
     /// (`None`: it cannot, read them apart; `Some(None)`: no such user). One statement is
     /// one read transaction and one round trip instead of two.
-    pub(super) async fn user_with_groups(
+    pub(super) async fn user_with_groups<C: Exec>(
         &self,
+        c: &C,
         org: OrganizationSid,
         id: &str,
     ) -> Result<Option<Option<RawStored>>> {
@@ -51,7 +52,7 @@ impl SqlStore {
                 .and_where(col("deleted").eq(false));
             Ok(q)
         })?;
-        let Some(row) = self.db.query_one(&q).await.map_err(db_err)? else {
+        let Some(row) = c.query_one(&q).await.map_err(db_err)? else {
             return Ok(Some(None));
         };
         Ok(Some(Some(raw_row_with_groups(&row)?)))

@@ -409,7 +409,7 @@ pub(super) async fn get_raw(
 ) -> Result<Option<RawStored>> {
     if kind == ResourceKind::User
         && read.groups
-        && let Some(raw) = store.user_with_groups(org, id).await?
+        && let Some(raw) = store.user_with_groups(&store.db, org, id).await?
     {
         return Ok(raw);
     }

@@ -198,3 +198,93 @@ async fn searches_in_the_default_order_are_built_once_per_shape() {
         }
     }
 }
+
+/// The `UPDATE` and change-log `INSERT` of a locked update are built once per shape, and
+/// each later write binds its own values: the rows, versions and change-log entries are
+/// those of each write. A user updated on SQLite reads its groups in the statement that
+/// reads its row, and returns them.
+#[tokio::test]
+async fn updates_are_built_once_per_shape() {
+    use crate::audit::{ChangeContext, scope};
+    use crate::{Change, MemberKind, MemberRow};
+    let stores = Stores::new("update");
+    for url in &stores.urls {
+        let store = Stores::open(url).await;
+        let org = store.create_organization("updates", &[]).await.unwrap().sid;
+        let doc = |v: serde_json::Value| scim_core::resource::Resource::from_value(v).unwrap();
+        let user = doc(serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "upd@example.com"
+        }));
+        let nr = NewResource { resource: user, members: Vec::new(), password_hash: None };
+        let user = store.create(org, ResourceKind::User, nr).await.unwrap();
+        let group = doc(serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Updaters"
+        }));
+        let members = vec![MemberRow { value: user.id.clone(), kind: MemberKind::User }];
+        let nr = NewResource { resource: group, members, password_hash: None };
+        let group = store.create(org, ResourceKind::Group, nr).await.unwrap();
+        let before = store.changes(org, 0, 100).await.unwrap().last().unwrap().seq;
+
+        let ids = [
+            ResourceId::parse(ResourceKind::User, &user.id).unwrap(),
+            ResourceId::parse(ResourceKind::Group, &group.id).unwrap(),
+        ];
+        for round in 1..=3u64 {
+            for id in ids {
+                let ctx = ChangeContext {
+                    actor: Some("TKtest".into()),
+                    request_id: Some(format!("req-{round}-{}", id.kind().name())),
+                    method: Some("PATCH".into()),
+                };
+                let name = format!("{} {round}", id.kind().name());
+                let set = name.clone();
+                let modifier: crate::Modifier = Box::new(move |cur| {
+                    let mut resource = cur.resource;
+                    resource.as_map_mut().insert("displayName".into(), serde_json::json!(set));
+                    Ok(Change { resource, members: Vec::new(), password_hash: None, changed: true })
+                });
+                let read = ReadOptions { groups: true, members: true, ..ReadOptions::default() };
+                let done = scope(ctx, store.modify(org, id, None, read, modifier)).await.unwrap();
+                assert_eq!(done.version, 1 + round, "{url}");
+                assert_eq!(done.resource.get("displayName"), Some(&serde_json::json!(name)));
+                let refs = done.resource.get(match id.kind() {
+                    ResourceKind::User => "groups",
+                    ResourceKind::Group => "members",
+                });
+                let other = if id.kind() == ResourceKind::User { &group.id } else { &user.id };
+                assert_eq!(refs.unwrap()[0]["value"], serde_json::json!(other), "{url}");
+                let got = store.get(org, id, read).await.unwrap().unwrap();
+                assert_eq!(got.version, 1 + round, "{url}");
+                assert_eq!(got.resource.get("displayName"), Some(&serde_json::json!(name)));
+            }
+        }
+        // Groups take the locked way everywhere (a group's name key is its display name
+        // in lowercase), users where no statement writes all at once.
+        let shape = |name_key| Shape::Update {
+            name_key,
+            external_id: false,
+            display_name_lower: true,
+            password: false,
+        };
+        assert!(store.shapes.has(shape(true)), "{url}");
+        let users_locked = !store.backend.writes_in_one_statement();
+        assert_eq!(store.shapes.has(shape(false)), users_locked, "{url}");
+        assert!(store.shapes.has(Shape::ChangeLog), "{url}");
+        let log = store.changes(org, before, 100).await.unwrap();
+        let seen: Vec<_> = log
+            .iter()
+            .map(|c| (c.id.clone(), c.version, c.request_id.clone().unwrap(), c.attributes.clone()))
+            .collect();
+        let mut want = Vec::new();
+        for round in 1..=3u64 {
+            for (id, kind) in [(&user.id, "User"), (&group.id, "Group")] {
+                let attrs = vec!["displayName".to_owned()];
+                want.push((id.clone(), 1 + round, format!("req-{round}-{kind}"), attrs));
+            }
+        }
+        assert_eq!(seen, want, "{url}");
+        assert!(log.iter().all(|c| c.actor.as_deref() == Some("TKtest")), "{url}");
+    }
+}

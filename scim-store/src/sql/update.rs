@@ -20,11 +20,12 @@
 
 use super::change_log::{Detail, Entry};
 use super::columns::{Cols, cols, cols_lenient, sanitize};
-use super::conn::Exec;
+use super::conn::{Exec, Txn};
 use super::filter::{T, col};
 use super::outcome::db_err;
 use super::resources::{self, locked_live_row};
 use super::rows::Row;
+use super::shapes::{Shape, Stmt};
 use super::store::SqlStore;
 use super::values::now;
 use crate::sql::change_log;
@@ -131,36 +132,106 @@ impl Planned {
         !(self.name_same() && self.ext_same())
     }
 
-    /// The `UPDATE` of the row to the new document, which matches only the row at the
-    /// version read.
-    fn update(&mut self, store: &SqlStore, org: OrganizationSid) -> Result<UpdateStatement> {
+    /// Which optional columns the `UPDATE` sets. An indexed column is set only when its
+    /// value changes: SQLite rewrites the entries of every index on a column an UPDATE
+    /// sets, changed or not.
+    fn update_shape(&self) -> Shape {
+        Shape::Update {
+            name_key: !self.name_same(),
+            external_id: !self.ext_same(),
+            display_name_lower: self.old.as_ref().map(|c| &c.display_name_lower)
+                != Some(&self.cols.display_name_lower),
+            password: self.change.password_hash.is_some(),
+        }
+    }
+
+    /// The values of the `UPDATE` in the order it binds them: the new document (as
+    /// text), its columns, and the row's id, organization and version read.
+    fn update_values(&self, org: OrganizationSid) -> Result<Vec<sea_orm::Value>> {
+        let Shape::Update { name_key, external_id, display_name_lower, password } =
+            self.update_shape()
+        else {
+            return Err(StoreError::Internal("not an update shape".into()));
+        };
         let cols = &self.cols;
+        let text =
+            serde_json::to_string(&self.doc).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut v: Vec<sea_orm::Value> = Vec::with_capacity(12);
+        v.extend([
+            text.into(),
+            cols.display.clone().into(),
+            cols.active.into(),
+            self.at.clone().into(),
+            i64::try_from(self.version()).unwrap_or(i64::MAX).into(),
+        ]);
+        if name_key {
+            v.push(cols.name_key.clone().into());
+        }
+        if external_id {
+            v.push(cols.external_id.clone().into());
+        }
+        if display_name_lower {
+            v.push(cols.display_name_lower.clone().into());
+        }
+        if password && let Some(hash) = &self.change.password_hash {
+            v.push(hash.clone().into());
+        }
+        v.extend([
+            self.row.id.clone().into(),
+            org.to_string().into(),
+            i64::try_from(self.row.version).unwrap_or(i64::MAX).into(),
+        ]);
+        Ok(v)
+    }
+
+    /// The `UPDATE` of the row to the new document, which matches only the row at the
+    /// version read; `values` are [`Planned::update_values`], which it binds in order.
+    fn update(&self, store: &SqlStore, values: &[sea_orm::Value]) -> Result<UpdateStatement> {
+        let Shape::Update { name_key, external_id, display_name_lower, password } =
+            self.update_shape()
+        else {
+            return Err(StoreError::Internal("not an update shape".into()));
+        };
+        let mut v = values.iter().cloned();
+        let mut next = || v.next().ok_or_else(|| StoreError::Internal("update values".into()));
+        let doc = match next()? {
+            sea_orm::Value::String(Some(text)) => store.backend.doc_value(text.to_string())?,
+            _ => return Err(StoreError::Internal("an update's document is not text".into())),
+        };
         let mut up = Q::update();
         up.table(T).values([
-            ("doc", store.doc_value(&self.doc)?),
-            ("display", Expr::val(cols.display.clone())),
-            ("active", Expr::val(cols.active)),
-            ("last_modified", Expr::val(self.at.clone())),
-            ("version", Expr::val(i64::try_from(self.version()).unwrap_or(i64::MAX))),
+            ("doc", doc),
+            ("display", Expr::val(next()?)),
+            ("active", Expr::val(next()?)),
+            ("last_modified", Expr::val(next()?)),
+            ("version", Expr::val(next()?)),
         ]);
-        // An indexed column is set only when its value changes: SQLite rewrites the
-        // entries of every index on a column an UPDATE sets, changed or not.
-        if !self.name_same() {
-            up.value("name_key", Expr::val(cols.name_key.clone()));
+        for (set, column) in [
+            (name_key, "name_key"),
+            (external_id, "external_id"),
+            (display_name_lower, "display_name_lower"),
+            (password, "password_hash"),
+        ] {
+            if set {
+                up.value(column, Expr::val(next()?));
+            }
         }
-        if !self.ext_same() {
-            up.value("external_id", Expr::val(cols.external_id.clone()));
-        }
-        if self.old.as_ref().map(|c| &c.display_name_lower) != Some(&cols.display_name_lower) {
-            up.value("display_name_lower", Expr::val(cols.display_name_lower.clone()));
-        }
-        if let Some(p) = self.change.password_hash.take() {
-            up.value("password_hash", Expr::val(p));
-        }
-        up.and_where(col("id").eq(self.row.id.as_str()))
-            .and_where(store.org_beside_ids(org)?)
-            .and_where(col("version").eq(i64::try_from(self.row.version).unwrap_or(i64::MAX)));
+        let id = next()?;
+        let sea_orm::Value::String(Some(org)) = next()? else {
+            return Err(StoreError::Internal("an update's organization is not text".into()));
+        };
+        up.and_where(col("id").eq(Expr::val(id)))
+            .and_where(store.backend.org_beside_ids(col("org"), org.to_string())?)
+            .and_where(col("version").eq(Expr::val(next()?)));
         Ok(up)
+    }
+
+    /// [`Planned::update`] as a statement to run, its text written once per shape.
+    fn update_stmt(&self, store: &SqlStore, org: OrganizationSid) -> Result<Stmt> {
+        let values = self.update_values(org)?;
+        store.shapes.get_from_values(store.backend.sea(), self.update_shape(), values, |v| {
+            self.update(store, v)
+        })
     }
 
     fn emails_changed(&self) -> bool {
@@ -212,7 +283,7 @@ async fn optimistic(
     {
         return Err(StoreError::PreconditionFailed { current: row.version });
     }
-    let mut plan = match Planned::of(row, refs, modifier)? {
+    let plan = match Planned::of(row, refs, modifier)? {
         Ok(plan) => plan,
         Err(unchanged) => return Ok(Attempt::Done(unchanged)),
     };
@@ -231,7 +302,7 @@ async fn optimistic(
         store.check_unique(&store.db, org, kind, &plan.cols, Some(id)).await?;
     }
 
-    let mut up = plan.update(store, org)?;
+    let mut up = plan.update(store, &plan.update_values(org)?)?;
     up.and_where(col("kind").eq(kind.name()))
         .and_where(col("deleted").eq(false))
         .returning_col("id");
@@ -283,6 +354,39 @@ async fn optimistic(
     Ok(Attempt::Done(row.into_stored(refs)))
 }
 
+/// The live row of `id`, locked for the rest of `txn`, with its `groups` or `members` as
+/// `read` asks. A user and its groups come in one statement where the backend aggregates
+/// them and the one writer holds the whole database (SQLite: no row lock to take).
+async fn locked_row(
+    store: &SqlStore,
+    txn: &Txn,
+    org: OrganizationSid,
+    kind: ResourceKind,
+    id: &str,
+    expected_version: Option<u64>,
+    read: ReadOptions,
+) -> Result<(Row, Option<Vec<Value>>)> {
+    if kind == ResourceKind::User
+        && read.groups
+        && !store.backend.locks_rows()
+        && let Some(found) = store.user_with_groups(txn, org, id).await?
+    {
+        let mut raw =
+            found.ok_or_else(|| StoreError::NotFound(format!("{} '{id}'", kind.name())))?;
+        let refs = raw.refs.take();
+        let row = Row::parse(raw)?;
+        if let Some(v) = expected_version
+            && v != row.version
+        {
+            return Err(StoreError::PreconditionFailed { current: row.version });
+        }
+        return Ok((row, refs));
+    }
+    let row = locked_live_row(store, txn, org, kind, id, expected_version).await?;
+    let refs = store.refs_of(txn, org, &row, read).await?;
+    Ok((row, refs))
+}
+
 /// The read-modify-write in one transaction that locks the row first.
 async fn locked(
     store: &SqlStore,
@@ -294,8 +398,7 @@ async fn locked(
     mut modifier: Modifier,
 ) -> Result<Stored> {
     let txn = store.begin().await?;
-    let row = locked_live_row(store, &txn, org, kind, id, expected_version).await?;
-    let refs = store.refs_of(&txn, org, &row, read).await?;
+    let (row, refs) = locked_row(store, &txn, org, kind, id, expected_version, read).await?;
     let mut plan = match Planned::of(row, refs, &mut modifier)? {
         Ok(plan) => plan,
         Err(unchanged) => {
@@ -306,7 +409,7 @@ async fn locked(
     if plan.keys_changed() {
         store.check_unique(&txn, org, kind, &plan.cols, Some(id)).await?;
     }
-    let up = plan.update(store, org)?;
+    let up = plan.update_stmt(store, org)?;
     let done = txn.execute(&up).await.map_err(|e| store.write_err(e, kind, Some(&plan.cols)))?;
     if done.rows_affected() != 1 {
         return Err(StoreError::PreconditionFailed { current: plan.row.version });
