@@ -25,6 +25,40 @@ fn path(fun: &str, doc: Expr, keys: &[&str]) -> Result<(String, Vec<Expr>)> {
     Ok((format!("{fun}({marks})"), args))
 }
 
+/// Whether a connection to `url` should not try TLS: the host is a loopback address
+/// (`localhost`, `127.0.0.0/8`, `::1`) and neither the URL (`sslmode`, or a `host`
+/// parameter naming another place) nor the environment (`env_mode`: `PGSSLMODE` is set)
+/// chose a mode. The driver's default, `prefer`, takes TLS whenever the server offers it
+/// (Debian's PostgreSQL does, with a self-signed certificate), and on a loopback
+/// connection encryption protects nothing that leaves the host while costing both
+/// processes CPU on every statement (a third of GET throughput in the load mix).
+/// `prefer` never guaranteed TLS (it falls back to plain text); a deployment that needs
+/// it says `sslmode=require` or stricter, which this leaves alone.
+pub(crate) fn plain_on_loopback(url: &str, env_mode: bool) -> bool {
+    if env_mode {
+        return false;
+    }
+    let Some((_, rest)) = url.split_once("://") else { return false };
+    let (authority_path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let chosen = query.split('&').any(|kv| {
+        let key = kv.split_once('=').map_or(kv, |(k, _)| k).to_ascii_lowercase();
+        matches!(key.as_str(), "sslmode" | "ssl-mode" | "host" | "hostaddr")
+    });
+    if chosen {
+        return false;
+    }
+    let authority = authority_path.split_once('/').map_or(authority_path, |(a, _)| a);
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(h, _)| h),
+        None => host_port.split_once(':').map_or(host_port, |(h, _)| h),
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 #[async_trait]
 impl Backend for Postgres {
     fn sea(&self) -> DbBackend {
@@ -46,6 +80,26 @@ impl Backend for Postgres {
 
     async fn unlock_migrations(&self, c: &DatabaseConnection, _lock: MigrationLock) {
         let _ = run(c, &format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).await;
+    }
+
+    /// The pool size, and no TLS to a database on this host unless the URL or
+    /// `PGSSLMODE` asks (see [`plain_on_loopback`]).
+    fn configure(
+        &self,
+        co: &mut sea_orm::ConnectOptions,
+        url: &str,
+        max_connections: Option<u32>,
+        _scan_timeout: Option<std::time::Duration>,
+    ) {
+        co.max_connections(max_connections.unwrap_or(10));
+        let plain = plain_on_loopback(url, std::env::var_os("PGSSLMODE").is_some());
+        #[cfg(feature = "postgres")]
+        if plain {
+            use sea_orm::sqlx::postgres::PgSslMode;
+            co.map_sqlx_postgres_opts(|o| o.ssl_mode(PgSslMode::Disable));
+        }
+        #[cfg(not(feature = "postgres"))]
+        let _ = plain;
     }
 
     fn document_column(&self, c: &mut ColumnDef) {
@@ -180,5 +234,38 @@ impl Backend for Postgres {
 
     fn real_cast(&self, e: Expr) -> Result<Expr> {
         self.cust("CAST(? AS DOUBLE PRECISION)", vec![e])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_on_loopback;
+
+    #[test]
+    fn loopback_urls_without_a_chosen_mode_go_without_tls() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/db",
+            "postgres://u:p@localhost/db",
+            "postgresql://LOCALHOST:5433",
+            "postgres://u@127.8.9.10/db?application_name=scim",
+            "postgres://u:p%40ss@[::1]:5432/db",
+            "postgres://[::1]/db",
+        ] {
+            assert!(plain_on_loopback(url, false), "{url}");
+        }
+        for url in [
+            "postgres://u@db.example.com/db",
+            "postgres://u@10.0.0.5:5432/db",
+            "postgres://u@127.0.0.1/db?sslmode=require",
+            "postgres://u@localhost/db?application_name=a&SSLMODE=verify-full",
+            "postgres://u@localhost/db?ssl-mode=prefer",
+            "postgres://u@localhost/db?host=/var/run/postgresql",
+            "postgres://u@[2001:db8::1]/db",
+            "postgres:///db",
+            "not a url",
+        ] {
+            assert!(!plain_on_loopback(url, false), "{url}");
+        }
+        assert!(!plain_on_loopback("postgres://u@127.0.0.1/db", true), "PGSSLMODE is set");
     }
 }
