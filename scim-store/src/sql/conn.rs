@@ -192,6 +192,10 @@ async fn sea_exec<C: ConnectionTrait>(c: &C, s: &dyn StatementBuilder) -> Result
     Ok(Done::new(c.execute(&Built(s)).await?.rows_affected()))
 }
 
+/// How many times a statement runs again after meeting a connection the database had
+/// closed (see [`SeaPool::guard`]).
+const STALE_RETRIES: usize = 2;
+
 /// A sea-orm pool behind a circuit breaker (see `breaker`).
 #[derive(Debug)]
 pub(crate) struct SeaPool {
@@ -205,13 +209,23 @@ impl SeaPool {
     }
 
     /// Runs `call` unless the breaker is open, and tells the breaker whether it reached
-    /// the database.
-    async fn guard<T>(
+    /// the database. A call that met a connection the database had closed runs again on
+    /// another one, up to [`STALE_RETRIES`] times (see [`ExecErr::stale_connection`]):
+    /// the pool pings only connections idle for a while before handing them out, so
+    /// right after a quick restart a busy pool still holds a few dead ones.
+    async fn guard<T, F: std::future::Future<Output = Result<T, ExecErr>>>(
         &self,
-        call: impl std::future::Future<Output = Result<T, ExecErr>>,
+        idempotent: bool,
+        call: impl Fn() -> F,
     ) -> Result<T, ExecErr> {
         let ticket = self.breaker.admit().ok_or(ExecErr::Unreachable)?;
-        let r = call.await;
+        let mut r = call().await;
+        for _ in 0..STALE_RETRIES {
+            match &r {
+                Err(e) if e.stale_connection(idempotent) => r = call().await,
+                _ => break,
+            }
+        }
         ticket.finish(!matches!(&r, Err(e) if e.is_unavailable()));
         r
     }
@@ -292,7 +306,7 @@ impl Db {
                 let c = &p.conn;
                 let sqlite = c.get_database_backend() == DbBackend::Sqlite;
                 let t = p
-                    .guard(async {
+                    .guard(true, || async {
                         Ok(c.begin_with_options(sea_orm::TransactionOptions {
                             isolation_level: None,
                             access_mode: None,
@@ -322,7 +336,7 @@ impl Db {
         long: bool,
     ) -> Result<Vec<DbRow>, ExecErr> {
         match self {
-            Db::Sea(p) => p.guard(sea_all(&p.conn, s)).await,
+            Db::Sea(p) => p.guard(true, || sea_all(&p.conn, s)).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => {
                 let _slot = p.scan_slot(long).await?;
@@ -338,7 +352,7 @@ impl Db {
         long: bool,
     ) -> Result<Option<DbRow>, ExecErr> {
         match self {
-            Db::Sea(p) => p.guard(sea_one(&p.conn, s)).await,
+            Db::Sea(p) => p.guard(true, || sea_one(&p.conn, s)).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => {
                 let _slot = p.scan_slot(long).await?;
@@ -351,7 +365,7 @@ impl Db {
     /// Checks that the database answers.
     pub(crate) async fn ping(&self) -> Result<(), ExecErr> {
         match self {
-            Db::Sea(p) => p.guard(async { Ok(p.conn.ping().await?) }).await,
+            Db::Sea(p) => p.guard(true, || async { Ok(p.conn.ping().await?) }).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => p.ping(),
         }
@@ -362,7 +376,7 @@ impl Db {
 impl Exec for Db {
     async fn query_one(&self, s: &dyn StatementBuilder) -> Result<Option<DbRow>, ExecErr> {
         match self {
-            Db::Sea(p) => p.guard(sea_one(&p.conn, s)).await,
+            Db::Sea(p) => p.guard(true, || sea_one(&p.conn, s)).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => p.read(|c| sqlite::query(c, s, true, DbRow::Lite)).map(|mut v| v.pop()),
         }
@@ -370,7 +384,7 @@ impl Exec for Db {
 
     async fn query_all(&self, s: &dyn StatementBuilder) -> Result<Vec<DbRow>, ExecErr> {
         match self {
-            Db::Sea(p) => p.guard(sea_all(&p.conn, s)).await,
+            Db::Sea(p) => p.guard(true, || sea_all(&p.conn, s)).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => p.read(|c| sqlite::query(c, s, false, DbRow::Lite)),
         }
@@ -378,7 +392,7 @@ impl Exec for Db {
 
     async fn execute(&self, s: &dyn StatementBuilder) -> Result<Done, ExecErr> {
         match self {
-            Db::Sea(p) => p.guard(sea_exec(&p.conn, s)).await,
+            Db::Sea(p) => p.guard(false, || sea_exec(&p.conn, s)).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => p.write(s).await,
         }

@@ -136,6 +136,31 @@ impl ExecErr {
     }
 }
 
+impl ExecErr {
+    /// Whether the statement met a pooled connection that the database had already
+    /// closed (a restart or failover since the connection was last used), so that it may
+    /// run again on another connection: always when the database said it is shutting
+    /// down or the session is gone (the statement did not run), and for a lost
+    /// connection (I/O or TLS failure) only when running it twice changes nothing
+    /// (`idempotent`: a read, a `BEGIN`), since the statement may have run before the
+    /// connection went. A pool that cannot connect at all is not retried.
+    pub(crate) fn stale_connection(&self, idempotent: bool) -> bool {
+        let ExecErr::Sea(
+            DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s))
+            | DbErr::Query(sea_orm::RuntimeErr::SqlxError(s))
+            | DbErr::Conn(sea_orm::RuntimeErr::SqlxError(s)),
+        ) = self
+        else {
+            return false;
+        };
+        match &**s {
+            sea_orm::sqlx::Error::Database(d) => d.code().is_some_and(|c| gone(&c)),
+            sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::Tls(_) => idempotent,
+            _ => false,
+        }
+    }
+}
+
 /// Whether an SQLSTATE says the database went away rather than the statement failing:
 /// class 08 (connection exception; MySQL's "server shutdown in progress" is `08S01`) and
 /// PostgreSQL's `57P01` (shut down by an administrator: a restart or failover), `57P02`
