@@ -80,22 +80,28 @@ fn upstream(url: &str) -> SocketAddr {
     host.parse().unwrap()
 }
 
+/// A migrated store on a fresh database of `backend`, reached through a [`Proxy`].
+async fn proxied(backend: Backend, opts: StoreOptions) -> (EmptyDb, Proxy, scim_store::SqlStore) {
+    let db = EmptyDb::new(backend).await;
+    let proxy = Proxy::start(upstream(&db.url)).await;
+    let url = through(&db.url, proxy.addr);
+    let store = scim_store::SqlStore::connect_with(&url, registry(), opts).await.unwrap();
+    store.migrate().await.unwrap();
+    (db, proxy, store)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_database_fails_fast_and_recovery_is_automatic() {
     for backend in backends() {
         if !matches!(backend, Backend::Postgres | Backend::MySql) {
             continue;
         }
-        let db = EmptyDb::new(backend).await;
-        let proxy = Proxy::start(upstream(&db.url)).await;
-        let url = through(&db.url, proxy.addr);
         let opts = StoreOptions {
             acquire_timeout: Duration::from_secs(1),
             max_connections: Some(4),
             ..StoreOptions::default()
         };
-        let store = scim_store::SqlStore::connect_with(&url, registry(), opts).await.unwrap();
-        store.migrate().await.unwrap();
+        let (db, proxy, store) = proxied(backend, opts).await;
         let org = store.create_organization("o", &[]).await.unwrap().sid;
         assert!(store.organization(org).await.unwrap().is_some());
 
@@ -137,12 +143,8 @@ async fn a_quick_restart_costs_no_read() {
         if !matches!(backend, Backend::Postgres | Backend::MySql) {
             continue;
         }
-        let db = EmptyDb::new(backend).await;
-        let proxy = Proxy::start(upstream(&db.url)).await;
-        let url = through(&db.url, proxy.addr);
         let opts = StoreOptions { max_connections: Some(3), ..StoreOptions::default() };
-        let store = scim_store::SqlStore::connect_with(&url, registry(), opts).await.unwrap();
-        store.migrate().await.unwrap();
+        let (db, proxy, store) = proxied(backend, opts).await;
         let org = store.create_organization("o", &[]).await.unwrap().sid;
         // Every connection of the pool in use at once, then back in the pool.
         let reads = (0..6).map(|_| store.organization(org));
