@@ -192,25 +192,40 @@ async fn sea_exec<C: ConnectionTrait>(c: &C, s: &dyn StatementBuilder) -> Result
     Ok(Done::new(c.execute(&Built(s)).await?.rows_affected()))
 }
 
-/// How many times a statement runs again after meeting a connection the database had
-/// closed (see [`SeaPool::guard`]).
-const STALE_RETRIES: usize = 2;
+/// The most connections the pool of `conn` opens.
+fn pool_max(conn: &DatabaseConnection) -> u32 {
+    match conn.get_database_backend() {
+        #[cfg(feature = "postgres")]
+        DbBackend::Postgres => conn.get_postgres_connection_pool().options().get_max_connections(),
+        #[cfg(feature = "mysql")]
+        DbBackend::MySql => conn.get_mysql_connection_pool().options().get_max_connections(),
+        #[cfg(feature = "sqlite")]
+        DbBackend::Sqlite => conn.get_sqlite_connection_pool().options().get_max_connections(),
+        #[allow(unreachable_patterns)]
+        _ => 10,
+    }
+}
 
 /// A sea-orm pool behind a circuit breaker (see `breaker`).
 #[derive(Debug)]
 pub(crate) struct SeaPool {
     pub(crate) conn: DatabaseConnection,
     breaker: super::breaker::Breaker,
+    /// How many times a statement runs again after meeting a connection the database had
+    /// closed (see [`SeaPool::guard`]): as many as the pool holds, each of which may be
+    /// one.
+    stale_retries: usize,
 }
 
 impl SeaPool {
     pub(crate) fn new(conn: DatabaseConnection) -> Self {
-        Self { conn, breaker: super::breaker::Breaker::default() }
+        let stale_retries = usize::try_from(pool_max(&conn)).unwrap_or(10);
+        Self { conn, breaker: super::breaker::Breaker::default(), stale_retries }
     }
 
     /// Runs `call` unless the breaker is open, and tells the breaker whether it reached
     /// the database. A call that met a connection the database had closed runs again on
-    /// another one, up to [`STALE_RETRIES`] times (see [`ExecErr::stale_connection`]):
+    /// another one, once per connection the pool holds (see [`ExecErr::stale_connection`]):
     /// the pool pings only connections idle for a while before handing them out, so
     /// right after a quick restart a busy pool still holds a few dead ones.
     async fn guard<T, F: std::future::Future<Output = Result<T, ExecErr>>>(
@@ -220,7 +235,7 @@ impl SeaPool {
     ) -> Result<T, ExecErr> {
         let ticket = self.breaker.admit().ok_or(ExecErr::Unreachable)?;
         let mut r = call().await;
-        for _ in 0..STALE_RETRIES {
+        for _ in 0..self.stale_retries {
             match &r {
                 Err(e) if e.stale_connection(idempotent) => r = call().await,
                 _ => break,

@@ -126,7 +126,7 @@ impl SqlStore {
     /// [`PING_IDLE`] is pinged before it is handed out; a busier one is not: the pool
     /// pings every connection it takes back, so it was answering moments ago, and a ping
     /// on every checkout was one round trip more per statement (a third of the server's
-    /// system calls per GET on PostgreSQL, and 14-28% of GET throughput).
+    /// sends to PostgreSQL per GET, and 14-28% of GET throughput).
     pub(super) async fn sea_connect(
         url: &str,
         backend: &dyn Backend,
