@@ -192,17 +192,27 @@ async fn sea_exec<C: ConnectionTrait>(c: &C, s: &dyn StatementBuilder) -> Result
     Ok(Done::new(c.execute(&Built(s)).await?.rows_affected()))
 }
 
-/// The most connections the pool of `conn` opens.
-fn pool_max(conn: &DatabaseConnection) -> u32 {
+/// The pool of `conn` now: connections open, of those idle, and the most it opens
+/// (`None` for a backend this build does not serve).
+fn pool_counts(conn: &DatabaseConnection) -> Option<(u32, usize, u32)> {
     match conn.get_database_backend() {
         #[cfg(feature = "postgres")]
-        DbBackend::Postgres => conn.get_postgres_connection_pool().options().get_max_connections(),
+        DbBackend::Postgres => {
+            let pool = conn.get_postgres_connection_pool();
+            Some((pool.size(), pool.num_idle(), pool.options().get_max_connections()))
+        }
         #[cfg(feature = "mysql")]
-        DbBackend::MySql => conn.get_mysql_connection_pool().options().get_max_connections(),
+        DbBackend::MySql => {
+            let pool = conn.get_mysql_connection_pool();
+            Some((pool.size(), pool.num_idle(), pool.options().get_max_connections()))
+        }
         #[cfg(feature = "sqlite")]
-        DbBackend::Sqlite => conn.get_sqlite_connection_pool().options().get_max_connections(),
+        DbBackend::Sqlite => {
+            let pool = conn.get_sqlite_connection_pool();
+            Some((pool.size(), pool.num_idle(), pool.options().get_max_connections()))
+        }
         #[allow(unreachable_patterns)]
-        _ => 10,
+        _ => None,
     }
 }
 
@@ -219,7 +229,8 @@ pub(crate) struct SeaPool {
 
 impl SeaPool {
     pub(crate) fn new(conn: DatabaseConnection) -> Self {
-        let stale_retries = usize::try_from(pool_max(&conn)).unwrap_or(10);
+        let max = pool_counts(&conn).map_or(10, |(_, _, max)| max);
+        let stale_retries = usize::try_from(max).unwrap_or(10);
         Self { conn, breaker: super::breaker::Breaker::default(), stale_retries }
     }
 
@@ -281,26 +292,7 @@ impl Db {
         let mut stats = crate::PoolStats::default();
         match self {
             Db::Sea(p) => {
-                let c = &p.conn;
-                let (open, idle, max) = match c.get_database_backend() {
-                    #[cfg(feature = "postgres")]
-                    DbBackend::Postgres => {
-                        let pool = c.get_postgres_connection_pool();
-                        (pool.size(), pool.num_idle(), pool.options().get_max_connections())
-                    }
-                    #[cfg(feature = "mysql")]
-                    DbBackend::MySql => {
-                        let pool = c.get_mysql_connection_pool();
-                        (pool.size(), pool.num_idle(), pool.options().get_max_connections())
-                    }
-                    #[cfg(feature = "sqlite")]
-                    DbBackend::Sqlite => {
-                        let pool = c.get_sqlite_connection_pool();
-                        (pool.size(), pool.num_idle(), pool.options().get_max_connections())
-                    }
-                    #[allow(unreachable_patterns)]
-                    _ => return None,
-                };
+                let (open, idle, max) = pool_counts(&p.conn)?;
                 stats.open = u64::from(open);
                 stats.idle = u64::try_from(idle).unwrap_or(u64::MAX);
                 stats.max = Some(u64::from(max));
