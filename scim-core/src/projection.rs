@@ -391,7 +391,7 @@ impl<'r> Projector<'r> {
                     if !kept.is_empty() {
                         body.push(b',');
                     }
-                    serde_json::to_writer(&mut body, key.as_ref())?;
+                    crate::scan::write_str(&mut body, key.as_ref())?;
                     body.extend_from_slice(b":{");
                     body.extend_from_slice(&obj);
                     body.push(b'}');
@@ -482,7 +482,7 @@ fn write_key(out: &mut Vec<u8>, first: bool, key: &str) -> Result<(), serde_json
     if !first {
         out.push(b',');
     }
-    serde_json::to_writer(&mut *out, key)?;
+    crate::scan::write_str(out, key)?;
     out.push(b':');
     Ok(())
 }

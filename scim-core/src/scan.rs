@@ -131,6 +131,19 @@ fn key_text(text: &str, (start, end, escaped): (usize, usize, bool)) -> Result<C
         .ok_or_else(|| err("a key is not a string"))
 }
 
+/// `s` as a JSON string: copied between quotes when nothing in it needs an escape (what
+/// `serde_json` writes then too), else written by `serde_json`.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) -> Result<()> {
+    if special(s.as_bytes()).is_none() {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return Ok(());
+    }
+    serde_json::to_writer(out, s)
+}
+
 /// Where the first `"`, `\\` or control character of `b` is: eight bytes at a time (a
 /// byte equal to `c` is a zero byte of `word ^ c`, and `x - 0x01..` borrows into the high
 /// bit of the lowest zero byte first).

@@ -289,6 +289,14 @@ impl RawStored {
         )
     }
 
+    /// The envelope ([`RawStored::envelope`]), the document and the references, moved out
+    /// rather than copied.
+    pub fn split(self) -> (Envelope, String, Option<Vec<Value>>) {
+        let envelope =
+            Envelope::stored(self.kind, self.id, self.created, self.last_modified, self.version);
+        (envelope, self.doc, self.refs)
+    }
+
     /// Parses the document into a [`Stored`]: `schemas`, `id`, the rest of the document,
     /// `members`/`groups` when read, `meta`.
     pub fn parse(self) -> crate::Result<Stored> {

@@ -141,6 +141,15 @@ const NOISE: &[char] = &[
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
+    /// A string written by [`write_str`] is byte for byte what `serde_json` writes, with
+    /// or without characters that need escaping.
+    #[test]
+    fn write_str_is_serde_json_s(s in "[a-zA-Z0-9:._\"\\\\é\u{0}-\u{1f}\u{7f}\u{2028}]{0,24}") {
+        let mut ours = Vec::new();
+        write_str(&mut ours, &s).unwrap();
+        prop_assert_eq!(ours, serde_json::to_vec(&s).unwrap());
+    }
+
     /// Valid objects: the same members as `serde_json` reads.
     #[test]
     fn members_are_serde_json_s(

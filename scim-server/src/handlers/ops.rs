@@ -359,10 +359,10 @@ pub(crate) fn render_raw(
 ) -> Result<(), ScimError> {
     let kind = raw.kind;
     let broken = || ScimError::new(ErrorCode::Internal, "a stored document is not a JSON object");
-    let entries = raw_object(&raw.doc).map_err(|_| broken())?;
-    let mut envelope = raw.envelope();
-    envelope.meta.location = Some(ctx.location(kind, &raw.id));
-    let refs = raw.refs.map(|mut items| {
+    let (mut envelope, doc, refs) = raw.split();
+    let entries = raw_object(&doc).map_err(|_| broken())?;
+    envelope.meta.location = Some(ctx.location(kind, &envelope.id));
+    let refs = refs.map(|mut items| {
         add_refs(ctx, kind, &mut items);
         (refs_attribute(kind), items)
     });

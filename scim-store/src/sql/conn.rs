@@ -59,6 +59,21 @@ impl DbRow {
             }
         }
     }
+
+    /// [`DbRow::get`] that may move the value out of the row: for a row read once, field
+    /// by field (a column taken is NULL afterwards).
+    pub(crate) fn take<T: Col>(&mut self, c: &str) -> Result<T, ExecErr> {
+        match self {
+            DbRow::Sea(_) => self.get(c),
+            #[cfg(feature = "sqlite")]
+            DbRow::Lite(r) => {
+                let v = r.take(c).ok_or_else(|| ExecErr::Value(format!("no column '{c}'")))?;
+                let kind = v.data_type();
+                T::lite_owned(v)
+                    .ok_or_else(|| ExecErr::Value(format!("column '{c}' holds {kind:?}")))
+            }
+        }
+    }
 }
 
 /// A column type the store reads.
@@ -66,6 +81,12 @@ pub(crate) trait Col: sea_orm::TryGetable + Sized {
     /// From an SQLite value (`None`: the value does not fit the type).
     #[cfg(feature = "sqlite")]
     fn lite(v: &rusqlite::types::Value) -> Option<Self>;
+
+    /// [`Col::lite`] of a value the caller gives up (text is moved, not copied).
+    #[cfg(feature = "sqlite")]
+    fn lite_owned(v: rusqlite::types::Value) -> Option<Self> {
+        Self::lite(&v)
+    }
 }
 
 #[cfg(feature = "sqlite")]
@@ -87,6 +108,14 @@ impl Col for String {
     fn lite(v: &LV) -> Option<Self> {
         lite_text(v)
     }
+
+    #[cfg(feature = "sqlite")]
+    fn lite_owned(v: LV) -> Option<Self> {
+        match v {
+            LV::Text(s) => Some(s),
+            other => lite_text(&other),
+        }
+    }
 }
 
 impl Col for Option<String> {
@@ -95,6 +124,14 @@ impl Col for Option<String> {
         match v {
             LV::Null => Some(None),
             other => lite_text(other).map(Some),
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    fn lite_owned(v: LV) -> Option<Self> {
+        match v {
+            LV::Null => Some(None),
+            other => String::lite_owned(other).map(Some),
         }
     }
 }
@@ -447,4 +484,9 @@ impl Exec for Txn {
 /// Column `c` of `r`, converted to `T`.
 pub(crate) fn get<T: Col>(r: &DbRow, c: &str) -> crate::Result<T> {
     r.get::<T>(c).map_err(db_err)
+}
+
+/// [`DbRow::take`], as a store error.
+pub(crate) fn take<T: Col>(r: &mut DbRow, c: &str) -> crate::Result<T> {
+    r.take::<T>(c).map_err(db_err)
 }

@@ -55,7 +55,7 @@ impl SqlStore {
         let Some(row) = c.query_one(&q).await.map_err(db_err)? else {
             return Ok(Some(None));
         };
-        Ok(Some(Some(raw_row_with_groups(&row)?)))
+        Ok(Some(Some(raw_row_with_groups(row)?)))
     }
 
     /// Whether [`SqlStore::groups_column`] exists on this backend (a check that builds

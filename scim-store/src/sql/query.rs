@@ -338,9 +338,9 @@ pub(super) async fn query_raw(
         }
     };
     let resources = if groups_inline {
-        rows.iter().map(raw_row_with_groups).collect::<Result<Vec<_>>>()?
+        rows.into_iter().map(raw_row_with_groups).collect::<Result<Vec<_>>>()?
     } else {
-        let rows = rows.iter().map(raw_row).collect::<Result<Vec<_>>>()?;
+        let rows = rows.into_iter().map(raw_row).collect::<Result<Vec<_>>>()?;
         store.raw_stored(&store.db, org, rows, query.read).await?
     };
     Ok(RawPage { resources, total_results: total, next_cursor: next })

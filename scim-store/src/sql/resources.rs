@@ -416,7 +416,7 @@ pub(super) async fn get_raw(
     let Some(row) = store.row_of(&store.db, org, kind, id, Some(false), false).await? else {
         return Ok(None);
     };
-    let mut raw = raw_row(&row)?;
+    let mut raw = raw_row(row)?;
     if SqlStore::reads_refs(kind, read) {
         let mut omitted = HashSet::new();
         let items = std::iter::once((kind, id));
@@ -584,7 +584,7 @@ pub(super) async fn deactivate_users(
             .and_where(col("id").is_in(chunk.iter().map(|s| s.to_string())));
         store.lock(&mut q);
         for r in txn.query_all(&q).await.map_err(db_err)? {
-            let row = Row::from(&r)?;
+            let row = Row::from(r)?;
             rows.insert(row.id.clone(), row);
         }
     }

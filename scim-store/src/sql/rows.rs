@@ -1,7 +1,7 @@
 //! Reading `resources` rows: the row types, the select of a row by id, and the terms every
 //! statement by id shares.
 
-use super::conn::get;
+use super::conn::take;
 use super::conn::{DbRow, Exec};
 use super::filter::{T, col};
 use super::outcome::db_err;
@@ -55,29 +55,34 @@ pub(super) fn ref_item(value: String, display: Option<String>, kind: String) -> 
 }
 
 /// One `resources` row as read, its document still text.
-pub(super) fn raw_row(r: &DbRow) -> Result<RawStored> {
-    let version: i64 = get(r, "version")?;
+pub(super) fn raw_row(mut r: DbRow) -> Result<RawStored> {
+    raw_fields(&mut r)
+}
+
+/// The fields of [`raw_row`], taken out of `r`.
+fn raw_fields(r: &mut DbRow) -> Result<RawStored> {
+    let version: i64 = take(r, "version")?;
     Ok(RawStored {
-        id: get(r, "id")?,
-        kind: kind_of(&get::<String>(r, "kind")?)?,
+        id: take(r, "id")?,
+        kind: kind_of(&take::<String>(r, "kind")?)?,
         version: u64::try_from(version).unwrap_or_default(),
-        deleted: get(r, "deleted")?,
-        created: get(r, "created")?,
-        last_modified: get(r, "last_modified")?,
-        doc: get(r, "doc")?,
+        deleted: take(r, "deleted")?,
+        created: take(r, "created")?,
+        last_modified: take(r, "last_modified")?,
+        doc: take(r, "doc")?,
         refs: None,
     })
 }
 
 /// [`raw_row`] of a select with a [`SqlStore::groups_column`] named `refs`.
-pub(super) fn raw_row_with_groups(r: &DbRow) -> Result<RawStored> {
-    let mut raw = raw_row(r)?;
-    raw.refs = Some(group_refs(get::<Option<String>>(r, "refs")?.as_deref())?);
+pub(super) fn raw_row_with_groups(mut r: DbRow) -> Result<RawStored> {
+    let mut raw = raw_fields(&mut r)?;
+    raw.refs = Some(group_refs(take::<Option<String>>(&mut r, "refs")?.as_deref())?);
     Ok(raw)
 }
 
 impl Row {
-    pub(super) fn from(r: &DbRow) -> Result<Row> {
+    pub(super) fn from(r: DbRow) -> Result<Row> {
         Row::parse(raw_row(r)?)
     }
 
@@ -186,7 +191,7 @@ impl SqlStore {
         lock: bool,
     ) -> Result<Option<Row>> {
         match self.row_of(c, org, kind, id, deleted, lock).await? {
-            Some(r) => Ok(Some(Row::from(&r)?)),
+            Some(r) => Ok(Some(Row::from(r)?)),
             None => Ok(None),
         }
     }

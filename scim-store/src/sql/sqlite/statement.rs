@@ -10,14 +10,52 @@ use std::sync::Arc;
 /// One materialised row: column names are shared by the rows of one query.
 #[derive(Debug)]
 pub(crate) struct Row {
-    names: Arc<[String]>,
+    names: Arc<Names>,
     values: Vec<LV>,
+}
+
+/// A query's column names, in one string (three allocations per query rather than one
+/// per column).
+#[derive(Debug)]
+struct Names {
+    text: String,
+    /// Where each name ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Names {
+    fn of(stmt: &rusqlite::Statement<'_>) -> Self {
+        let mut text = String::with_capacity(128);
+        let mut ends = Vec::with_capacity(stmt.column_count());
+        for name in stmt.column_names() {
+            text.push_str(name);
+            ends.push(text.len());
+        }
+        Self { text, ends }
+    }
+
+    fn position(&self, c: &str) -> Option<usize> {
+        let mut start = 0;
+        for (i, &end) in self.ends.iter().enumerate() {
+            if self.text.get(start..end) == Some(c) {
+                return Some(i);
+            }
+            start = end;
+        }
+        None
+    }
 }
 
 impl Row {
     pub(crate) fn value(&self, c: &str) -> Option<&LV> {
-        let i = self.names.iter().position(|n| n == c)?;
-        self.values.get(i)
+        self.values.get(self.names.position(c)?)
+    }
+
+    /// Column `c`'s value moved out of the row (NULL is left behind), so that text is
+    /// not copied again.
+    pub(crate) fn take(&mut self, c: &str) -> Option<LV> {
+        let i = self.names.position(c)?;
+        self.values.get_mut(i).map(|v| std::mem::replace(v, LV::Null))
     }
 }
 
@@ -112,8 +150,8 @@ pub(crate) fn query<R>(
     wrap: impl Fn(Row) -> R,
 ) -> Result<Vec<R>, ExecErr> {
     let (mut stmt, values) = prepare(c, s)?;
-    let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
-    let n = names.len();
+    let names = Arc::new(Names::of(&stmt));
+    let n = names.ends.len();
     let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
