@@ -78,6 +78,7 @@ impl Meta {
     /// map (its keys hashed, its values copied) for every resource of a response.
     pub fn to_json_text(&self) -> Option<JsonText> {
         let mut out = Vec::with_capacity(200);
+        let mut keys = Vec::with_capacity(5);
         out.push(b'{');
         let fields = [
             ("resourceType", &self.resource_type),
@@ -91,13 +92,17 @@ impl Meta {
             if out.len() > 1 {
                 out.push(b',');
             }
+            let start = out.len();
             out.push(b'"');
             out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
+            out.push(b'"');
+            keys.push((start, out.len(), false));
+            out.push(b':');
             serde_json::to_writer(&mut out, v).ok()?;
         }
         out.push(b'}');
-        String::from_utf8(out).ok().map(JsonText)
+        let outline = crate::scan::Outline::of_object(keys);
+        String::from_utf8(out).ok().map(|text| JsonText(text, outline))
     }
 
     /// Sets `location` in a `meta` object made by [`Meta::to_map`], at its place in the
@@ -264,6 +269,31 @@ mod tests {
     }
 
     proptest! {
+        /// The outline `meta`'s text carries answers what reading the text again answers,
+        /// whichever fields are set and whichever keys a projection keeps.
+        #[test]
+        fn meta_text_outline_is_the_texts(
+            fields in prop::collection::vec(prop::option::of("[a-zA-Z0-9:\"/]{0,8}"), 5),
+            kept in prop::sample::subsequence(
+                vec!["resourceType", "created", "lastModified", "location", "version"], 0..=5),
+        ) {
+            let meta = Meta {
+                resource_type: fields[0].clone(),
+                created: fields[1].clone(),
+                last_modified: fields[2].clone(),
+                location: fields[3].clone(),
+                version: fields[4].clone(),
+            };
+            let text = meta.to_json_text().unwrap();
+            let keep = |k: &str| kept.contains(&k);
+            prop_assert_eq!(
+                crate::scan::kept_outlined(text.get(), &text.1, &keep).unwrap(),
+                crate::scan::kept_whole(text.get(), &keep).unwrap()
+            );
+            let written: Map<String, Value> = serde_json::from_str(text.get()).unwrap();
+            prop_assert_eq!(written, meta.to_map());
+        }
+
         /// The text writer (stored attributes copied as text) and the tree agree byte
         /// for byte, with or without references and `location`.
         #[test]

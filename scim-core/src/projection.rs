@@ -214,9 +214,10 @@ pub enum Part<'a> {
 }
 
 /// JSON text written by this crate (valid by construction, so not checked again): what
-/// [`Part::Text`] holds.
+/// [`Part::Text`] holds, an object with the outline its writer noted (the ranges of its
+/// keys), so a projection does not read the text again to see its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonText(pub(crate) String);
+pub struct JsonText(pub(crate) String, pub(crate) crate::scan::Outline);
 
 impl JsonText {
     /// The text.
@@ -445,7 +446,8 @@ fn write_member(
             write_text(out, first, key, attr, raw.get(), whole, d)
         }
         Part::Text(t) => {
-            let whole = attr.sub_attributes.is_empty() || raw_kept_whole(attr, t.get(), d)?;
+            let whole = attr.sub_attributes.is_empty()
+                || crate::scan::kept_outlined(t.get(), &t.1, &|k: &str| keep_sub(attr, d, k))?;
             write_text(out, first, key, attr, t.get(), whole, d)
         }
         Part::Value(v) => match project_value(attr, v, d) {
@@ -485,13 +487,6 @@ fn write_key(out: &mut Vec<u8>, first: bool, key: &str) -> Result<(), serde_json
     crate::scan::write_str(out, key)?;
     out.push(b':');
     Ok(())
-}
-
-/// Whether [`project_value`] would return the value of `raw` unchanged: an object with
-/// members that all survive, or a non-empty array whose object items all do. One pass
-/// over the text, without collecting it.
-fn raw_kept_whole(attr: &Attribute, text: &str, d: &Decision) -> Result<bool, serde_json::Error> {
-    crate::scan::kept_whole(text, &|k: &str| keep_sub(attr, d, k))
 }
 
 /// The members of a JSON object in order: each key (borrowed where it holds no escapes)

@@ -31,9 +31,17 @@ pub struct RawText<'a> {
 /// the value's text, and whether they hold escapes), and whether the value is an empty
 /// object, an empty array or an array with an empty object item.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Outline {
+pub(crate) struct Outline {
     empty: bool,
     keys: Vec<(usize, usize, bool)>,
+}
+
+impl Outline {
+    /// The outline of an object whose keys the caller wrote at `keys`: the range of each,
+    /// quotes included, and whether it holds escapes.
+    pub(crate) fn of_object(keys: Vec<(usize, usize, bool)>) -> Self {
+        Self { empty: keys.is_empty(), keys }
+    }
 }
 
 impl<'a> RawText<'a> {
@@ -71,11 +79,22 @@ pub(crate) fn members(text: &str) -> Result<Vec<(Cow<'_, str>, RawText<'_>)>> {
 
 /// [`kept_whole`] of `raw`, from its outline when it has one.
 pub(crate) fn kept(raw: &RawText<'_>, keep: &dyn Fn(&str) -> bool) -> Result<bool> {
-    let Some(outline) = &raw.outline else { return kept_whole(raw.text, keep) };
+    match &raw.outline {
+        Some(outline) => kept_outlined(raw.text, outline, keep),
+        None => kept_whole(raw.text, keep),
+    }
+}
+
+/// [`kept_whole`] of `text`, from its `outline`.
+pub(crate) fn kept_outlined(
+    text: &str,
+    outline: &Outline,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<bool> {
     let mut all = true;
     for &key in &outline.keys {
         // Every key is read (a bad one is an error, as reading the value again finds).
-        let key = key_text(raw.text, key)?;
+        let key = key_text(text, key)?;
         all = all && keep(&key);
     }
     Ok(!outline.empty && all)
