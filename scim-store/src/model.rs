@@ -312,8 +312,10 @@ impl RawStored {
     /// [`RawStored::parse`] with the document already parsed.
     pub(crate) fn assemble(self, doc: Map<String, Value>) -> Stored {
         let key = self.refs_attribute();
-        let resource = self.envelope().wrap(doc, self.refs.map(|r| (key, r)));
-        Stored { resource, id: self.id, version: self.version, deleted: self.deleted }
+        let (id, version, deleted) = (self.id.clone(), self.version, self.deleted);
+        let (envelope, _, refs) = self.split();
+        let resource = envelope.wrap(doc, refs.map(|r| (key, r)));
+        Stored { resource, id, version, deleted }
     }
 }
 

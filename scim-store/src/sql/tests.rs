@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 use crate::sql::shapes::Shape;
-use crate::{NewResource, ReadOptions, Store};
+use crate::{NewResource, ReadOptions, Store, Stored};
 use scim_core::schema::{Registry, ResourceKind};
+use scim_core::sid::OrganizationSid;
 use scim_core::sid::ResourceId;
 use std::sync::Arc;
 
@@ -67,6 +68,17 @@ impl Drop for Stores {
     }
 }
 
+/// Creates the user `extra` describes (members of the user document besides `schemas`).
+async fn create_user(store: &SqlStore, org: OrganizationSid, extra: serde_json::Value) -> Stored {
+    let mut doc = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]});
+    if let (Some(d), serde_json::Value::Object(more)) = (doc.as_object_mut(), extra) {
+        d.extend(more);
+    }
+    let resource = scim_core::resource::Resource::from_value(doc).unwrap();
+    let nr = NewResource { resource, members: Vec::new(), password_hash: None };
+    store.create(org, ResourceKind::User, nr).await.unwrap()
+}
+
 /// The hot statements' values are listed in the builder's order, so their SQL is
 /// built once: on an SQLite file (inline), in-memory SQLite (sqlx), and PostgreSQL and
 /// MariaDB, whose `WHERE` clauses differ.
@@ -76,13 +88,8 @@ async fn hot_statements_are_built_once() {
     for url in &stores.urls {
         let store = Stores::open(url).await;
         let org = store.create_organization("shapes", &[]).await.unwrap().sid;
-        let user = scim_core::resource::Resource::from_value(serde_json::json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": "shape@example.com"
-        }))
-        .unwrap();
-        let nr = NewResource { resource: user, members: Vec::new(), password_hash: None };
-        let made = store.create(org, ResourceKind::User, nr).await.unwrap();
+        let made =
+            create_user(&store, org, serde_json::json!({"userName": "shape@example.com"})).await;
         let id = ResourceId::parse(ResourceKind::User, &made.id).unwrap();
         for _ in 0..2 {
             let got = store
@@ -120,14 +127,8 @@ async fn searches_in_the_default_order_are_built_once_per_shape() {
         let store = Stores::open(url).await;
         let org = store.create_organization("searches", &[]).await.unwrap().sid;
         for name in ["ada", "bob", "cy"] {
-            let user = scim_core::resource::Resource::from_value(serde_json::json!({
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                "userName": name,
-                "externalId": format!("x-{name}"),
-            }))
-            .unwrap();
-            let nr = NewResource { resource: user, members: Vec::new(), password_hash: None };
-            store.create(org, ResourceKind::User, nr).await.unwrap();
+            let extra = serde_json::json!({"userName": name, "externalId": format!("x-{name}")});
+            create_user(&store, org, extra).await;
         }
         let paged = |filter: Option<&str>, groups: bool, start_index: u64, count: u64| Query {
             filter: filter.map(|f| Filter::parse(f).unwrap()),
@@ -212,12 +213,8 @@ async fn updates_are_built_once_per_shape() {
         let store = Stores::open(url).await;
         let org = store.create_organization("updates", &[]).await.unwrap().sid;
         let doc = |v: serde_json::Value| scim_core::resource::Resource::from_value(v).unwrap();
-        let user = doc(serde_json::json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": "upd@example.com"
-        }));
-        let nr = NewResource { resource: user, members: Vec::new(), password_hash: None };
-        let user = store.create(org, ResourceKind::User, nr).await.unwrap();
+        let user =
+            create_user(&store, org, serde_json::json!({"userName": "upd@example.com"})).await;
         let group = doc(serde_json::json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
             "displayName": "Updaters"
