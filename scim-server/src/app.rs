@@ -34,7 +34,7 @@ pub fn service(state: &AppState) -> crate::front::Stack {
         }
     }
     let ops = finish(ops, state);
-    crate::front::stack(state, family, ops)
+    crate::front::stack(state, family, ops, true)
 }
 
 /// The family-relative routes alone, for a router nested in a product's application
@@ -71,5 +71,5 @@ pub fn admin_service(state: &AppState) -> crate::front::Stack {
         ops = ops.merge(crate::console::routes());
     }
     let ops = finish(ops, state);
-    crate::front::stack(state, family, ops)
+    crate::front::stack(state, family, ops, false)
 }

@@ -50,16 +50,18 @@ type CompressWhen =
 pub type Stack = Logged<Cors<Compression<Guard, CompressWhen>>>;
 
 /// The whole service over `state`: the family-relative routes in `family`, the operational
-/// ones in `ops`.
-pub(crate) fn stack(state: &AppState, family: Router, ops: Router) -> Stack {
-    wrap(state, Inner { state: state.clone(), family, ops, nested: false })
+/// ones in `ops`; `hot` when `family` holds the resource routes (`crate::handlers::routes`),
+/// whose hot ones are then served without the router ([`crate::handlers::hot`]).
+pub(crate) fn stack(state: &AppState, family: Router, ops: Router, hot: bool) -> Stack {
+    wrap(state, Inner { state: state.clone(), family, ops, nested: false, hot })
 }
 
-/// The whole service over the family-relative routes `family`, for a router nested in a
-/// product's application: every request is family A's, below the mount point.
+/// The whole service over the family-relative routes `family` (the resource routes among
+/// them), for a router nested in a product's application: every request is family A's,
+/// below the mount point.
 pub(crate) fn nested_stack(state: &AppState, family: Router) -> Stack {
     let ops = Router::new();
-    wrap(state, Inner { state: state.clone(), family, ops, nested: true })
+    wrap(state, Inner { state: state.clone(), family, ops, nested: true, hot: true })
 }
 
 fn wrap(state: &AppState, inner: Inner) -> Stack {
@@ -83,7 +85,7 @@ fn wrap(state: &AppState, inner: Inner) -> Stack {
 /// Every layer of the service around `routes`, which serve both the families' paths (with
 /// the family's prefix stripped) and the others: for a product's own routes, and for tests.
 pub fn layers(routes: Router, state: &AppState) -> Router {
-    Router::new().fallback_service(stack(state, routes.clone(), routes))
+    Router::new().fallback_service(stack(state, routes.clone(), routes, false))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -151,6 +153,8 @@ struct Inner {
     ops: Router,
     /// Nested in a product's router: every path is family A's, relative to the mount.
     nested: bool,
+    /// `family` holds the resource routes: the hot ones are served without it.
+    hot: bool,
 }
 
 impl Service<Request> for Guard {
@@ -268,7 +272,14 @@ impl Inner {
                         .into_response();
                     }
                 }
+                let family = mount.family.label();
                 req.extensions_mut().insert(mount);
+                if self.hot
+                    && !req.headers().contains_key(header::CONTENT_ENCODING)
+                    && let Some(hot) = crate::handlers::hot::find(req.method(), req.uri().path())
+                {
+                    return self.hot(hot, family, req).await;
+                }
                 self.family.clone()
             }
         };
@@ -290,6 +301,23 @@ impl Inner {
             ApiError::new(ErrorCode::InvalidSyntax, format!("the request body: {e}"))
                 .into_response()
         })
+    }
+}
+
+impl Inner {
+    /// Serves a request on one of the hot resource routes without the router (see
+    /// [`crate::handlers::hot`]), counted in the metrics as the router's layer counts it.
+    async fn hot(
+        &self,
+        hot: crate::handlers::hot::Hot,
+        family: &'static str,
+        req: Request,
+    ) -> Response {
+        let start = std::time::Instant::now();
+        let method = crate::middleware::method_label(req.method());
+        let res = hot.call(req, self.state.clone()).await;
+        crate::middleware::record(method, hot.template(), family, res.status(), start);
+        res
     }
 }
 

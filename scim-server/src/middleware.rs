@@ -302,21 +302,32 @@ where
         Box::pin(async move {
             let res = fut.await?;
             let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-            let status = res.status().as_u16();
-            SERIES.with_borrow_mut(|series| {
-                if let Some((latency, count)) = series.handles(method, route, family, status) {
-                    latency.record(start.elapsed().as_secs_f64());
-                    count.increment(1);
-                }
-            });
+            record(method, route, family, res.status(), start);
             Ok(res)
         })
     }
 }
 
+/// Counts a request answered with `status` and records its latency since `start`, under
+/// its method (see [`method_label`]), route template and family labels.
+pub(crate) fn record(
+    method: &'static str,
+    route: &str,
+    family: &'static str,
+    status: StatusCode,
+    start: Instant,
+) {
+    SERIES.with_borrow_mut(|series| {
+        if let Some((latency, count)) = series.handles(method, route, family, status.as_u16()) {
+            latency.record(start.elapsed().as_secs_f64());
+            count.increment(1);
+        }
+    });
+}
+
 /// The method's metric label: the methods of HTTP and of this service by name, any other
 /// `OTHER`, so that made-up methods cannot add series without bound.
-fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     const KNOWN: [&str; 9] =
         ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"];
     KNOWN.into_iter().find(|m| *m == method.as_str()).unwrap_or("OTHER")

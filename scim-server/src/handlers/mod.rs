@@ -16,6 +16,7 @@
 //!   clients cannot send it back.
 
 mod bulk;
+pub(crate) mod hot;
 mod idempotency;
 mod ops;
 mod routes;

@@ -8,7 +8,7 @@ use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::response::{resource_headers, scim_bytes_with, scim_response};
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode, header};
@@ -104,6 +104,26 @@ impl Params {
     }
 }
 
+/// The `{id}` of `/Users/{id}` and `/Groups/{id}`: the family-relative path's last
+/// segment, percent-decoded (read from the path itself, so that the routes
+/// [`super::hot`] dispatches without the router take it the same way).
+pub(crate) struct IdParam(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let segment = parts.uri.path().rsplit('/').next().unwrap_or_default();
+        match percent_encoding::percent_decode_str(segment).decode_utf8() {
+            Ok(id) => Ok(IdParam(id.into_owned())),
+            Err(_) => Err(ApiError::new(
+                scim_core::ErrorCode::InvalidSyntax,
+                "the id in the path is not UTF-8 once percent-decoded",
+            )),
+        }
+    }
+}
+
 /// A request's `If-None-Match`, taken alone: axum's `HeaderMap` extractor copies every
 /// header of the request.
 pub(crate) struct IfNoneMatch(Option<http::HeaderValue>);
@@ -169,7 +189,7 @@ pub(crate) async fn create<K: Kind>(
 pub(crate) async fn get<K: Kind>(
     State(st): State<AppState>,
     ctx: RequestCtx,
-    Path(id): Path<String>,
+    IdParam(id): IdParam,
     params: Params,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
@@ -193,7 +213,7 @@ pub(crate) async fn get<K: Kind>(
 pub(crate) async fn replace<K: Kind>(
     State(st): State<AppState>,
     ctx: RequestCtx,
-    Path(id): Path<String>,
+    IdParam(id): IdParam,
     params: Params,
     headers: HeaderMap,
     ScimJson(body): ScimJson<Value>,
@@ -210,7 +230,7 @@ pub(crate) async fn replace<K: Kind>(
 pub(crate) async fn patch<K: Kind>(
     State(st): State<AppState>,
     ctx: RequestCtx,
-    Path(id): Path<String>,
+    IdParam(id): IdParam,
     params: Params,
     headers: HeaderMap,
     ScimJson(body): ScimJson<Value>,
@@ -237,7 +257,7 @@ pub(crate) async fn patch<K: Kind>(
 pub(crate) async fn delete<K: Kind>(
     State(st): State<AppState>,
     ctx: RequestCtx,
-    Path(id): Path<String>,
+    IdParam(id): IdParam,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = ResourceId::parse(K::KIND, &id)?;

@@ -2,7 +2,7 @@
 //! documentation (`/docs/errors`), and the route table the OpenAPI document is generated
 //! from.
 
-use crate::support::{app, req};
+use crate::support::{app, gzip, req};
 use http::Method;
 use scim_server::openapi::{Base, ROUTES};
 
@@ -28,6 +28,56 @@ async fn metrics_count_requests_by_route_template() {
     assert!(text.contains("scim_http_requests_total"), "{text}");
     assert!(text.contains(r#"route="/Schemas/{uri}""#), "{text}");
     assert!(text.contains("scim_http_request_duration_seconds"), "{text}");
+}
+
+/// The resource routes served without the router are counted under the router's
+/// templates, and the same routes through the router (a gzip-encoded body, `HEAD`) answer
+/// as before.
+#[tokio::test]
+async fn metrics_count_the_resource_routes_by_template_whichever_way_they_are_served() {
+    let app = app().await;
+    let user = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "hot@x.io"});
+    let r =
+        app.send(req(Method::POST, "/scim/v2/Users").bearer(&app.token).json(&user).build()).await;
+    assert_eq!(r.status, 201);
+    let path = format!("/scim/v2/Users/{}", r.json()["id"].as_str().unwrap());
+    let r = app.send(req(Method::GET, &path).bearer(&app.token).build()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["userName"], "hot@x.io");
+    let patch = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Zipped"}]});
+    let r = app
+        .send(
+            req(Method::PATCH, &path)
+                .bearer(&app.token)
+                .header("content-encoding", "gzip")
+                .bytes("application/scim+json", gzip(&serde_json::to_vec(&patch).unwrap()))
+                .build(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["displayName"], "Zipped");
+    let r = app.send(req(Method::HEAD, &path).bearer(&app.token).build()).await;
+    assert_eq!(r.status, 200);
+    assert!(r.bytes.is_empty());
+    let r = app.send(req(Method::GET, "/scim/v2/Users/.search").bearer(&app.token).build()).await;
+    assert_eq!(r.status, 405);
+    let r = app.send(req(Method::GET, "/metrics").build()).await;
+    let text = String::from_utf8(r.bytes).unwrap();
+    for series in [
+        r#"method="POST",route="/Users",family="rfc",status="201""#,
+        r#"method="GET",route="/Users/{id}",family="rfc",status="200""#,
+        r#"method="PATCH",route="/Users/{id}",family="rfc",status="200""#,
+        r#"method="HEAD",route="/Users/{id}",family="rfc",status="200""#,
+        r#"method="GET",route="/Users/.search",family="rfc",status="405""#,
+    ] {
+        assert!(
+            text.contains(&format!("scim_http_requests_total{{{series}}} 1")),
+            "{series}: {text}"
+        );
+    }
 }
 
 #[tokio::test]
