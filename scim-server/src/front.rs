@@ -302,9 +302,7 @@ impl Inner {
                 .into_response()
         })
     }
-}
 
-impl Inner {
     /// Serves a request on one of the hot resource routes without the router (see
     /// [`crate::handlers::hot`]), counted in the metrics as the router's layer counts it.
     async fn hot(

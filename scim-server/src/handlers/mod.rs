@@ -1,6 +1,7 @@
 //! Resource handlers: Users, Groups, search, Bulk (RFC 7644 3), bulk deactivate.
 //!
-//! Layout: [`routes`] maps paths to the thin HTTP adapters in `routes`; the operations
+//! Layout: [`routes`] maps paths to the thin HTTP adapters in `routes` (the `/Users` and
+//! `/Groups` ones through `hot`, which the edge also calls without the router); the operations
 //! themselves live in `ops` (create, get, replace, patch, delete), `search` (list,
 //! `.search`, root search) and `bulk` (`/Bulk`, `/Users/delete`), so that `/Bulk` runs
 //! exactly the code of the single routes. `idempotency` wraps every POST and PATCH route
@@ -25,7 +26,7 @@ mod support;
 
 use crate::state::AppState;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::post;
 use idempotency::idempotent;
 use routes::{Groups, Users};
 
@@ -33,26 +34,10 @@ pub use idempotency::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 
 /// The family-relative resource routes (`/Users`, `/Groups`, `/Bulk`, `/.search`, ...).
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/Users", get(routes::list::<Users>).post(idempotent(routes::create::<Users>)))
+    hot::routes()
         .route("/Users/.search", post(idempotent(routes::search_post::<Users>)))
         .route("/Users/delete", post(idempotent(routes::deactivate)))
-        .route(
-            "/Users/{id}",
-            get(routes::get::<Users>)
-                .put(routes::replace::<Users>)
-                .patch(idempotent(routes::patch::<Users>))
-                .delete(routes::delete::<Users>),
-        )
-        .route("/Groups", get(routes::list::<Groups>).post(idempotent(routes::create::<Groups>)))
         .route("/Groups/.search", post(idempotent(routes::search_post::<Groups>)))
-        .route(
-            "/Groups/{id}",
-            get(routes::get::<Groups>)
-                .put(routes::replace::<Groups>)
-                .patch(idempotent(routes::patch::<Groups>))
-                .delete(routes::delete::<Groups>),
-        )
         .route("/Bulk", post(idempotent(routes::bulk)))
         .route("/.search", post(idempotent(routes::search_root)))
 }

@@ -110,8 +110,11 @@ fn routes_in(src: &str) -> Vec<(String, Vec<String>)> {
 async fn openapi_documents_every_route_the_router_registers() {
     let doc = document().await;
     let paths = doc["paths"].as_object().unwrap();
-    let family =
-        [include_str!("../../src/handlers/mod.rs"), include_str!("../../src/discovery.rs")];
+    let family = [
+        include_str!("../../src/handlers/mod.rs"),
+        include_str!("../../src/handlers/hot.rs"),
+        include_str!("../../src/discovery.rs"),
+    ];
     let root = [
         include_str!("../../src/ops.rs"),
         include_str!("../../src/oauth.rs"),
