@@ -185,7 +185,7 @@ async fn add_member(
             ReadOptions::default(),
             Box::new(move |cur| {
                 Ok(Change {
-                    resource: cur.resource,
+                    resource: cur.resource.clone(),
                     members: vec![MemberOp::Add(rows.clone())],
                     password_hash: None,
                     changed: true,

@@ -43,8 +43,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// are read-modify-write without lost updates. The change is written only if the resource
 /// is still in the state the closure saw; when a concurrent write got there first, the
 /// store may call the closure again with the newer state (so it must not consume what it
-/// captured), and only the change of the last call is written.
-pub type Modifier = Box<dyn FnMut(Stored) -> Result<Change, scim_core::ScimError> + Send>;
+/// captured), and only the change of the last call is written. The closure sees the state
+/// by reference, to copy what it changes (the store keeps it to tell what changed).
+pub type Modifier = Box<dyn FnMut(&Stored) -> Result<Change, scim_core::ScimError> + Send>;
 
 /// A store's database connections at one moment ([`Store::pool_stats`]). The time a write
 /// transaction waits to start (for a pooled connection and its `BEGIN`, or on SQLite for

@@ -1,9 +1,9 @@
 //! The PATCH engine (RFC 7644 3.5.2) and every request shape identity providers
 //! (Microsoft Entra ID, Okta) send.
 //!
-//! [`apply`] runs the operations on a working copy of the resource, validates the result,
-//! checks that no immutable attribute changed, and only then commits it: one failing
-//! operation changes nothing (RFC 7644 3.5.2: "each operation ... SHALL be applied
+//! [`apply`] runs the operations on a working copy of the resource ([`apply_to`]),
+//! validates the result, checks that no immutable attribute changed, and only then commits
+//! it: one failing operation changes nothing (RFC 7644 3.5.2: "each operation ... SHALL be applied
 //! atomically").
 //!
 //! Choices where the RFC leaves room, or where this project goes beyond it for the
@@ -156,34 +156,56 @@ pub fn apply(
         // An empty Operations array changes nothing (this project's rule; Entra sends it).
         return Ok(PatchOutcome::default());
     }
+    let mut work = resource.clone();
+    let outcome = apply_to(&mut work, resource, ops, ctx)?;
+    if outcome.changed {
+        *resource = work;
+    }
+    Ok(outcome)
+}
+
+/// [`apply`] for a caller that already holds its own copy of the resource: runs the
+/// operations on `work`, a copy of `original` (which may lack attributes the operations
+/// cannot write, such as `groups`), checked against `original` for immutable attributes
+/// and for whether anything changed. Spares [`apply`]'s copy of the whole document where
+/// the caller copies it anyway (a store's read-modify-write).
+///
+/// On error `work` may hold part of the operations' changes: discard it. On success it is
+/// the result whether or not [`PatchOutcome::changed`].
+pub fn apply_to(
+    work: &mut Resource,
+    original: &Resource,
+    ops: &[PatchOperation],
+    ctx: &PatchContext<'_>,
+) -> Result<PatchOutcome, ScimError> {
+    if ops.is_empty() {
+        return Ok(PatchOutcome::default());
+    }
     if ops.len() > MAX_OPERATIONS {
         return Err(ScimError::new(
             ErrorCode::TooMany,
             format!("a PATCH request may carry at most {MAX_OPERATIONS} operations"),
         ));
     }
-    let mut work = resource.as_map().clone();
+    let work = &mut work.0;
     let mut acc = Acc::default();
     for (i, op) in ops.iter().enumerate() {
         if let Some(v) = &op.value {
             validate::check_depth(v)?;
         }
-        apply_op(&mut work, op, ctx, &mut acc).map_err(|e| ScimError {
+        apply_op(work, op, ctx, &mut acc).map_err(|e| ScimError {
             detail: format!("operation {} ({}): {}", i + 1, op_name(op.op), e.detail),
             ..e
         })?;
     }
-    finish(&mut work, &acc.touched, ctx)?;
-    check_immutable(resource.as_map(), &work, ctx.registry, ctx.kind)?;
-    let original = resource.as_map();
+    finish(work, &acc.touched, ctx)?;
+    let original = original.as_map();
+    check_immutable(original, work, ctx.registry, ctx.kind)?;
     let changed = acc
         .touched
         .iter()
         .chain(std::iter::once(&"schemas".to_owned()))
         .any(|k| work.get(k) != original.get(k));
-    if changed {
-        *resource = Resource(work);
-    }
     Ok(PatchOutcome { changed, member_ops: acc.member_ops })
 }
 

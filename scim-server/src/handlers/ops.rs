@@ -113,8 +113,8 @@ pub(crate) async fn replace(
     let registry = st.registry.clone();
     let policies = ctx.org.policies.clone();
     let family = ctx.family;
-    let stored = update(st, ctx, id, cond, read, move |stored: Stored| {
-        let current = without_rows(stored.resource, kind);
+    let stored = update(st, ctx, id, cond, read, move |stored: &Stored| {
+        let current = without_rows(&stored.resource, kind);
         let pctx = PatchContext::new(&registry, kind).with_external_members(true);
         let replaced = scim_core::replace::replace(&current, incoming.clone(), &pctx)?;
         let mut new = replaced.resource;
@@ -167,12 +167,11 @@ pub(crate) async fn patch(
     let ops = req.operations;
     let wrote = Arc::new(AtomicBool::new(false));
     let wrote_in = wrote.clone();
-    let stored = update(st, ctx, id, cond, read, move |stored: Stored| {
+    let stored = update(st, ctx, id, cond, read, move |stored: &Stored| {
         let pctx = PatchContext::new(&registry, kind).with_external_members(true);
-        let mut resource = without_rows(stored.resource, kind);
-        // The family's profile checks only what the PATCH changes: keep the stored state.
-        let before = profile::applies(family, kind).then(|| resource.clone());
-        let outcome = patch::apply(&mut resource, &ops, &pctx)?;
+        // The operations run on this copy, checked against the stored state.
+        let mut resource = without_rows(&stored.resource, kind);
+        let outcome = patch::apply_to(&mut resource, &stored.resource, &ops, &pctx)?;
         let members = outcome.member_ops;
         let mut changed = outcome.changed || !members.is_empty();
         let mut password_hash = None;
@@ -185,7 +184,8 @@ pub(crate) async fn patch(
             changed = true;
         }
         if changed {
-            profile::check(family, kind, &resource, before.as_ref())?;
+            // The family's profile checks only what the PATCH changes.
+            profile::check(family, kind, &resource, Some(&stored.resource))?;
             check_policies(&resource, &policies)?;
         }
         wrote_in.store(changed, Ordering::Relaxed);
@@ -209,10 +209,10 @@ async fn update(
     id: ResourceId,
     cond: &Precondition,
     read: ReadOptions,
-    mut change: impl FnMut(Stored) -> Result<Change, ScimError> + Send + 'static,
+    mut change: impl FnMut(&Stored) -> Result<Change, ScimError> + Send + 'static,
 ) -> Result<Stored, ScimError> {
     let cond_check = cond.clone();
-    let modifier: scim_store::Modifier = Box::new(move |stored: Stored| {
+    let modifier: scim_store::Modifier = Box::new(move |stored: &Stored| {
         if cond_check.needs_check() {
             cond_check.check(stored.version)?;
         }
@@ -224,10 +224,12 @@ async fn update(
     })
 }
 
-/// The document without the attributes computed from membership rows (`members` of
-/// groups, `groups` of users), which a modifier must never write back.
-fn without_rows(resource: Resource, kind: ResourceKind) -> Resource {
-    let mut map = resource.into_map();
+/// A copy of the document without the attributes computed from membership rows
+/// (`members` of groups, `groups` of users), which a modifier must never write back.
+fn without_rows(resource: &Resource, kind: ResourceKind) -> Resource {
+    // A whole copy keeps the members' hashes (collecting the others would hash every key
+    // again); the references are the last member but `meta`, so removing them moves one.
+    let mut map = resource.as_map().clone();
     if let Some(key) = key_ci(&map, scim_core::envelope::refs_attribute(kind)).map(str::to_owned) {
         map.shift_remove(&key);
     }

@@ -70,16 +70,18 @@ impl Detail {
     }
 
     /// An update from `old` to `new`; `extra` names changes kept outside the document
-    /// (`members`, `password`).
+    /// (`members`, `password`). Only the members of `old` that `kept` accepts count (the
+    /// stored state as a modifier saw it holds `id`, `meta` and the references too).
     pub(super) fn updated(
         old: &Map<String, Value>,
+        kept: impl Fn(&str) -> bool,
         new: &Map<String, Value>,
         extra: &[&'static str],
         external_id: Option<&String>,
     ) -> Self {
         // The old document's members by position first (a rewrite keeps their order),
         // by name where the order differs.
-        let mut olds = old.iter();
+        let mut olds = old.iter().filter(|(k, _)| kept(k));
         let mut aligned = 0;
         let mut names: Vec<&str> = Vec::new();
         for (k, v) in new {
@@ -88,16 +90,18 @@ impl Detail {
                     aligned += 1;
                     Some(ov)
                 }
-                _ => old.get(k.as_str()),
+                _ => old.get(k.as_str()).filter(|_| kept(k)),
             };
             if listed(k) && !was.is_some_and(|w| same(w, v)) {
                 names.push(k);
             }
         }
         // Removed members: none when both hold the same names in the same order.
-        if aligned != old.len() || aligned != new.len() {
+        if aligned != new.len() || aligned != old.keys().filter(|k| kept(k)).count() {
             names.extend(
-                old.keys().map(String::as_str).filter(|k| listed(k) && !new.contains_key(*k)),
+                old.keys()
+                    .map(String::as_str)
+                    .filter(|k| kept(k) && listed(k) && !new.contains_key(*k)),
             );
         }
         names.extend(extra.iter().copied().filter(|e| !new.contains_key(*e)));
@@ -355,7 +359,7 @@ mod tests {
     }
 
     fn doc() -> impl Strategy<Value = Map<String, Value>> {
-        let key = prop::sample::select(vec!["id", "meta", "a", "b", "c", "d", "e"]);
+        let key = prop::sample::select(vec!["id", "meta", "schemas", "a", "b", "c", "d", "e"]);
         prop::collection::vec((key, value()), 0..6)
             .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
     }
@@ -410,7 +414,28 @@ mod tests {
                 .collect();
             want.sort_unstable();
             want.dedup();
-            prop_assert_eq!(Detail::updated(&old, &new, &[], None).attrs, join(want));
+            prop_assert_eq!(Detail::updated(&old, |_| true, &new, &[], None).attrs, join(want));
+        }
+
+        /// Against the stored state as a modifier sees it (the stored document wrapped with
+        /// `id`, the references and `meta`), an update names what it names against the
+        /// stored document itself.
+        #[test]
+        fn the_wrapped_state_names_what_the_stored_document_names(
+            (old, new) in pair(),
+            groups in prop::option::of(prop::collection::vec(value(), 0..3)),
+        ) {
+            use crate::sql::columns::{sanitize, stored_key};
+            let kind = scim_core::schema::ResourceKind::User;
+            let (old, new) = (sanitize(kind, old), sanitize(kind, new));
+            let envelope = scim_core::envelope::Envelope::stored(
+                kind, "US1".into(), "2026-01-01T00:00:00Z".into(), "2026-01-02T00:00:00Z".into(), 3,
+            );
+            let wrapped = envelope.wrap(old.clone(), groups.map(|g| ("groups", g))).into_map();
+            prop_assert_eq!(
+                Detail::updated(&wrapped, |k| stored_key(kind, k), &new, &["password"], None).attrs,
+                Detail::updated(&old, |_| true, &new, &["password"], None).attrs
+            );
         }
     }
 }

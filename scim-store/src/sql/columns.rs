@@ -90,12 +90,24 @@ pub(super) fn cols_lenient(kind: ResourceKind, doc: &Map<String, Value>) -> Opti
 
 /// The document as stored: without `id`, `meta`, `members`, `groups` and `password`.
 pub(super) fn sanitize(kind: ResourceKind, mut doc: Map<String, Value>) -> Map<String, Value> {
-    let drop: &[&str] = match kind {
-        ResourceKind::User => &["id", "meta", "groups", "password"],
-        ResourceKind::Group => &["id", "meta", "members"],
-    };
-    doc.retain(|k, _| !drop.iter().any(|d| d.eq_ignore_ascii_case(k)));
+    doc.retain(|k, _| stored_key(kind, k));
     doc
+}
+
+/// Whether a top-level member `key` is kept in a stored document of `kind` (see
+/// [`sanitize`]): `id`, `meta` and the membership references live in columns and rows,
+/// and a password only as its hash.
+pub(super) fn stored_key(kind: ResourceKind, key: &str) -> bool {
+    // By length first: this runs for every member of every document written.
+    let dropped = match (key.len(), kind) {
+        (2, _) => "id",
+        (4, _) => "meta",
+        (6, ResourceKind::User) => "groups",
+        (8, ResourceKind::User) => "password",
+        (7, ResourceKind::Group) => "members",
+        _ => return true,
+    };
+    !key.eq_ignore_ascii_case(dropped)
 }
 
 /// The `name_key` of a soft-deleted resource: unique (it holds the id) and never equal to

@@ -117,6 +117,31 @@ impl Row {
         };
         raw.assemble(self.doc)
     }
+
+    /// [`Row::into_stored`] that keeps the row (its document moved out), for a modifier
+    /// to see before the row is written again.
+    pub(super) fn stored_view(&mut self, refs: Option<Vec<Value>>) -> Stored {
+        let raw = RawStored {
+            id: self.id.clone(),
+            kind: self.kind,
+            version: self.version,
+            deleted: self.deleted,
+            created: self.created.clone(),
+            last_modified: self.last_modified.clone(),
+            doc: String::new(),
+            refs,
+        };
+        raw.assemble(std::mem::take(&mut self.doc))
+    }
+
+    /// The references [`Row::stored_view`] put into `view`'s document (which never holds
+    /// them otherwise: see `columns::sanitize`).
+    pub(super) fn refs_of_view(kind: ResourceKind, mut view: Stored) -> Option<Vec<Value>> {
+        match view.resource.0.shift_remove(scim_core::envelope::refs_attribute(kind)) {
+            Some(Value::Array(items)) => Some(items),
+            _ => None,
+        }
+    }
 }
 
 impl SqlStore {

@@ -238,7 +238,7 @@ async fn updates_are_built_once_per_shape() {
                 let name = format!("{} {round}", id.kind().name());
                 let set = name.clone();
                 let modifier: crate::Modifier = Box::new(move |cur| {
-                    let mut resource = cur.resource;
+                    let mut resource = cur.resource.clone();
                     resource.as_map_mut().insert("displayName".into(), serde_json::json!(set));
                     Ok(Change { resource, members: Vec::new(), password_hash: None, changed: true })
                 });

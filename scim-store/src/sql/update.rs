@@ -19,7 +19,7 @@
 //! written with its change-log entry or not at all, and the version goes up by one.
 
 use super::change_log::{Detail, Entry};
-use super::columns::{Cols, cols, cols_lenient, sanitize};
+use super::columns::{Cols, cols, cols_lenient, sanitize, stored_key};
 use super::conn::{Exec, Txn};
 use super::filter::{T, col};
 use super::outcome::db_err;
@@ -78,8 +78,11 @@ enum Attempt {
 
 /// The row read, the change the modifier made of it, and what both mean for the write.
 struct Planned {
+    /// The row read, its document moved to `before`.
     row: Row,
-    refs: Option<Vec<Value>>,
+    /// The stored state as the modifier saw it: the document read with `id`, `meta` and
+    /// the references (see [`RawStored::assemble`](crate::RawStored)).
+    before: Stored,
     doc: Map<String, Value>,
     cols: Cols,
     old: Option<Cols>,
@@ -91,19 +94,22 @@ struct Planned {
 
 impl Planned {
     /// The plan, or the current state when the modifier changed nothing.
+    /// The modifier sees the row by reference: its document is not copied here (a
+    /// modifier makes its own copy to change).
     fn of(
-        row: Row,
+        mut row: Row,
         refs: Option<Vec<Value>>,
         modifier: &mut Modifier,
     ) -> Result<std::result::Result<Planned, Stored>> {
-        let mut change = modifier(row.clone().into_stored(refs.clone()))?;
-        if !change.changed {
-            return Ok(Err(row.into_stored(refs)));
-        }
         let kind = row.kind;
+        let old = cols_lenient(kind, &row.doc);
+        let before = row.stored_view(refs);
+        let mut change = modifier(&before)?;
+        if !change.changed {
+            return Ok(Err(before));
+        }
         let doc = sanitize(kind, std::mem::take(&mut change.resource).into_map());
         let cols = cols(kind, &doc)?;
-        let old = cols_lenient(kind, &row.doc);
         let mut extra = Vec::new();
         if !change.members.is_empty() {
             extra.push("members");
@@ -111,7 +117,7 @@ impl Planned {
         if change.password_hash.is_some() {
             extra.push("password");
         }
-        Ok(Ok(Planned { row, refs, doc, cols, old, change, extra, at: now() }))
+        Ok(Ok(Planned { row, before, doc, cols, old, change, extra, at: now() }))
     }
 
     fn version(&self) -> u64 {
@@ -240,8 +246,14 @@ impl Planned {
 
     /// The change-log entry of the write.
     fn entry(&self, org: OrganizationSid) -> Entry<'_> {
-        let detail =
-            Detail::updated(&self.row.doc, &self.doc, &self.extra, self.cols.external_id.as_ref());
+        let kind = self.row.kind;
+        let detail = Detail::updated(
+            self.before.resource.as_map(),
+            |k| stored_key(kind, k),
+            &self.doc,
+            &self.extra,
+            self.cols.external_id.as_ref(),
+        );
         Entry {
             org,
             kind: self.row.kind,
@@ -256,9 +268,10 @@ impl Planned {
     /// The row as written (the update matched it by id and version: no read back).
     fn written(self) -> (Row, Option<Vec<Value>>) {
         let version = self.version();
+        let refs = Row::refs_of_view(self.row.kind, self.before);
         let row =
             Row { doc: self.doc, version, last_modified: self.at, deleted: false, ..self.row };
-        (row, self.refs)
+        (row, refs)
     }
 }
 

@@ -741,9 +741,9 @@ async fn check_patch(
     let expected = locally(reg, kind, before.resource.clone(), ops, ids);
     let registry = Arc::clone(reg);
     let owned = ops.to_vec();
-    let modifier: scim_store::Modifier = Box::new(move |stored: Stored| {
+    let modifier: scim_store::Modifier = Box::new(move |stored: &Stored| {
         let pctx = PatchContext::new(&registry, kind).with_external_members(true);
-        let mut map = stored.resource.into_map();
+        let mut map = stored.resource.clone().into_map();
         map.retain(|k, _| !k.eq_ignore_ascii_case("members") && !k.eq_ignore_ascii_case("groups"));
         let mut resource = Resource(map);
         let outcome = patch::apply(&mut resource, &owned, &pctx)?;

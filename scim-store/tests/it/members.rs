@@ -29,7 +29,7 @@ async fn change(
         ReadOptions::ALL,
         Box::new(move |cur| {
             Ok(Change {
-                resource: cur.resource,
+                resource: cur.resource.clone(),
                 members: changes.clone(),
                 password_hash: None,
                 changed: true,

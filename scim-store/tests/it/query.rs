@@ -254,7 +254,7 @@ async fn tenant_isolation() {
                 ReadOptions::default(),
                 Box::new(|cur| {
                     Ok(scim_store::Change {
-                        resource: cur.resource,
+                        resource: cur.resource.clone(),
                         members: vec![],
                         password_hash: None,
                         changed: true,

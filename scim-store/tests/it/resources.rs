@@ -7,8 +7,8 @@ use scim_core::sid::{GroupSid, ResourceId, UserSid};
 use scim_store::{Change, ChangeOp, ReadOptions, StoreError, Stored};
 use serde_json::{Value, json};
 
-fn set(s: Stored, key: &str, v: Value) -> Change {
-    let mut r = s.resource;
+fn set(s: &Stored, key: &str, v: Value) -> Change {
+    let mut r = s.resource.clone();
     r.as_map_mut().insert(key.into(), v);
     Change { resource: r, members: vec![], password_hash: None, changed: true }
 }
@@ -64,7 +64,7 @@ async fn create_get_modify_delete() {
         // An unchanged write bumps nothing.
         let same = s
             .modify(env.a, rid(User, &u.id), None, ReadOptions::default(), Box::new(|cur| {
-                Ok(Change { resource: cur.resource, members: vec![], password_hash: None, changed: false })
+                Ok(Change { resource: cur.resource.clone(), members: vec![], password_hash: None, changed: false })
             }))
             .await
             .unwrap();
@@ -137,7 +137,7 @@ async fn uniqueness_conflicts_name_the_attribute() {
                 None,
                 ReadOptions::default(),
                 Box::new(|cur| {
-                    let mut r = cur.resource;
+                    let mut r = cur.resource.clone();
                     r.as_map_mut().insert("userName".into(), json!("bob@x.io"));
                     Ok(Change { resource: r, members: vec![], password_hash: None, changed: true })
                 }),
@@ -152,7 +152,7 @@ async fn uniqueness_conflicts_name_the_attribute() {
             None,
             ReadOptions::default(),
             Box::new(|cur| {
-                let mut r = cur.resource;
+                let mut r = cur.resource.clone();
                 r.as_map_mut().insert("userName".into(), json!("BOB@x.io"));
                 Ok(Change { resource: r, members: vec![], password_hash: None, changed: true })
             }),
@@ -245,7 +245,7 @@ async fn racing_updates_of_one_user_lose_nothing() {
             let id = u.id.clone();
             let org = env.a;
             tasks.push(tokio::spawn(async move {
-                let add = move |cur: Stored| {
+                let add = move |cur: &Stored| {
                     let mut emails = cur.resource.get("emails").cloned().unwrap_or(json!([]));
                     let list = emails.as_array_mut().unwrap();
                     // Every third one also drops the first address (gone after the first).
@@ -308,7 +308,7 @@ async fn long_email_lists_are_rewritten_by_updates() {
             .cloned()
             .chain(many)
             .collect::<Vec<_>>();
-        let set_emails = |v: Value| Box::new(move |cur: Stored| Ok(set(cur, "emails", v.clone())));
+        let set_emails = |v: Value| Box::new(move |cur: &Stored| Ok(set(cur, "emails", v.clone())));
         env.store
             .modify(env.a, id, None, ReadOptions::default(), set_emails(json!(long)))
             .await
@@ -358,7 +358,7 @@ async fn soft_delete_hides_and_restore_brings_back() {
                 let id = u.id.clone();
                 move |cur| {
                     Ok(Change {
-                        resource: cur.resource,
+                        resource: cur.resource.clone(),
                         members: vec![scim_store::MemberOp::Add(vec![scim_store::MemberRow {
                             value: id.clone(),
                             kind: scim_store::MemberKind::User,
