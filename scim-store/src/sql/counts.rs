@@ -14,11 +14,17 @@
 
 use super::conn::{Exec, get};
 use super::outcome::db_err;
+use super::shapes::{Shape, Stmt};
 use super::store::SqlStore;
 use crate::{Result, StoreError};
 use scim_core::schema::ResourceKind;
 use scim_core::sid::OrganizationSid;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, LockType, Order, Query as Q};
+
+/// The values of a delta row: `org`, `kind`, `delta`.
+fn count_values(org: OrganizationSid, kind: ResourceKind, delta: i64) -> [sea_orm::Value; 3] {
+    [org.to_string().into(), kind.name().into(), delta.into()]
+}
 
 /// The compaction folds an organization's deltas of a kind once they are more than this.
 const FOLD_AFTER: i64 = 16;
@@ -40,7 +46,7 @@ impl SqlStore {
         kind: ResourceKind,
         delta: i64,
     ) -> Result<()> {
-        if let Some(ins) = self.count_delta_row(org, kind, delta)? {
+        if let Some(ins) = self.count_delta_stmt(org, kind, delta)? {
             c.execute(&ins).await.map_err(db_err)?;
         }
         Ok(())
@@ -60,9 +66,32 @@ impl SqlStore {
         let mut ins = Q::insert();
         ins.into_table("resource_counts")
             .columns(["org", "kind", "delta"])
-            .values([Expr::val(org.to_string()), Expr::val(kind.name()), Expr::val(delta)])
+            .values(count_values(org, kind, delta).into_iter().map(Expr::val))
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         Ok(Some(ins))
+    }
+
+    /// [`SqlStore::count_delta_row`] as a statement to run, its text written once.
+    pub(super) fn count_delta_stmt(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        delta: i64,
+    ) -> Result<Option<Stmt>> {
+        if !self.keeps_counts() || delta == 0 {
+            return Ok(None);
+        }
+        let values = Vec::from(count_values(org, kind, delta));
+        let stmt =
+            self.shapes.get_from_values(self.backend.sea(), Shape::CountDelta, values, |v| {
+                let mut ins = Q::insert();
+                ins.into_table("resource_counts")
+                    .columns(["org", "kind", "delta"])
+                    .values(v.iter().cloned().map(Expr::val))
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+                Ok(ins)
+            })?;
+        Ok(Some(stmt))
     }
 
     /// The live resources of `kind` in `org`: the sum of the deltas. When they have piled up

@@ -8,6 +8,7 @@ use super::conn::{Exec, ExecErr};
 use super::filter::{T, col};
 use super::outcome::db_err;
 use super::rows::{Row, raw_row};
+use super::shapes::{Shape, Stmt};
 use super::store::{CHUNK, SqlStore};
 use super::values::now;
 use crate::{ChangeOp, MemberRow, NewResource, RawStored, ReadOptions, Result, StoreError, Stored};
@@ -179,43 +180,46 @@ impl SqlStore {
         preps: &[Prep],
         at: &str,
     ) -> Result<sea_orm::sea_query::InsertStatement> {
-        let mut ins = Q::insert();
-        ins.into_table(T).columns([
-            "id",
-            "org",
-            "kind",
-            "doc",
-            "name_key",
-            "display_name_lower",
-            "display",
-            "external_id",
-            "active",
-            "created",
-            "last_modified",
-            "version",
-            "deleted",
-            "password_hash",
-        ]);
+        let mut ins = insert_into_resources();
         for p in preps {
-            ins.values([
-                Expr::val(p.id.clone()),
-                Expr::val(org.to_string()),
-                Expr::val(kind.name()),
-                self.doc_value(&p.doc)?,
-                Expr::val(p.cols.name_key.clone()),
-                Expr::val(p.cols.display_name_lower.clone()),
-                Expr::val(p.cols.display.clone()),
-                Expr::val(p.cols.external_id.clone()),
-                Expr::val(p.cols.active),
-                Expr::val(at.to_owned()),
-                Expr::val(at.to_owned()),
-                Expr::val(1i64),
-                Expr::val(false),
-                Expr::val(p.password_hash.clone()),
-            ])
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+            let values = insert_values(org, kind, p, at)?;
+            ins.values(self.insert_exprs(&values)?)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
         }
         Ok(ins)
+    }
+
+    /// [`SqlStore::insert_rows`] of one resource as a statement to run, its text written
+    /// once.
+    pub(super) fn insert_one(
+        &self,
+        org: OrganizationSid,
+        kind: ResourceKind,
+        p: &Prep,
+        at: &str,
+    ) -> Result<Stmt> {
+        let values = insert_values(org, kind, p, at)?;
+        self.shapes.get_from_values(self.backend.sea(), Shape::InsertOne, values, |v| {
+            let mut ins = insert_into_resources();
+            ins.values(self.insert_exprs(v)?).map_err(|e| StoreError::Internal(e.to_string()))?;
+            Ok(ins)
+        })
+    }
+
+    /// The expressions of a row's [`insert_values`]: the document's text as the backend
+    /// stores a document, the others bound as they are.
+    fn insert_exprs(&self, values: &[sea_orm::Value]) -> Result<Vec<Expr>> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match (i, v) {
+                (DOC_AT, sea_orm::Value::String(Some(text))) => {
+                    self.backend.doc_value(text.to_string())
+                }
+                (DOC_AT, _) => Err(StoreError::Internal("a new document is not text".into())),
+                _ => Ok(Expr::val(v.clone())),
+            })
+            .collect()
     }
 
     pub(super) async fn write_emails<C: Exec>(
@@ -244,6 +248,72 @@ impl SqlStore {
     }
 }
 
+/// The columns of a new `resources` row, in the order [`insert_values`] gives them.
+const INSERT_COLUMNS: [&str; 14] = [
+    "id",
+    "org",
+    "kind",
+    "doc",
+    "name_key",
+    "display_name_lower",
+    "display",
+    "external_id",
+    "active",
+    "created",
+    "last_modified",
+    "version",
+    "deleted",
+    "password_hash",
+];
+
+/// Where the document is in [`INSERT_COLUMNS`].
+const DOC_AT: usize = 3;
+
+/// The change-log entry of the creation of `p`.
+fn created<'a>(
+    org: OrganizationSid,
+    kind: ResourceKind,
+    p: &'a Prep,
+    at: &'a str,
+    detail: Detail,
+) -> Entry<'a> {
+    Entry { org, kind, id: &p.id, op: ChangeOp::Create, version: 1, at, detail }
+}
+
+fn insert_into_resources() -> sea_orm::sea_query::InsertStatement {
+    let mut ins = Q::insert();
+    ins.into_table(T).columns(INSERT_COLUMNS);
+    ins
+}
+
+/// The values of a new resource's row, in the order of [`INSERT_COLUMNS`] (the document
+/// as JSON text).
+fn insert_values(
+    org: OrganizationSid,
+    kind: ResourceKind,
+    p: &Prep,
+    at: &str,
+) -> Result<Vec<sea_orm::Value>> {
+    let text = serde_json::to_string(&p.doc).map_err(|e| StoreError::Internal(e.to_string()))?;
+    let cols = &p.cols;
+    Ok(vec![
+        p.id.clone().into(),
+        org.to_string().into(),
+        kind.name().into(),
+        text.into(),
+        cols.name_key.clone().into(),
+        cols.display_name_lower.clone().into(),
+        cols.display.clone().into(),
+        cols.external_id.clone().into(),
+        cols.active.into(),
+        at.to_owned().into(),
+        at.to_owned().into(),
+        1i64.into(),
+        false.into(),
+        p.password_hash.clone().into(),
+    ])
+}
+
 pub(super) async fn create_many(
     store: &SqlStore,
     org: OrganizationSid,
@@ -267,7 +337,7 @@ pub(super) async fn create_many(
     }
     let at = now();
     // What the change log says of each (before the members move out).
-    let details: Vec<Detail> = preps
+    let mut details: Vec<Detail> = preps
         .iter()
         .map(|p| {
             let mut extra = Vec::new();
@@ -292,30 +362,23 @@ pub(super) async fn create_many(
         }
         email_rows.push(ins);
     }
-    let count = store.count_delta_row(org, kind, i64::try_from(preps.len()).unwrap_or(i64::MAX))?;
-    let mut log_rows = Vec::new();
-    let mut details = details.into_iter();
-    let ctx = change_log::context();
-    for chunk in preps.chunks(CHUNK) {
-        let mut ins = Q::insert();
-        ins.into_table("change_log").columns(change_log::COLUMNS);
-        for p in chunk {
-            let detail = details.next().unwrap_or_default();
-            let entry =
-                Entry { org, kind, id: &p.id, op: ChangeOp::Create, version: 1, at: &at, detail };
-            ins.values(entry.row(&ctx)).map_err(|e| StoreError::Internal(e.to_string()))?;
-        }
-        log_rows.push(ins);
-    }
+    let delta = i64::try_from(preps.len()).unwrap_or(i64::MAX);
 
     // One resource without members, on a database that runs writes inside common table
     // expressions (PostgreSQL): every row in one statement, atomic on its own, so the
     // create costs one round trip instead of a transaction's six.
     let single = preps.len() == 1 && preps.iter().all(|p| p.members.is_empty());
     if single && store.backend.writes_in_one_statement() && email_rows.len() <= 1 {
+        let ctx = change_log::context();
+        let mut log = Q::insert();
+        log.into_table("change_log").columns(change_log::COLUMNS);
+        for (p, detail) in preps.iter().zip(details) {
+            log.values(created(org, kind, p, &at, detail).row(&ctx))
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+        }
         let mut before = email_rows;
-        before.extend(count);
-        before.extend(log_rows);
+        before.extend(store.count_delta_row(org, kind, delta)?);
+        before.push(log);
         let one = one_statement(store.insert_rows(org, kind, &preps, &at)?, before);
         if let Err(e) = store.db.execute(&one).await {
             return Err(store.unique_err_of_new(e, org, kind, &preps).await);
@@ -329,8 +392,11 @@ pub(super) async fn create_many(
     // batch checked key by key, to name the first conflict (two statements fewer per
     // create than checking first: creates that conflict are the rare ones).
     for chunk in preps.chunks(INSERT_ROWS) {
-        let ins = store.insert_rows(org, kind, chunk, &at)?;
-        if let Err(e) = txn.execute(&ins).await {
+        let done = match chunk {
+            [one] => txn.execute(&store.insert_one(org, kind, one, &at)?).await,
+            _ => txn.execute(&store.insert_rows(org, kind, chunk, &at)?).await,
+        };
+        if let Err(e) = done {
             // Look outside the (now unusable on PostgreSQL) transaction.
             drop(txn);
             return Err(store.unique_err_of_new(e, org, kind, &preps).await);
@@ -347,11 +413,24 @@ pub(super) async fn create_many(
             }
         }
     }
-    if let Some(ins) = &count {
-        txn.execute(ins).await.map_err(db_err)?;
-    }
-    for ins in &log_rows {
-        txn.execute(ins).await.map_err(db_err)?;
+    store.count_delta(&txn, org, kind, delta).await?;
+    if let ([p], [_]) = (preps.as_slice(), details.as_slice()) {
+        // One entry: its statement's text is written once (`SqlStore::log`).
+        let detail = details.pop().unwrap_or_default();
+        store.log(&txn, created(org, kind, p, &at, detail)).await?;
+    } else {
+        let ctx = change_log::context();
+        let mut details = details.into_iter();
+        for chunk in preps.chunks(CHUNK) {
+            let mut ins = Q::insert();
+            ins.into_table("change_log").columns(change_log::COLUMNS);
+            for p in chunk {
+                let detail = details.next().unwrap_or_default();
+                ins.values(created(org, kind, p, &at, detail).row(&ctx))
+                    .map_err(|e| StoreError::Internal(e.to_string()))?;
+            }
+            txn.execute(&ins).await.map_err(db_err)?;
+        }
     }
     let stored = answer_created(store, &txn, org, kind, preps, &at).await?;
     txn.commit().await.map_err(db_err)?;

@@ -123,6 +123,10 @@ pub(crate) enum Shape {
     Update { name_key: bool, external_id: bool, display_name_lower: bool, password: bool },
     /// A change-log `INSERT` of one entry.
     ChangeLog,
+    /// The `INSERT` of one new resource row (a create of one resource in a transaction).
+    InsertOne,
+    /// A `resource_counts` delta row.
+    CountDelta,
 }
 
 impl Shapes {

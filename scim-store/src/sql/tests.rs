@@ -91,6 +91,24 @@ async fn hot_statements_are_built_once() {
         let made =
             create_user(&store, org, serde_json::json!({"userName": "shape@example.com"})).await;
         let id = ResourceId::parse(ResourceKind::User, &made.id).unwrap();
+        // A create of one resource in a transaction writes its row and its change-log
+        // entry from cached text (PostgreSQL writes all of it in one statement instead).
+        let in_txn = !store.backend.writes_in_one_statement();
+        assert_eq!(store.shapes.has(Shape::InsertOne), in_txn, "{url}");
+        assert_eq!(store.shapes.has(Shape::ChangeLog), in_txn, "{url}");
+        let again =
+            create_user(&store, org, serde_json::json!({"userName": "again@example.com"})).await;
+        let read = store
+            .get(
+                org,
+                ResourceId::parse(ResourceKind::User, &again.id).unwrap(),
+                ReadOptions::default(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.resource.get("userName"), Some(&serde_json::json!("again@example.com")));
+        assert_eq!(read.version, 1, "{url}");
         for _ in 0..2 {
             let got = store
                 .get(org, id, ReadOptions { groups: true, ..ReadOptions::default() })
