@@ -114,7 +114,7 @@ pub(crate) fn normalize(
         check_depth(v)?;
     }
     let core_urn = registry.resource_type(kind).schema.as_str();
-    let mut out = Map::new();
+    let mut out = Map::with_capacity(map.len());
     for (key, value) in map {
         if key.eq_ignore_ascii_case("schemas") {
             // Rebuilt below from the data; its type is still checked.
@@ -213,8 +213,11 @@ fn finish(
     mode: Mode,
 ) -> Result<Map<String, Value>, ScimError> {
     let rt = registry.resource_type(kind);
-    let mut body = Map::new();
     let mut schemas = vec![Value::String(rt.schema.clone())];
+    // `schemas` first, then the attributes in order: built in one map (its value set
+    // last), where building one without it and copying it over hashed every key twice more.
+    let mut body = Map::with_capacity(out.len() + 1);
+    body.insert("schemas".to_owned(), Value::Null);
     for (k, v) in out {
         let is_ext = rt.schema_extensions.iter().any(|e| e.schema == k);
         if is_ext {
@@ -250,10 +253,8 @@ fn finish(
             None => {}
         }
     }
-    let mut result = Map::with_capacity(body.len() + 1);
-    result.insert("schemas".to_owned(), Value::Array(schemas));
-    result.extend(body);
-    Ok(result)
+    body.insert("schemas".to_owned(), Value::Array(schemas));
+    Ok(body)
 }
 
 pub(crate) fn check_required(
