@@ -263,7 +263,8 @@ impl<'r> Projector<'r> {
         // the core schema first meant a case-insensitive pass over all of its attributes
         // for each resource. The order cannot change the answer: no core attribute shares
         // a name with a common one, even case-insensitively (a test checks it).
-        let exact = |attrs: &'r [Attribute]| attrs.iter().find(|a| a.name == key);
+        let exact =
+            |attrs: &'r [Attribute]| attrs.iter().find(|a| crate::schema::same_name(&a.name, key));
         self.core
             .and_then(|s| exact(&s.attributes))
             .or_else(|| exact(self.registry.common_attributes()))

@@ -139,7 +139,7 @@ impl Attribute {
         // Exact first: stored and most client documents use the schema's own spelling.
         let subs = &self.sub_attributes;
         subs.iter()
-            .find(|a| a.name == name)
+            .find(|a| same_name(&a.name, name))
             .or_else(|| subs.iter().find(|a| a.name.eq_ignore_ascii_case(name)))
     }
 
@@ -187,9 +187,16 @@ impl Schema {
         let attrs = &self.attributes;
         attrs
             .iter()
-            .find(|a| a.name == name)
+            .find(|a| same_name(&a.name, name))
             .or_else(|| attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name)))
     }
+}
+
+/// `a == b` for attribute names, comparing the first bytes before the rest: a lookup
+/// compares the name it looks for with most of a schema's names, and names of the same
+/// length mostly differ at the start.
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
 /// A schema extension of a resource type (RFC 7643 6).
@@ -253,6 +260,21 @@ impl ResourceKind {
         match self {
             Self::User => USER_SCHEMA,
             Self::Group => GROUP_SCHEMA,
+        }
+    }
+}
+
+#[cfg(test)]
+mod same_name_tests {
+    use super::same_name;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `same_name` is string equality.
+        #[test]
+        fn same_name_is_equality(a in "[a-cA-C$é]{0,4}", b in "[a-cA-C$é]{0,4}") {
+            prop_assert_eq!(same_name(&a, &b), a == b);
+            prop_assert!(same_name(&a, &a));
         }
     }
 }
