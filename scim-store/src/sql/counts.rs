@@ -26,6 +26,16 @@ fn count_values(org: OrganizationSid, kind: ResourceKind, delta: i64) -> [sea_or
     [org.to_string().into(), kind.name().into(), delta.into()]
 }
 
+/// The insert of a delta row with [`count_values`].
+fn count_insert(values: &[sea_orm::Value]) -> Result<InsertStatement> {
+    let mut ins = Q::insert();
+    ins.into_table("resource_counts")
+        .columns(["org", "kind", "delta"])
+        .values(values.iter().cloned().map(Expr::val))
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    Ok(ins)
+}
+
 /// The compaction folds an organization's deltas of a kind once they are more than this.
 const FOLD_AFTER: i64 = 16;
 /// A count folds the deltas it sums once they are more than this.
@@ -63,12 +73,7 @@ impl SqlStore {
         if !self.keeps_counts() || delta == 0 {
             return Ok(None);
         }
-        let mut ins = Q::insert();
-        ins.into_table("resource_counts")
-            .columns(["org", "kind", "delta"])
-            .values(count_values(org, kind, delta).into_iter().map(Expr::val))
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        Ok(Some(ins))
+        count_insert(&count_values(org, kind, delta)).map(Some)
     }
 
     /// [`SqlStore::count_delta_row`] as a statement to run, its text written once.
@@ -82,16 +87,10 @@ impl SqlStore {
             return Ok(None);
         }
         let values = Vec::from(count_values(org, kind, delta));
-        let stmt =
-            self.shapes.get_from_values(self.backend.sea(), Shape::CountDelta, values, |v| {
-                let mut ins = Q::insert();
-                ins.into_table("resource_counts")
-                    .columns(["org", "kind", "delta"])
-                    .values(v.iter().cloned().map(Expr::val))
-                    .map_err(|e| StoreError::Internal(e.to_string()))?;
-                Ok(ins)
-            })?;
-        Ok(Some(stmt))
+        let shapes = &self.shapes;
+        shapes
+            .get_from_values(self.backend.sea(), Shape::CountDelta, values, count_insert)
+            .map(Some)
     }
 
     /// The live resources of `kind` in `org`: the sum of the deltas. When they have piled up
