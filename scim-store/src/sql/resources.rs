@@ -414,10 +414,9 @@ pub(super) async fn create_many(
         }
     }
     store.count_delta(&txn, org, kind, delta).await?;
-    if let ([p], [_]) = (preps.as_slice(), details.as_slice()) {
+    if let [p] = preps.as_slice() {
         // One entry: its statement's text is written once (`SqlStore::log`).
-        let detail = details.pop().unwrap_or_default();
-        store.log(&txn, created(org, kind, p, &at, detail)).await?;
+        store.log(&txn, created(org, kind, p, &at, details.pop().unwrap_or_default())).await?;
     } else {
         let ctx = change_log::context();
         let mut details = details.into_iter();

@@ -93,9 +93,9 @@ struct Planned {
 }
 
 impl Planned {
-    /// The plan, or the current state when the modifier changed nothing.
-    /// The modifier sees the row by reference: its document is not copied here (a
-    /// modifier makes its own copy to change).
+    /// The plan, or the current state when the modifier changed nothing. The modifier sees
+    /// the row by reference: its document is not copied here (a modifier copies what it
+    /// changes).
     fn of(
         mut row: Row,
         refs: Option<Vec<Value>>,
