@@ -262,13 +262,64 @@ pub(crate) struct SeaPool {
     /// closed (see [`SeaPool::guard`]): as many as the pool holds, each of which may be
     /// one.
     stale_retries: usize,
+    /// PostgreSQL: the connections that statements outside a transaction run on (see
+    /// `autocommit`).
+    #[cfg(feature = "postgres")]
+    autocommit: Option<super::autocommit::Autocommit>,
 }
 
 impl SeaPool {
-    pub(crate) fn new(conn: DatabaseConnection) -> Self {
+    /// `conn`'s pool behind a breaker; on PostgreSQL, statements outside a transaction get
+    /// connections of their own, pinged before use once idle for `ping_idle`.
+    pub(crate) fn new(conn: DatabaseConnection, ping_idle: std::time::Duration) -> Self {
         let max = pool_counts(&conn).map_or(10, |(_, _, max)| max);
         let stale_retries = usize::try_from(max).unwrap_or(10);
-        Self { conn, breaker: super::breaker::Breaker::default(), stale_retries }
+        #[cfg(feature = "postgres")]
+        let autocommit = (conn.get_database_backend() == DbBackend::Postgres).then(|| {
+            super::autocommit::Autocommit::new(conn.get_postgres_connection_pool(), ping_idle)
+        });
+        #[cfg(not(feature = "postgres"))]
+        let _ = ping_idle;
+        Self {
+            conn,
+            breaker: super::breaker::Breaker::default(),
+            stale_retries,
+            #[cfg(feature = "postgres")]
+            autocommit,
+        }
+    }
+
+    /// The rows of a read outside a transaction (only the first when `one`), run again on
+    /// another connection if it met one the database had closed.
+    async fn read(&self, s: &dyn StatementBuilder, one: bool) -> Result<Vec<DbRow>, ExecErr> {
+        self.guard(true, || async {
+            #[cfg(feature = "postgres")]
+            if let Some(a) = &self.autocommit
+                && let Some(rows) = a.rows(s, one).await?
+            {
+                return Ok(rows);
+            }
+            if one {
+                Ok(sea_one(&self.conn, s).await?.into_iter().collect())
+            } else {
+                sea_all(&self.conn, s).await
+            }
+        })
+        .await
+    }
+
+    /// A statement outside a transaction that returns no rows.
+    async fn exec(&self, s: &dyn StatementBuilder) -> Result<Done, ExecErr> {
+        self.guard(false, || async {
+            #[cfg(feature = "postgres")]
+            if let Some(a) = &self.autocommit
+                && let Some(done) = a.execute(s).await?
+            {
+                return Ok(done);
+            }
+            sea_exec(&self.conn, s).await
+        })
+        .await
     }
 
     /// Runs `call` unless the breaker is open, and tells the breaker whether it reached
@@ -333,6 +384,14 @@ impl Db {
                 stats.open = u64::from(open);
                 stats.idle = u64::try_from(idle).unwrap_or(u64::MAX);
                 stats.max = Some(u64::from(max));
+                #[cfg(feature = "postgres")]
+                if let Some(r) = &p.autocommit {
+                    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+                    let (open, idle, max) = r.counts();
+                    stats.open += n(open);
+                    stats.idle += n(idle);
+                    stats.max = stats.max.map(|m| m + n(max));
+                }
             }
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => {
@@ -380,7 +439,7 @@ impl Db {
         long: bool,
     ) -> Result<Vec<DbRow>, ExecErr> {
         match self {
-            Db::Sea(p) => p.guard(true, || sea_all(&p.conn, s)).await,
+            Db::Sea(p) => p.read(s, false).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => {
                 let _slot = p.scan_slot(long).await?;
@@ -396,7 +455,7 @@ impl Db {
         long: bool,
     ) -> Result<Option<DbRow>, ExecErr> {
         match self {
-            Db::Sea(p) => p.guard(true, || sea_one(&p.conn, s)).await,
+            Db::Sea(p) => Ok(p.read(s, true).await?.pop()),
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => {
                 let _slot = p.scan_slot(long).await?;
@@ -420,7 +479,7 @@ impl Db {
 impl Exec for Db {
     async fn query_one(&self, s: &dyn StatementBuilder) -> Result<Option<DbRow>, ExecErr> {
         match self {
-            Db::Sea(p) => p.guard(true, || sea_one(&p.conn, s)).await,
+            Db::Sea(p) => Ok(p.read(s, true).await?.pop()),
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => p.read(|c| sqlite::query(c, s, true, DbRow::Lite)).map(|mut v| v.pop()),
         }
@@ -428,7 +487,7 @@ impl Exec for Db {
 
     async fn query_all(&self, s: &dyn StatementBuilder) -> Result<Vec<DbRow>, ExecErr> {
         match self {
-            Db::Sea(p) => p.guard(true, || sea_all(&p.conn, s)).await,
+            Db::Sea(p) => p.read(s, false).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => p.read(|c| sqlite::query(c, s, false, DbRow::Lite)),
         }
@@ -436,7 +495,7 @@ impl Exec for Db {
 
     async fn execute(&self, s: &dyn StatementBuilder) -> Result<Done, ExecErr> {
         match self {
-            Db::Sea(p) => p.guard(false, || sea_exec(&p.conn, s)).await,
+            Db::Sea(p) => p.exec(s).await,
             #[cfg(feature = "sqlite")]
             Db::Lite(p) => p.write(s).await,
         }

@@ -97,7 +97,13 @@ impl SqlStore {
             return Ok(Self::on(Db::Lite(pool), url, registry, backend, opts));
         }
         let db = Self::sea_connect(url, backend, &opts).await?;
-        Ok(Self::on(Db::Sea(super::conn::SeaPool::new(db)), url, registry, backend, opts))
+        Ok(Self::on(
+            Db::Sea(super::conn::SeaPool::new(db, PING_IDLE)),
+            url,
+            registry,
+            backend,
+            opts,
+        ))
     }
 
     /// A store on the connected `db`, its caches empty.
@@ -123,8 +129,9 @@ impl SqlStore {
     }
 
     /// A sea-orm (sqlx) connection pool for `url`, of `backend`. A connection idle for
-    /// [`PING_IDLE`] is pinged before it is handed out; a busier one is not: the pool
-    /// pings every connection it takes back, so it was answering moments ago, and a ping
+    /// [`PING_IDLE`] is pinged before it is handed out; a busier one is not: it was
+    /// answering moments ago (the pool pings every connection it takes back; on PostgreSQL
+    /// the statements outside a transaction skip even that, see `autocommit`), and a ping
     /// on every checkout was one round trip more per statement (a third of the server's
     /// sends to PostgreSQL per GET, and 14-28% of GET throughput).
     pub(super) async fn sea_connect(

@@ -6,7 +6,9 @@
 //!   SQL templates), one module per backend (`sqlite`, `postgres`, `mysql`), `backends`
 //!   (which one serves a URL);
 //! - where statements run: `outcome` (results and errors), `conn` (a sea-orm pool or the
-//!   inline SQLite engine of `sqlite`), `breaker`, `shapes` (SQL built once per shape);
+//!   inline SQLite engine of `sqlite`; `autocommit`, PostgreSQL's connections for the
+//!   statements outside a transaction),
+//!   `breaker`, `shapes` (SQL built once per shape);
 //! - the data: `migration` (layout and migrations), `values`, `columns` (lookup columns
 //!   of a document), `filter` (filters and sort keys as SQL), `cursor` (RFC 9865);
 //! - the store: `store` (the type, its options and caches), `connect`, `setup`
@@ -16,6 +18,8 @@
 //!   `api` implements [`Store`](crate::Store) on them.
 
 mod api;
+#[cfg(feature = "postgres")]
+mod autocommit;
 mod backend;
 mod backends;
 mod breaker;
