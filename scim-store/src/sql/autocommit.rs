@@ -30,14 +30,6 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// How long a connection may sit unused before it is closed (sqlx's pool default).
 const IDLE_CLOSE: Duration = Duration::from_secs(600);
 
-/// What a statement gives back.
-enum Ran {
-    /// The rows it returned.
-    Rows(Vec<DbRow>),
-    /// How many rows it changed.
-    Done(Done),
-}
-
 /// The store's connections to one PostgreSQL database for statements outside a
 /// transaction.
 #[derive(Debug)]
@@ -64,6 +56,33 @@ impl Taken<'_> {
     /// The statement completed: the connection is ready for the next one.
     fn done(self) {
         self.home.free().push((self.conn, Instant::now()));
+    }
+
+    /// The outcome of the statement run on this connection, as a store error (`as_err`:
+    /// `DbErr::Query` or `DbErr::Exec`, as sea-orm reports it); the connection goes back
+    /// unless the statement failed on the wire.
+    fn finish<T>(
+        self,
+        r: Result<T, sqlx::Error>,
+        as_err: fn(RuntimeErr) -> DbErr,
+    ) -> Result<T, ExecErr> {
+        match r {
+            Ok(v) => {
+                self.done();
+                Ok(v)
+            }
+            Err(e) => {
+                let statement_failed = matches!(e, sqlx::Error::Database(_));
+                let e = ExecErr::Sea(as_err(RuntimeErr::SqlxError(e.into())));
+                // After an error the database sent about the statement (a timeout, a
+                // conflict) the session has read up to its ready-for-query message and is
+                // still usable; not after one saying the session is over (a shutdown).
+                if statement_failed && !e.is_unavailable() {
+                    self.done();
+                }
+                Err(e)
+            }
+        }
     }
 }
 
@@ -100,65 +119,31 @@ impl Autocommit {
         s: &dyn StatementBuilder,
         one: bool,
     ) -> Result<Option<Vec<DbRow>>, ExecErr> {
-        Ok(self.run(s, true, one).await?.map(|ran| match ran {
-            Ran::Rows(rows) => rows,
-            Ran::Done(_) => Vec::new(),
-        }))
+        let Some(mut taken) = self.take().await? else {
+            return Ok(None);
+        };
+        let (sql, values) = built(s);
+        let q = sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), values);
+        let r = if one {
+            q.fetch_optional(&mut taken.conn).await.map(wrap)
+        } else {
+            q.fetch_all(&mut taken.conn).await.map(wrap)
+        };
+        taken.finish(r, DbErr::Query).map(Some)
     }
 
     /// Runs `s`, which returns no rows: how many it changed; `None` as for
     /// [`Autocommit::rows`].
     pub(crate) async fn execute(&self, s: &dyn StatementBuilder) -> Result<Option<Done>, ExecErr> {
-        Ok(self.run(s, false, false).await?.map(|ran| match ran {
-            Ran::Done(done) => done,
-            Ran::Rows(_) => Done::new(0),
-        }))
-    }
-
-    /// Runs `s`: its rows (only the first when `one`), or, when `rows` is false, how many
-    /// rows it changed.
-    async fn run(
-        &self,
-        s: &dyn StatementBuilder,
-        rows: bool,
-        one: bool,
-    ) -> Result<Option<Ran>, ExecErr> {
         let Some(mut taken) = self.take().await? else {
             return Ok(None);
         };
-        let stmt = s.build(&DbBackend::Postgres);
-        let values = stmt.values.unwrap_or(sea_orm::Values(Vec::new()));
-        let q = sqlx::query_with(
-            sqlx::AssertSqlSafe(stmt.sql.as_str()),
-            sea_query_sqlx::SqlxValues(values),
-        );
-        let conn = &mut taken.conn;
-        let r = match (rows, one) {
-            (false, _) => q.execute(conn).await.map(|d| Ran::Done(Done::new(d.rows_affected()))),
-            (true, true) => q.fetch_optional(conn).await.map(|r| Ran::Rows(wrap(r))),
-            (true, false) => q.fetch_all(conn).await.map(|r| Ran::Rows(wrap(r))),
-        };
-        match r {
-            Ok(ran) => {
-                taken.done();
-                Ok(Some(ran))
-            }
-            Err(e) => {
-                let statement_failed = matches!(e, sqlx::Error::Database(_));
-                let e = ExecErr::Sea(if rows {
-                    DbErr::Query(RuntimeErr::SqlxError(e.into()))
-                } else {
-                    DbErr::Exec(RuntimeErr::SqlxError(e.into()))
-                });
-                // After an error the database sent about the statement (a timeout, a
-                // conflict) the session has read up to its ready-for-query message and is
-                // still usable; not after one saying the session is over (a shutdown).
-                if statement_failed && !e.is_unavailable() {
-                    taken.done();
-                }
-                Err(e)
-            }
-        }
+        let (sql, values) = built(s);
+        let r = sqlx::query_with(sqlx::AssertSqlSafe(sql.as_str()), values)
+            .execute(&mut taken.conn)
+            .await
+            .map(|d| Done::new(d.rows_affected()));
+        taken.finish(r, DbErr::Exec).map(Some)
     }
 
     /// A connection for one statement: an idle one (pinged first if it sat idle for the
@@ -201,6 +186,12 @@ impl Autocommit {
             Err(_) => Err(ExecErr::Sea(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))),
         }
     }
+}
+
+/// `s` as PostgreSQL's SQL text and its values, bound the way sea-orm binds them.
+fn built(s: &dyn StatementBuilder) -> (String, sea_query_sqlx::SqlxValues) {
+    let stmt = s.build(&DbBackend::Postgres);
+    (stmt.sql, sea_query_sqlx::SqlxValues(stmt.values.unwrap_or(sea_orm::Values(Vec::new()))))
 }
 
 fn wrap(rows: impl IntoIterator<Item = sqlx::postgres::PgRow>) -> Vec<DbRow> {
