@@ -10,7 +10,7 @@
 //! [`Meta`]'s field order. A property test keeps the two writers byte for byte equal.
 
 use crate::etag::ETag;
-use crate::projection::{JsonText, Part, RawText};
+use crate::projection::{JsonText, Member, Part, RawText};
 use crate::resource::{Meta, Resource, get_ci};
 use crate::schema::ResourceKind;
 use serde_json::{Map, Value};
@@ -98,7 +98,7 @@ impl Meta {
             out.push(b'"');
             keys.push((start, out.len(), false));
             out.push(b':');
-            serde_json::to_writer(&mut out, v).ok()?;
+            crate::scan::write_str(&mut out, v).ok()?;
         }
         out.push(b'}');
         let outline = crate::scan::Outline::of_object(keys);
@@ -167,16 +167,25 @@ impl Envelope {
         doc: impl IntoIterator<Item = (Cow<'a, str>, RawText<'a>)>,
         refs: Option<(&'static str, Vec<Value>)>,
     ) -> impl Iterator<Item = (Cow<'a, str>, Part<'a>)> {
+        let (head, tail) = self.around(refs);
+        head.into_iter().chain(doc.into_iter().map(|(k, v)| (k, Part::Raw(v)))).chain(tail)
+    }
+
+    /// The members [`Envelope::members`] writes before the stored document's (`id`) and
+    /// after them (the references, `meta`), for
+    /// [`Projector::write_stored`](crate::projection::Projector::write_stored).
+    pub fn around<'a>(
+        self,
+        refs: Option<(&'static str, Vec<Value>)>,
+    ) -> ([Member<'a>; 1], impl Iterator<Item = Member<'a>>) {
         let refs =
             refs.map(|(name, items)| (Cow::Borrowed(name), Part::Value(Value::Array(items))));
         let meta = match self.meta.to_json_text() {
             Some(text) => Part::Text(text),
             None => Part::Value(Value::Object(self.meta.into_map())),
         };
-        std::iter::once((Cow::Borrowed("id"), Part::Value(Value::String(self.id))))
-            .chain(doc.into_iter().map(|(k, v)| (k, Part::Raw(v))))
-            .chain(refs)
-            .chain(std::iter::once((Cow::Borrowed("meta"), meta)))
+        let head = [(Cow::Borrowed("id"), Part::Value(Value::String(self.id)))];
+        (head, refs.into_iter().chain(std::iter::once((Cow::Borrowed("meta"), meta))))
     }
 
     /// The envelope of a resource as a client receives it: `id` and `meta` when present
@@ -330,7 +339,14 @@ mod tests {
                 .collect();
             let projector = Projector::new(&attributes, &excluded, &reg, ResourceKind::User);
             let mut out = Vec::new();
-            projector.write(envelope(&id, version, location).members(ordered, refs), &mut out).unwrap();
+            projector
+                .write(envelope(&id, version, location.clone()).members(ordered, refs.clone()), &mut out)
+                .unwrap();
+            prop_assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(expected.clone()).unwrap());
+            // Read from the stored text as it is written: the same bytes.
+            let (head, tail) = envelope(&id, version, location).around(refs);
+            let mut out = Vec::new();
+            projector.write_stored(head, &text, tail, &mut out).unwrap();
             prop_assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(expected).unwrap());
         }
 

@@ -213,6 +213,9 @@ pub enum Part<'a> {
     Value(Value),
 }
 
+/// One top-level member for [`Projector::write`]: its name and its value.
+pub type Member<'a> = (Cow<'a, str>, Part<'a>);
+
 /// JSON text written by this crate (valid by construction, so not checked again): what
 /// [`Part::Text`] holds, an object with the outline its writer noted (the ranges of its
 /// keys), so a projection does not read the text again to see its keys.
@@ -341,6 +344,24 @@ impl<'r> Projector<'r> {
         }
     }
 
+    /// Writes what serialising [`Projector::schemas`] of the strings `urns` gives, for
+    /// strings that need no escape.
+    fn write_schemas(&self, urns: Vec<&str>, present: impl Fn(&str) -> bool, out: &mut Vec<u8>) {
+        let core = &self.registry.resource_type(self.kind).schema;
+        out.push(b'[');
+        let mut first = true;
+        for urn in urns.into_iter().filter(|s| s.eq_ignore_ascii_case(core) || present(s)) {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.push(b'"');
+            out.extend_from_slice(urn.as_bytes());
+            out.push(b'"');
+        }
+        out.push(b']');
+    }
+
     /// Writes the projection of the resource made of `members` (its top-level attributes
     /// in order) to `out` as a JSON object: exactly what serialising
     /// [`Projector::project`] of the same resource writes, without parsing into a tree the
@@ -352,74 +373,173 @@ impl<'r> Projector<'r> {
         members: impl IntoIterator<Item = (Cow<'a, str>, Part<'a>)>,
         out: &mut Vec<u8>,
     ) -> Result<(), serde_json::Error> {
-        let mut schemas_in: Option<Part<'a>> = None;
-        let mut body: Vec<u8> = Vec::with_capacity(512);
-        let mut kept: Vec<Cow<'a, str>> = Vec::new();
+        let mut w = Writer::new(self);
         for (key, part) in members {
-            if key.eq_ignore_ascii_case("schemas") {
-                schemas_in = Some(part);
-                continue;
-            }
-            if let Some((urn, schema)) = self.extension(&key) {
-                let Some(schema) = schema else { continue };
-                let inner: Vec<(Cow<'a, str>, Part<'a>)> = match part {
-                    Part::Raw(raw) => match raw_entries(raw.get())? {
-                        Some(entries) => {
-                            entries.into_iter().map(|(k, v)| (k, Part::Raw(v))).collect()
-                        }
-                        None => continue,
-                    },
-                    Part::Value(Value::Object(m)) => {
+            w.member(key, part)?;
+        }
+        w.finish(out)
+    }
+
+    /// [`Projector::write`] of `head`, then the members of the stored JSON object `doc`
+    /// (as [`Part::Raw`]), then `tail`: the same bytes, with `doc` read once as it is
+    /// written rather than split into members first.
+    ///
+    /// Errors only when `doc` is not a JSON object or a [`Part::Raw`] is not valid JSON.
+    pub fn write_stored<'a>(
+        &self,
+        head: impl IntoIterator<Item = (Cow<'a, str>, Part<'a>)>,
+        doc: &'a str,
+        tail: impl IntoIterator<Item = (Cow<'a, str>, Part<'a>)>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), serde_json::Error> {
+        let mut w = Writer::new(self);
+        for (key, part) in head {
+            w.member(key, part)?;
+        }
+        crate::scan::each_member(doc, |key, value| w.stored_member(key, value))?;
+        for (key, part) in tail {
+            w.member(key, part)?;
+        }
+        w.finish(out)
+    }
+}
+
+/// One run of [`Projector::write`]: the members kept so far, written to `body`, and the
+/// declared `schemas`, written first once the rest is known.
+struct Writer<'p, 'r, 'a> {
+    projector: &'p Projector<'r>,
+    schemas_in: Option<Part<'a>>,
+    body: Vec<u8>,
+    kept: Vec<Cow<'a, str>>,
+}
+
+impl<'p, 'r, 'a> Writer<'p, 'r, 'a> {
+    fn new(projector: &'p Projector<'r>) -> Self {
+        Self {
+            projector,
+            schemas_in: None,
+            // A stored user's text is about a kilobyte, with about twenty members: room
+            // for them without growing.
+            body: Vec::with_capacity(1536),
+            kept: Vec::with_capacity(24),
+        }
+    }
+
+    /// Writes member `key` when the projection keeps any of it.
+    fn member(&mut self, key: Cow<'a, str>, part: Part<'a>) -> Result<(), serde_json::Error> {
+        let p = self.projector;
+        if key.eq_ignore_ascii_case("schemas") {
+            self.schemas_in = Some(part);
+            return Ok(());
+        }
+        if let Some((urn, schema)) = p.extension(&key) {
+            let Some(schema) = schema else { return Ok(()) };
+            let inner: Vec<(Cow<'a, str>, Part<'a>)> = match part {
+                Part::Raw(raw) => match raw_entries(raw.get())? {
+                    Some(entries) => entries.into_iter().map(|(k, v)| (k, Part::Raw(v))).collect(),
+                    None => return Ok(()),
+                },
+                Part::Value(Value::Object(m)) => {
+                    m.into_iter().map(|(k, v)| (Cow::Owned(k), Part::Value(v))).collect()
+                }
+                Part::Text(t) => match serde_json::from_str(t.get())? {
+                    Value::Object(m) => {
                         m.into_iter().map(|(k, v)| (Cow::Owned(k), Part::Value(v))).collect()
                     }
-                    Part::Text(t) => match serde_json::from_str(t.get())? {
-                        Value::Object(m) => {
-                            m.into_iter().map(|(k, v)| (Cow::Owned(k), Part::Value(v))).collect()
-                        }
-                        _ => continue,
-                    },
-                    Part::Value(_) => continue,
-                };
-                let mut obj: Vec<u8> = Vec::new();
-                let mut any = false;
-                for (k, v) in inner {
-                    let Some(attr) = schema.attribute(&k) else { continue };
-                    let d = decide(attr, Some(urn), &self.inc, &self.exc);
-                    if d.keep && write_member(&mut obj, !any, &k, attr, v, &d)? {
-                        any = true;
-                    }
-                }
-                if any {
-                    if !kept.is_empty() {
-                        body.push(b',');
-                    }
-                    crate::scan::write_str(&mut body, key.as_ref())?;
-                    body.extend_from_slice(b":{");
-                    body.extend_from_slice(&obj);
-                    body.push(b'}');
-                    kept.push(key);
-                }
-                continue;
-            }
-            let Some(attr) = self.attribute(&key) else {
-                continue;
+                    _ => return Ok(()),
+                },
+                Part::Value(_) => return Ok(()),
             };
-            let d = decide(attr, None, &self.inc, &self.exc);
-            if d.keep && write_member(&mut body, kept.is_empty(), &key, attr, part, &d)? {
-                kept.push(key);
+            let mut obj: Vec<u8> = Vec::new();
+            let mut any = false;
+            for (k, v) in inner {
+                let Some(attr) = schema.attribute(&k) else { continue };
+                let d = decide(attr, Some(urn), &p.inc, &p.exc);
+                if d.keep && write_member(&mut obj, !any, &k, attr, v, &d)? {
+                    any = true;
+                }
             }
+            if any {
+                if !self.kept.is_empty() {
+                    self.body.push(b',');
+                }
+                crate::scan::write_str(&mut self.body, key.as_ref())?;
+                self.body.extend_from_slice(b":{");
+                self.body.extend_from_slice(&obj);
+                self.body.push(b'}');
+                self.kept.push(key);
+            }
+            return Ok(());
         }
+        let Some(attr) = p.attribute(&key) else {
+            return Ok(());
+        };
+        let d = decide(attr, None, &p.inc, &p.exc);
+        if d.keep && write_member(&mut self.body, self.kept.is_empty(), &key, attr, part, &d)? {
+            self.kept.push(key);
+        }
+        Ok(())
+    }
+
+    /// [`Writer::member`] of a member of stored text: a core or common attribute's value
+    /// is read once, and copied when the projection keeps all of it.
+    fn stored_member(
+        &mut self,
+        key: Cow<'a, str>,
+        value: &mut crate::scan::MemberValue<'_, 'a>,
+    ) -> Result<(), serde_json::Error> {
+        let p = self.projector;
+        if key.eq_ignore_ascii_case("schemas") || p.extension(&key).is_some() {
+            let text = value.skip()?;
+            return self.member(key, Part::Raw(RawText::read(text)));
+        }
+        let Some(attr) = p.attribute(&key) else {
+            value.skip()?;
+            return Ok(());
+        };
+        let d = decide(attr, None, &p.inc, &p.exc);
+        if !d.keep {
+            value.skip()?;
+            return Ok(());
+        }
+        let (text, whole) = if attr.sub_attributes.is_empty() {
+            (value.skip()?, true)
+        } else {
+            value.kept(&|k: &str| keep_sub(attr, &d, k))?
+        };
+        let first = self.kept.is_empty();
+        if write_text(&mut self.body, first, &key, attr, text, whole, &d)? {
+            self.kept.push(key);
+        }
+        Ok(())
+    }
+
+    /// Writes the object to `out`: `schemas` (the declared ones still present), then the
+    /// members kept.
+    fn finish(self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let Self { projector, schemas_in, body, kept } = self;
         out.push(b'{');
         if let Some(declared) = schemas_in {
-            let declared = match declared {
-                Part::Raw(raw) => serde_json::from_str(raw.get())?,
-                Part::Text(t) => serde_json::from_str(t.get())?,
-                Part::Value(v) => v,
-            };
-            let schemas =
-                self.schemas(declared, |s| kept.iter().any(|k| k.eq_ignore_ascii_case(s)));
+            let present = |s: &str| kept.iter().any(|k| k.eq_ignore_ascii_case(s));
             out.extend_from_slice(b"\"schemas\":");
-            serde_json::to_writer(&mut *out, &schemas)?;
+            let text = match &declared {
+                Part::Raw(raw) => Some(raw.get()),
+                Part::Text(t) => Some(t.get()),
+                Part::Value(_) => None,
+            };
+            // The stored list is URNs without escapes: written from its text, as the
+            // value below would be, without building it.
+            match text.map(crate::scan::plain_strings).transpose()?.flatten() {
+                Some(urns) => projector.write_schemas(urns, present, out),
+                None => {
+                    let declared = match declared {
+                        Part::Raw(raw) => serde_json::from_str(raw.get())?,
+                        Part::Text(t) => serde_json::from_str(t.get())?,
+                        Part::Value(v) => v,
+                    };
+                    serde_json::to_writer(&mut *out, &projector.schemas(declared, present))?;
+                }
+            }
             if !kept.is_empty() {
                 out.push(b',');
             }

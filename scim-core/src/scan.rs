@@ -49,6 +49,11 @@ impl<'a> RawText<'a> {
     pub fn get(&self) -> &'a str {
         self.text
     }
+
+    /// Text the scanner has read as one whole value, without its outline.
+    pub(crate) fn read(text: &'a str) -> Self {
+        Self { text, outline: None }
+    }
 }
 
 impl<'a> From<&'a serde_json::value::RawValue> for RawText<'a> {
@@ -61,7 +66,8 @@ impl<'a> From<&'a serde_json::value::RawValue> for RawText<'a> {
 /// borrowed where it holds no escapes, each value as its text with its outline.
 pub(crate) fn members(text: &str) -> Result<Vec<(Cow<'_, str>, RawText<'_>)>> {
     let mut s = Scanner { b: text.as_bytes(), i: 0 };
-    let mut out = Vec::with_capacity(16);
+    // A stored user has about twenty members: room for them without growing.
+    let mut out = Vec::with_capacity(32);
     s.ws();
     if s.at() != Some(b'{') {
         return Err(err("expected a JSON object"));
@@ -75,6 +81,36 @@ pub(crate) fn members(text: &str) -> Result<Vec<(Cow<'_, str>, RawText<'_>)>> {
     })?;
     s.end()?;
     Ok(out)
+}
+
+/// The items of the JSON array `text` when each is a string without escapes (their text
+/// between the quotes, which needs no escape when written again); `None` for any other
+/// valid value, an error for text that is not one.
+pub(crate) fn plain_strings(text: &str) -> Result<Option<Vec<&str>>> {
+    let mut s = Scanner { b: text.as_bytes(), i: 0 };
+    s.ws();
+    if s.at() != Some(b'[') {
+        s.value()?;
+        s.end()?;
+        return Ok(None);
+    }
+    let (mut items, mut plain) = (Vec::with_capacity(4), true);
+    s.array(|s| {
+        if s.at() == Some(b'"') {
+            let start = s.i;
+            if s.string()? {
+                plain = false;
+            } else {
+                items.push(slice(text, (start + 1, s.i - 1))?);
+            }
+        } else {
+            plain = false;
+            s.value()?;
+        }
+        Ok(())
+    })?;
+    s.end()?;
+    Ok(plain.then_some(items))
 }
 
 /// [`kept_whole`] of `raw`, from its outline when it has one.
@@ -107,30 +143,58 @@ pub(crate) fn kept_outlined(
 pub(crate) fn kept_whole(text: &str, keep: &dyn Fn(&str) -> bool) -> Result<bool> {
     let mut s = Scanner { b: text.as_bytes(), i: 0 };
     s.ws();
-    let kept = match s.at() {
-        Some(b'{') => s.object_kept(text, keep)?,
-        Some(b'[') => {
-            let (mut any, mut all) = (false, true);
-            s.array(|s| {
-                any = true;
-                let kept = if s.at() == Some(b'{') {
-                    s.object_kept(text, keep)?
-                } else {
-                    s.value()?;
-                    true
-                };
-                all = all && kept;
-                Ok(())
-            })?;
-            any && all
-        }
-        _ => {
-            s.value()?;
-            true
-        }
-    };
+    let kept = s.value_kept(text, keep)?;
     s.end()?;
     Ok(kept)
+}
+
+/// Reads the members of the JSON object `text` in order (duplicates included): `each`
+/// gets each key (borrowed where it holds no escapes) and the value to read, with
+/// [`MemberValue::skip`] or [`MemberValue::kept`]. What [`members`] gives, without collecting it.
+pub(crate) fn each_member<'a>(
+    text: &'a str,
+    mut each: impl FnMut(Cow<'a, str>, &mut MemberValue<'_, 'a>) -> Result<()>,
+) -> Result<()> {
+    let mut s = Scanner { b: text.as_bytes(), i: 0 };
+    s.ws();
+    if s.at() != Some(b'{') {
+        return Err(err("expected a JSON object"));
+    }
+    s.object(|s, key| {
+        let mut value = MemberValue { s, text, read: false };
+        each(key_text(text, key)?, &mut value)?;
+        if !value.read {
+            value.skip()?;
+        }
+        Ok(())
+    })?;
+    s.end()
+}
+
+/// A member's value for [`each_member`]'s caller to read once (one it leaves is skipped).
+pub(crate) struct MemberValue<'s, 'a> {
+    s: &'s mut Scanner<'a>,
+    text: &'a str,
+    read: bool,
+}
+
+impl<'a> MemberValue<'_, 'a> {
+    /// The value's text.
+    pub(crate) fn skip(&mut self) -> Result<&'a str> {
+        let from = self.s.i;
+        self.read = true;
+        self.s.value()?;
+        slice(self.text, (from, self.s.i))
+    }
+
+    /// The value's text, and whether a projection that keeps the keys `keep` accepts
+    /// keeps it whole ([`kept_whole`]).
+    pub(crate) fn kept(&mut self, keep: &dyn Fn(&str) -> bool) -> Result<(&'a str, bool)> {
+        let from = self.s.i;
+        self.read = true;
+        let kept = self.s.value_kept(self.text, keep)?;
+        Ok((slice(self.text, (from, self.s.i))?, kept))
+    }
 }
 
 /// The text of `range`.
@@ -317,7 +381,12 @@ impl Scanner<'_> {
     /// where the value starts).
     fn outline(&mut self) -> Result<Outline> {
         let base = self.i;
-        let mut keys = Vec::new();
+        // Room for the keys of a typical complex value (an address has seven) at once,
+        // rather than growing from four; nothing is allocated for a simple value.
+        let mut keys = match self.at() {
+            Some(b'{' | b'[') => Vec::with_capacity(8),
+            _ => Vec::new(),
+        };
         let rel = |(start, end, escaped): (usize, usize, bool)| (start - base, end - base, escaped);
         let empty = match self.at() {
             Some(b'{') => {
@@ -387,6 +456,33 @@ impl Scanner<'_> {
                     return Ok(());
                 }
                 _ => return Err(err("expected `,` or `}`")),
+            }
+        }
+    }
+
+    /// The value at the cursor, and whether it is kept whole ([`kept_whole`]); `text` is
+    /// the scanner's whole text.
+    fn value_kept(&mut self, text: &str, keep: &dyn Fn(&str) -> bool) -> Result<bool> {
+        match self.at() {
+            Some(b'{') => self.object_kept(text, keep),
+            Some(b'[') => {
+                let (mut any, mut all) = (false, true);
+                self.array(|s| {
+                    any = true;
+                    let kept = if s.at() == Some(b'{') {
+                        s.object_kept(text, keep)?
+                    } else {
+                        s.value()?;
+                        true
+                    };
+                    all = all && kept;
+                    Ok(())
+                })?;
+                Ok(any && all)
+            }
+            _ => {
+                self.value()?;
+                Ok(true)
             }
         }
     }

@@ -38,6 +38,29 @@ fn ours(text: &str) -> Result<Vec<(String, String)>> {
         .map(|m| m.into_iter().map(|(k, v)| (k.into_owned(), v.get().to_owned())).collect())
 }
 
+/// [`ours`] read with [`each_member`]: each value skipped, or (`keep` given) read with
+/// [`MemberValue::kept`], whose answers go to `answers`.
+fn ours_each(
+    text: &str,
+    keep: Option<&dyn Fn(&str) -> bool>,
+    answers: &mut Vec<bool>,
+) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    each_member(text, |k, v| {
+        let value = match keep {
+            Some(keep) => {
+                let (value, kept) = v.kept(keep)?;
+                answers.push(kept);
+                value
+            }
+            None => v.skip()?,
+        };
+        out.push((k.into_owned(), value.to_owned()));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// `serde_json`'s reading of whether a value is kept whole: the oracle of
 /// [`kept_whole`].
 struct Kept<'k> {
@@ -164,6 +187,7 @@ proptest! {
             text.insert_str(1, "\"a\":1,");
         }
         prop_assert_eq!(ours(&text).unwrap(), serde_members(&text).unwrap());
+        prop_assert_eq!(ours_each(&text, None, &mut Vec::new()).unwrap(), serde_members(&text).unwrap());
     }
 
     /// Any text (a valid object with a few characters deleted, replaced or
@@ -188,6 +212,9 @@ proptest! {
             (Err(_), Err(_)) => {}
             (a, b) => prop_assert!(false, "{text:?}: ours {a:?}, serde_json {b:?}"),
         }
+        // Read member by member, skipping each value: the same, or refused alike.
+        let skipped = ours_each(&text, None, &mut Vec::new());
+        prop_assert_eq!(skipped.ok(), serde_members(&text).ok(), "{:?}", text);
     }
 
     /// The outlines `members` gathers answer [`kept`] as reading each value again
@@ -200,9 +227,48 @@ proptest! {
     ) {
         let keep = |k: &str| kept_keys.iter().any(|x| x == k);
         let text = text_of(&Value::Object(m.into_iter().collect()), pretty);
+        let mut want = Vec::new();
         for (_, raw) in members(&text).unwrap() {
             prop_assert!(raw.outline.is_some());
             prop_assert_eq!(kept(&raw, &keep).unwrap(), serde_kept(raw.get(), &keep).unwrap(), "{}", raw.get());
+            want.push(kept(&raw, &keep).unwrap());
+        }
+        // Read member by member, each value once: the same answers and the same members.
+        let mut answers = Vec::new();
+        prop_assert_eq!(ours_each(&text, Some(&keep), &mut answers).unwrap(), ours(&text).unwrap());
+        prop_assert_eq!(answers, want);
+    }
+
+    /// [`plain_strings`]: the strings `serde_json` reads, when the text is an array of
+    /// strings none of which holds an escape; `None` for any other value; refused
+    /// where `serde_json` refuses.
+    #[test]
+    fn plain_strings_are_serde_json_s(
+        items in prop::collection::vec(prop_oneof![
+            4 => "[a-z:.0-9]{0,8}".prop_map(Value::String),
+            1 => "[a\"\\\\é\u{1}]{0,3}".prop_map(Value::String),
+            1 => value(),
+        ], 0..4),
+        array in any::<bool>(),
+        pretty in any::<bool>(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let v = if array { Value::Array(items) } else { items.into_iter().next().unwrap_or(Value::Null) };
+        let text = text_of(&v, pretty);
+        let want = match &v {
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().filter(|s| !text_of(&Value::from(*s), false).contains('\\')))
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        prop_assert_eq!(plain_strings(&text).unwrap(), want);
+        // Cut short: refused as `serde_json` refuses it.
+        let at = cut.index(text.len() + 1);
+        if text.is_char_boundary(at) {
+            let short = &text[..at];
+            let theirs = serde_json::from_str::<IgnoredAny>(short).is_ok();
+            prop_assert_eq!(plain_strings(short).is_ok(), theirs, "{:?}", short);
         }
     }
 

@@ -14,7 +14,7 @@ use scim_core::etag::ETag;
 use scim_core::message::{PATCH_OP, PatchRequest};
 use scim_core::patch::{self, PatchContext};
 use scim_core::policy::check_policies;
-use scim_core::projection::{Projector, raw_object};
+use scim_core::projection::Projector;
 use scim_core::resource::{Meta, Resource, key_ci};
 use scim_core::schema::ResourceKind;
 use scim_core::sid::ResourceId;
@@ -362,14 +362,13 @@ pub(crate) fn render_raw(
     let kind = raw.kind;
     let broken = || ScimError::new(ErrorCode::Internal, "a stored document is not a JSON object");
     let (mut envelope, doc, refs) = raw.split();
-    let entries = raw_object(&doc).map_err(|_| broken())?;
     envelope.meta.location = Some(ctx.location(kind, &envelope.id));
     let refs = refs.map(|mut items| {
         add_refs(ctx, kind, &mut items);
         (refs_attribute(kind), items)
     });
-    let parts = envelope.members(entries, refs);
-    projector.write(parts, out).map_err(|_| broken())
+    let (head, tail) = envelope.around(refs);
+    projector.write_stored(head, &doc, tail, out).map_err(|_| broken())
 }
 
 /// Calls a product's change hook (the `embed` API), when there is one, with a committed
