@@ -106,3 +106,39 @@ pub fn filter() -> impl Strategy<Value = Filter> {
         .prop_map(|(p, f)| Filter::ValuePath(p.without_sub_attr(), Box::new(f)));
     filter_over(leaf(), value_path)
 }
+
+/// One edit of a text (see [`damaged`]): where (any position, the end included), how
+/// (`0` deletes the character there, `1` replaces it, anything else inserts before it)
+/// and the character that goes in.
+pub type Edit = (prop::sample::Index, u8, char);
+
+/// Edits that damage a text, `count` of them, each putting in one of `noise`.
+pub fn edits(
+    noise: &'static [char],
+    count: std::ops::Range<usize>,
+) -> impl Strategy<Value = Vec<Edit>> + Clone {
+    prop::collection::vec(
+        (any::<prop::sample::Index>(), 0..3u8, prop::sample::select(noise)),
+        count,
+    )
+}
+
+/// `text` with `edits` made one after the other: what a reader of damaged JSON gets.
+pub fn damaged(text: &str, edits: &[Edit]) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    for (at, how, c) in edits {
+        let i = at.index(chars.len() + 1);
+        match how {
+            0 if i < chars.len() => {
+                chars.remove(i);
+            }
+            1 if i < chars.len() => {
+                if let Some(slot) = chars.get_mut(i) {
+                    *slot = *c;
+                }
+            }
+            _ => chars.insert(i, *c),
+        }
+    }
+    chars.into_iter().collect()
+}

@@ -195,18 +195,10 @@ proptest! {
     #[test]
     fn members_accept_what_serde_json_accepts(
         v in value(),
-        edits in prop::collection::vec((any::<prop::sample::Index>(), 0..3u8, prop::sample::select(NOISE)), 1..4),
+        edits in crate::testing::edits(NOISE, 1..4),
     ) {
-        let mut chars: Vec<char> = text_of(&Value::Object([("k".to_owned(), v)].into_iter().collect()), false).chars().collect();
-        for (at, how, c) in edits {
-            let i = at.index(chars.len() + 1);
-            match how {
-                0 if i < chars.len() => { chars.remove(i); }
-                1 if i < chars.len() => chars[i] = c,
-                _ => chars.insert(i, c),
-            }
-        }
-        let text: String = chars.into_iter().collect();
+        let object = Value::Object([("k".to_owned(), v)].into_iter().collect());
+        let text = crate::testing::damaged(&text_of(&object, false), &edits);
         match (ours(&text), serde_members(&text)) {
             (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
             (Err(_), Err(_)) => {}

@@ -187,24 +187,13 @@ proptest! {
     #[test]
     fn stored_text_read_as_written_is_read_as_split(
         doc in doc(),
-        edits in proptest::collection::vec(
-            (any::<proptest::sample::Index>(), 0..3u8, proptest::sample::select(vec![
-                '{', '}', '[', ']', ':', ',', '"', '\\', ' ', '0', '-', 'e', 't', 'n', 'x', '\u{1}',
-            ])),
+        edits in scim_core::testing::edits(
+            &['{', '}', '[', ']', ':', ',', '"', '\\', ' ', '0', '-', 'e', 't', 'n', 'x', '\u{1}'],
             0..3,
         ),
     ) {
         let registry = Registry::builtin();
-        let mut chars: Vec<char> = serde_json::to_string(&doc).unwrap().chars().collect();
-        for (at, how, c) in edits {
-            let i = at.index(chars.len() + 1);
-            match how {
-                0 if i < chars.len() => { chars.remove(i); }
-                1 if i < chars.len() => chars[i] = c,
-                _ => chars.insert(i, c),
-            }
-        }
-        let text: String = chars.into_iter().collect();
+        let text = scim_core::testing::damaged(&serde_json::to_string(&doc).unwrap(), &edits);
         let projector = Projector::new(&[], &[], &registry, ResourceKind::User);
         let mut split = Vec::new();
         let split = raw_object(&text)
