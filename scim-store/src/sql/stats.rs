@@ -30,9 +30,8 @@ impl Stats {
     /// Counts `rows` new rows; once they reach a tenth of what was there at the last
     /// `ANALYZE` (at least [`ANALYZE_FIRST`]), refreshes the statistics of the tables that
     /// grow, in the background, with the backend's [`Backend::refresh_statistics`]
-    /// (PostgreSQL's `VACUUM (ANALYZE)`: its autovacuum analyzes at the same 10% growth
-    /// and vacuums after 20% of inserts, both within a minute, so with autovacuum on this
-    /// only runs earlier).
+    /// (PostgreSQL's `ANALYZE`: its autovacuum's own trigger is the same 10% growth, so
+    /// with autovacuum on this only runs earlier).
     pub(super) fn wrote(self: &Arc<Self>, backend: &dyn Backend, db: &Db, rows: u64) {
         use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
         let Some(sql) = backend.refresh_statistics() else { return };
