@@ -166,7 +166,7 @@ impl Envelope {
         self,
         doc: impl IntoIterator<Item = (Cow<'a, str>, RawText<'a>)>,
         refs: Option<(&'static str, Vec<Value>)>,
-    ) -> impl Iterator<Item = (Cow<'a, str>, Part<'a>)> {
+    ) -> impl Iterator<Item = Member<'a>> {
         let (head, tail) = self.around(refs);
         head.into_iter().chain(doc.into_iter().map(|(k, v)| (k, Part::Raw(v)))).chain(tail)
     }

@@ -370,7 +370,7 @@ impl<'r> Projector<'r> {
     /// Errors only when a [`Part::Raw`] is not valid JSON.
     pub fn write<'a>(
         &self,
-        members: impl IntoIterator<Item = (Cow<'a, str>, Part<'a>)>,
+        members: impl IntoIterator<Item = Member<'a>>,
         out: &mut Vec<u8>,
     ) -> Result<(), serde_json::Error> {
         let mut w = Writer::new(self);
@@ -387,9 +387,9 @@ impl<'r> Projector<'r> {
     /// Errors only when `doc` is not a JSON object or a [`Part::Raw`] is not valid JSON.
     pub fn write_stored<'a>(
         &self,
-        head: impl IntoIterator<Item = (Cow<'a, str>, Part<'a>)>,
+        head: impl IntoIterator<Item = Member<'a>>,
         doc: &'a str,
-        tail: impl IntoIterator<Item = (Cow<'a, str>, Part<'a>)>,
+        tail: impl IntoIterator<Item = Member<'a>>,
         out: &mut Vec<u8>,
     ) -> Result<(), serde_json::Error> {
         let mut w = Writer::new(self);
