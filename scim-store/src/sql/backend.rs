@@ -152,6 +152,12 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     fn refresh_statistics(&self) -> Option<&'static str> {
         None
     }
+    /// The statement that marks the pages of newly inserted rows all-visible, where
+    /// index-only scans need it to skip the table (see `Stats::wrote`, the vacuum after a
+    /// burst of inserts).
+    fn settle_new_rows(&self) -> Option<&'static str> {
+        None
+    }
 
     // ---- JSON documents --------------------------------------------------------------
     /// The JSON value at `keys` as text (strings unquoted, numbers and booleans as their

@@ -154,6 +154,15 @@ impl Backend for Postgres {
         Some("ANALYZE resources, memberships, resource_emails")
     }
 
+    /// A new row's page is not all-visible until a vacuum marks it, and until then an
+    /// index-only walk (a page by `startIndex` skipping its offset in the `(org, kind,
+    /// deleted, created, id)` index) visits the table for every entry: 5,100 heap fetches
+    /// for `OFFSET 5000` right after 10,000 creates, none after a `VACUUM`. Autovacuum
+    /// comes up to a minute after a bulk load; this comes when it ends.
+    fn settle_new_rows(&self) -> Option<&'static str> {
+        Some("VACUUM resources, memberships, resource_emails")
+    }
+
     fn vacuum(&self) -> Option<&'static str> {
         Some(
             "VACUUM (ANALYZE) resources, resource_emails, memberships, change_log, \
