@@ -316,12 +316,41 @@ async fn concurrent_scans_and_point_reads() {
     .await;
 }
 
+/// The figures `columns` (`float8` expressions of `pg_class`) of the `resources` table,
+/// read every 50 ms until `enough` holds of them or 10 s have passed.
+async fn resources_pg_class(
+    env: &Env,
+    columns: &[&str],
+    enough: impl Fn(&[f64]) -> bool,
+) -> Vec<f64> {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let conn = Database::connect(env.url()).await.unwrap();
+    let list: Vec<String> =
+        columns.iter().enumerate().map(|(i, c)| format!("({c})::float8 AS c{i}")).collect();
+    let sql = format!("SELECT {} FROM pg_class WHERE relname = 'resources'", list.join(", "));
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        let row = conn
+            .query_one_raw(Statement::from_string(conn.get_database_backend(), sql.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        seen =
+            (0..columns.len()).map(|i| row.try_get::<f64>("", &format!("c{i}")).unwrap()).collect();
+        if enough(&seen) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    conn.close().await.unwrap();
+    seen
+}
+
 /// PostgreSQL plans from statistics; the store refreshes them as the data grows (a fresh
 /// database, a bulk load or a server with autovacuum off would otherwise have none, and a
 /// lookup by id would scan the organization).
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_statistics_follow_growth() {
-    use sea_orm::{ConnectionTrait, Database, Statement};
     each(|env| async move {
         if env.backend != Backend::Postgres {
             return;
@@ -329,23 +358,8 @@ async fn postgres_statistics_follow_growth() {
         let users: Vec<_> =
             (0..600).map(|i| new_user(json!({"userName": format!("u{i}@x.io")}))).collect();
         env.store.create_many(env.a, User, users).await.unwrap();
-        let conn = Database::connect(env.url()).await.unwrap();
-        let sql = "SELECT reltuples::float8 AS n FROM pg_class WHERE relname = 'resources'";
-        let mut seen = -1.0;
-        for _ in 0..200 {
-            let row = conn
-                .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
-                .await
-                .unwrap()
-                .unwrap();
-            seen = row.try_get::<f64>("", "n").unwrap();
-            if seen >= 600.0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        conn.close().await.unwrap();
-        assert!(seen >= 600.0, "resources statistics: {seen} rows");
+        let seen = resources_pg_class(&env, &["reltuples"], |s| s[0] >= 600.0).await;
+        assert!(seen[0] >= 600.0, "resources statistics: {} rows", seen[0]);
     })
     .await;
 }
@@ -355,7 +369,6 @@ async fn postgres_statistics_follow_growth() {
 /// tables that grew once a burst of inserts has ended (autovacuum may come a minute later).
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_settles_new_rows_after_a_burst() {
-    use sea_orm::{ConnectionTrait, Database, Statement};
     each(|env| async move {
         if env.backend != Backend::Postgres {
             return;
@@ -366,25 +379,9 @@ async fn postgres_settles_new_rows_after_a_burst() {
                 .collect();
             env.store.create_many(env.a, User, users).await.unwrap();
         }
-        let conn = Database::connect(env.url()).await.unwrap();
-        let sql = "SELECT relallvisible::float8 AS visible, relpages::float8 AS pages \
-                   FROM pg_class WHERE relname = 'resources'";
-        let (mut visible, mut pages) = (0.0, 0.0);
-        for _ in 0..200 {
-            let row = conn
-                .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
-                .await
-                .unwrap()
-                .unwrap();
-            visible = row.try_get::<f64>("", "visible").unwrap();
-            pages = row.try_get::<f64>("", "pages").unwrap();
-            if pages > 0.0 && visible >= pages {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        conn.close().await.unwrap();
-        assert!(pages > 0.0 && visible >= pages, "{visible} of {pages} pages all-visible");
+        let all_visible = |s: &[f64]| s[1] > 0.0 && s[0] >= s[1];
+        let seen = resources_pg_class(&env, &["relallvisible", "relpages"], all_visible).await;
+        assert!(all_visible(&seen), "{} of {} pages all-visible", seen[0], seen[1]);
     })
     .await;
 }
