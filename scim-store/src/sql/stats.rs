@@ -6,7 +6,8 @@ use super::backend::Backend;
 use super::conn::Db;
 use std::sync::Arc;
 
-/// Keeps the planner's statistics fresh as the store grows (see [`Stats::wrote`]).
+/// Keeps the planner's statistics fresh as the store grows (see [`Stats::wrote`]) and
+/// settles new rows' pages after a burst of inserts (see [`Stats::settle`]).
 #[derive(Debug, Default)]
 pub(super) struct Stats {
     /// Rows inserted since the last `ANALYZE` (resources and memberships).
@@ -28,10 +29,10 @@ pub(super) struct Stats {
 }
 
 /// Rows inserted in a burst before its end is followed by a vacuum ([`Stats::settle`]).
-pub(super) const SETTLE_AFTER: u64 = 1_000;
+const SETTLE_AFTER: u64 = 1_000;
 
 /// How long without an insert ends a burst.
-pub(super) const BURST_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
+const BURST_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The least time between two vacuums of the store's own ([`Stats::maintain`]).
 const VACUUM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
@@ -44,7 +45,8 @@ impl Stats {
     /// `ANALYZE` (at least [`ANALYZE_FIRST`]), refreshes the statistics of the tables that
     /// grow, in the background, with the backend's [`Backend::refresh_statistics`]
     /// (PostgreSQL's `ANALYZE`: its autovacuum's own trigger is the same 10% growth, so
-    /// with autovacuum on this only runs earlier).
+    /// with autovacuum on this only runs earlier). The rows count towards the current
+    /// burst of inserts too ([`Stats::settle`]).
     pub(super) fn wrote(self: &Arc<Self>, backend: &dyn Backend, db: &Db, rows: u64) {
         use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
         let Some(sql) = backend.refresh_statistics() else { return };
@@ -112,7 +114,8 @@ impl Stats {
             }
             // Rows inserted from here on count towards the next burst.
             me.burst.store(0, Release);
-            // An optimisation: on failure autovacuum still comes.
+            // An optimisation: after a failure the next burst's vacuum covers these rows'
+            // pages too (it reads every page not yet all-visible), as does autovacuum.
             if let Err(e) = sea_orm::ConnectionTrait::execute_unprepared(&conn, sql).await {
                 tracing::warn!(error = %e, "vacuuming newly inserted rows failed");
             }
